@@ -1,0 +1,3 @@
+"""jobmatch: contrastive learning and Rank Preference Optimisation for job-talent matching."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,202 @@
+"""JSONL readers that validate every line and name the file, line and problem on failure.
+
+Both readers share one loop (:func:`_read_jsonl`): each line is parsed and handed to a
+record builder that raises :class:`_LineProblem`; the loop turns it into a
+:class:`DataFormatError` with the file and line number, or skips and counts the line when the
+caller asks for ``on_error="skip"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from jobmatch.data.records import ContrastiveRecord, PreferenceRecord
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+OnError = Literal["raise", "skip"]
+
+CONTRASTIVE_KNOWN = {"query", "positives", "negatives", "query_id", "positive_ids", "negative_ids",
+                     "negative_rounds"}
+PREFERENCE_KNOWN = {"query", "passage1", "passage2", "preferred", "confidence_score", "query_id",
+                    "passage_id1", "passage_id2", "passage_rank1", "passage_rank2", "model", "response"}
+
+
+class DataFormatError(ValueError):
+    """A data file has a bad line. ``str(err)`` reads ``FILE:LINE: problem``."""
+
+    def __init__(self, path: str | Path, line: int, problem: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        super().__init__(f"{self.path}:{line}: {problem}")
+
+
+class _LineProblem(Exception):
+    """Raised by record builders; the reader adds the file and line."""
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    if key not in obj:
+        raise _LineProblem(f"missing key '{key}'")
+    value = obj[key]
+    if not isinstance(value, str):
+        raise _LineProblem(f"'{key}' must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise _LineProblem(f"'{key}' is empty")
+    return value
+
+
+def _text_list(obj: dict[str, Any], key: str, *, min_len: int) -> tuple[str, ...]:
+    if key not in obj:
+        raise _LineProblem(f"missing key '{key}'")
+    value = obj[key]
+    if not isinstance(value, list):
+        raise _LineProblem(f"'{key}' must be a list of strings, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _LineProblem(f"'{key}[{i}]' must be a string, got {type(item).__name__}")
+        if not item.strip():
+            raise _LineProblem(f"'{key}[{i}]' is empty")
+    if len(value) < min_len:
+        what = "is empty" if not value else f"has {len(value)} items"
+        raise _LineProblem(f"'{key}' {what}, at least {min_len} required")
+    return tuple(value)
+
+
+def _optional(obj: dict[str, Any], key: str, kinds: tuple[type, ...]) -> Any:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise _LineProblem(f"'{key}' must be {names}, got {type(value).__name__}")
+    return value
+
+
+def _optional_list(obj: dict[str, Any], key: str, kind: type, length: int) -> tuple[Any, ...] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool)
+                                              for v in value):
+        raise _LineProblem(f"'{key}' must be a list of {kind.__name__}")
+    if len(value) != length:
+        raise _LineProblem(f"'{key}' has {len(value)} items but there are {length} texts")
+    return tuple(value)
+
+
+def contrastive_from_json(obj: dict[str, Any], *, min_negatives: int = 0) -> ContrastiveRecord:
+    """Build a :class:`ContrastiveRecord` from a parsed line; raises ``_LineProblem``."""
+    query = _text(obj, "query")
+    positives = _text_list(obj, "positives", min_len=1)
+    negatives = _text_list(obj, "negatives", min_len=min_negatives)
+    return ContrastiveRecord(
+        query=query,
+        positives=positives,
+        negatives=negatives,
+        query_id=_id(obj, "query_id"),
+        positive_ids=_optional_list(obj, "positive_ids", str, len(positives)),
+        negative_ids=_optional_list(obj, "negative_ids", str, len(negatives)),
+        negative_rounds=_optional_list(obj, "negative_rounds", int, len(negatives)),
+        extra={k: v for k, v in obj.items() if k not in CONTRASTIVE_KNOWN},
+    )
+
+
+def _id(obj: dict[str, Any], key: str) -> str | None:
+    value = _optional(obj, key, (str, int))
+    return None if value is None else str(value)
+
+
+def preference_from_json(obj: dict[str, Any]) -> PreferenceRecord:
+    """Build a :class:`PreferenceRecord` from a parsed line; raises ``_LineProblem``."""
+    query = _text(obj, "query")
+    passage1 = _text(obj, "passage1")
+    passage2 = _text(obj, "passage2")
+    if "preferred" not in obj:
+        raise _LineProblem("missing key 'preferred'")
+    preferred = obj["preferred"]
+    if preferred not in ("A", "B"):
+        raise _LineProblem(f"'preferred' must be \"A\" or \"B\", got {preferred!r}")
+    confidence = _optional(obj, "confidence_score", (int, float))
+    if confidence is not None and not 0 <= confidence <= 100:
+        raise _LineProblem(f"'confidence_score' must be within 0..100, got {confidence}")
+    return PreferenceRecord(
+        query=query,
+        passage1=passage1,
+        passage2=passage2,
+        preferred=preferred,
+        confidence_score=None if confidence is None else float(confidence),
+        query_id=_id(obj, "query_id"),
+        passage_id1=_id(obj, "passage_id1"),
+        passage_id2=_id(obj, "passage_id2"),
+        passage_rank1=_optional(obj, "passage_rank1", (int,)),
+        passage_rank2=_optional(obj, "passage_rank2", (int,)),
+        model=_optional(obj, "model", (str,)),
+        response=_optional(obj, "response", (str,)),
+        extra={k: v for k, v in obj.items() if k not in PREFERENCE_KNOWN},
+    )
+
+
+def _read_jsonl(path: str | Path, build: Callable[[dict[str, Any]], T], on_error: OnError) -> list[T]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such data file")
+    records: list[T] = []
+    skipped = 0
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise _LineProblem(f"not valid JSON ({err.msg} at column {err.colno})") from None
+                if not isinstance(obj, dict):
+                    raise _LineProblem(f"expected a JSON object, got {type(obj).__name__}")
+                records.append(build(obj))
+            except _LineProblem as problem:
+                if on_error == "raise":
+                    raise DataFormatError(path, number, str(problem)) from None
+                skipped += 1
+                log.warning("%s:%d: %s (line skipped)", path, number, problem)
+    if skipped:
+        log.warning("%s: skipped %d bad line(s), kept %d", path, skipped, len(records))
+    if not records:
+        raise DataFormatError(path, 0, "no valid records in file")
+    return records
+
+
+def read_contrastive(
+    path: str | Path, *, min_negatives: int = 0, on_error: OnError = "raise"
+) -> list[ContrastiveRecord]:
+    """Read a contrastive JSONL file (``{query, positives, negatives}`` per line).
+
+    Args:
+        path: the file.
+        min_negatives: lines with fewer negatives are bad (the sampler draws this many).
+        on_error: ``"raise"`` stops at the first bad line; ``"skip"`` drops bad lines with a warning.
+    """
+    return _read_jsonl(path, lambda o: contrastive_from_json(o, min_negatives=min_negatives), on_error)
+
+
+def read_preferences(path: str | Path, *, on_error: OnError = "raise") -> list[PreferenceRecord]:
+    """Read a preference JSONL file (``{query, passage1, passage2, preferred, ...}`` per line)."""
+    return _read_jsonl(path, preference_from_json, on_error)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write JSON objects one per line, atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)

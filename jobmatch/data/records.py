@@ -1,0 +1,97 @@
+"""Typed records for the two data formats of the method (DESIGN.md §2).
+
+A record is immutable and carries the reference JSONL fields plus optional ids. Unknown keys
+from the file are kept in ``extra`` so that a read -> write round trip loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Preferred = Literal["A", "B"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContrastiveRecord:
+    """One JD (query) with its rule-based positives and its negatives (talent texts).
+
+    ``negative_rounds``, when present, has one entry per negative: the mining round that produced
+    it (0 for the negatives of the original file).
+    """
+
+    query: str
+    positives: tuple[str, ...]
+    negatives: tuple[str, ...]
+    query_id: str | None = None
+    positive_ids: tuple[str, ...] | None = None
+    negative_ids: tuple[str, ...] | None = None
+    negative_rounds: tuple[int, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The reference JSON object (plus the optional ids and any extra keys)."""
+        out: dict[str, Any] = {
+            "query": self.query,
+            "positives": list(self.positives),
+            "negatives": list(self.negatives),
+        }
+        for key in ("query_id", "positive_ids", "negative_ids", "negative_rounds"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = list(value) if isinstance(value, tuple) else value
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceRecord:
+    """A JD and two talents judged pairwise: ``preferred`` names the better of passage1 (A) and 2 (B)."""
+
+    query: str
+    passage1: str
+    passage2: str
+    preferred: Preferred
+    confidence_score: float | None = None
+    query_id: str | None = None
+    passage_id1: str | None = None
+    passage_id2: str | None = None
+    passage_rank1: int | None = None
+    passage_rank2: int | None = None
+    model: str | None = None
+    response: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def chosen(self) -> str:
+        """The judge-preferred talent text."""
+        return self.passage1 if self.preferred == "A" else self.passage2
+
+    @property
+    def rejected(self) -> str:
+        """The other talent text."""
+        return self.passage2 if self.preferred == "A" else self.passage1
+
+    def to_json(self) -> dict[str, Any]:
+        """The reference JSON object; ``None`` fields are left out."""
+        out: dict[str, Any] = {
+            "query": self.query,
+            "passage1": self.passage1,
+            "passage2": self.passage2,
+            "preferred": self.preferred,
+        }
+        for key in (
+            "confidence_score",
+            "query_id",
+            "passage_id1",
+            "passage_id2",
+            "passage_rank1",
+            "passage_rank2",
+            "model",
+            "response",
+        ):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out.update(self.extra)
+        return out

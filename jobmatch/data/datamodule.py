@@ -1,0 +1,132 @@
+"""One LightningDataModule for JD/talent data, shared by both stages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from jobmatch.data.collate import ContrastiveCollator
+from jobmatch.data.datasets import ContrastiveDataset, EpochSampler, TextTable
+from jobmatch.data.readers import read_contrastive
+from jobmatch.data.records import ContrastiveRecord
+from jobmatch.model.tokenizer import load_tokenizer, tokenize
+
+log = logging.getLogger(__name__)
+
+
+def split_holdout(
+    records: Sequence[ContrastiveRecord], fraction: float, seed: int
+) -> tuple[list[ContrastiveRecord], list[ContrastiveRecord]]:
+    """Seeded split of ``records`` into (train, held-out); held-out has ≥ 1 record when fraction > 0."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"data.val_fraction must be in [0, 1), got {fraction}")
+    n_val = 0 if fraction == 0 or len(records) < 2 else max(1, round(fraction * len(records)))
+    order = np.random.default_rng(seed).permutation(len(records))
+    held = set(order[:n_val].tolist())
+    return ([r for i, r in enumerate(records) if i not in held], [r for i, r in enumerate(records) if i in held])
+
+
+class PairDataModule(L.LightningDataModule):
+    """JD/talent pairs for the contrastive stage (and, later, preference pairs for stage 2).
+
+    Texts are tokenised once per run into :class:`TextTable` s (unique texts only); collators pad
+    per batch. All arguments are primitives, so the DataModule's hyperparameters are saved as-is.
+
+    Args:
+        model: the model config (for the tokenizer, padding side and ``append_eos``).
+        train_file: contrastive JSONL for training.
+        val_file: contrastive JSONL for validation; when absent, ``val_fraction`` of the training
+            queries are held out.
+        n_negatives: negatives drawn per query and epoch (each line needs at least this many).
+        batch_size: queries per training batch (per device).
+        on_error: ``raise`` on the first bad line, or ``skip`` bad lines with a count.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        train_file: str | None = None,
+        val_file: str | None = None,
+        val_fraction: float = 0.1,
+        n_negatives: int = 5,
+        batch_size: int = 8,
+        eval_batch_size: int = 32,
+        max_query_length: int = 256,
+        max_passage_length: int = 256,
+        num_workers: int = 0,
+        pad_to_multiple_of: int = 8,
+        seed: int = 0,
+        on_error: str = "raise",
+        **_: Any,
+    ) -> None:
+        super().__init__()
+        self.model_cfg = dict(model)
+        self.train_file, self.val_file, self.val_fraction = train_file, val_file, val_fraction
+        self.n_negatives, self.batch_size, self.eval_batch_size = n_negatives, batch_size, eval_batch_size
+        self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
+        self.num_workers, self.pad_to_multiple_of = num_workers, pad_to_multiple_of
+        self.seed, self.on_error = seed, on_error
+        self.tokenizer = load_tokenizer(self.model_cfg)
+        self.queries, self.passages = TextTable(), TextTable()
+        self.train_set: ContrastiveDataset | None = None
+        self.val_set: ContrastiveDataset | None = None
+
+    def _read(self, path: str) -> list[ContrastiveRecord]:
+        return read_contrastive(path, min_negatives=self.n_negatives, on_error=self.on_error)  # type: ignore[arg-type]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read, validate and tokenise the files (once; later calls are no-ops)."""
+        if self.train_set is not None:
+            return
+        if not self.train_file:
+            raise ValueError("data.train_file is not set: pass data.train_file=PATH or pick a data preset")
+        train = self._read(self.train_file)
+        if self.val_file:
+            val = self._read(self.val_file)
+        else:
+            train, val = split_holdout(train, self.val_fraction, self.seed)
+        kwargs = {"n_negatives": self.n_negatives, "seed": self.seed}
+        self.train_set = ContrastiveDataset(train, self.queries, self.passages, **kwargs)
+        self.val_set = ContrastiveDataset(val, self.queries, self.passages, **kwargs) if val else None
+        self._tokenize_tables()
+        log.info("data: %d train / %d val queries, %d unique passages",
+                 len(train), len(val), len(self.passages))
+
+    def _tokenize_tables(self) -> None:
+        eos = bool(self.model_cfg.get("append_eos", False))
+        for table, limit in ((self.queries, self.max_query_length), (self.passages, self.max_passage_length)):
+            new = table.texts[len(table.ids):]
+            if new:
+                table.ids.extend(tokenize(self.tokenizer, new, max_length=limit, append_eos=eos))
+
+    def _collator(self) -> ContrastiveCollator:
+        return ContrastiveCollator(self.tokenizer.pad_token_id, self.tokenizer.padding_side, self.pad_to_multiple_of)
+
+    def _loader(self, dataset: ContrastiveDataset, *, shuffle: bool, batch_size: int) -> DataLoader:
+        trainer = self.trainer
+        replicas = trainer.world_size if trainer is not None else 1
+        rank = trainer.global_rank if trainer is not None else 0
+        sampler = EpochSampler(dataset, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=self.seed,
+                               fixed_epoch=None if shuffle else 0)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            collate_fn=self._collator(),
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "call setup() first"
+        return self._loader(self.train_set, shuffle=True, batch_size=self.batch_size)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        return self._loader(self.val_set, shuffle=False, batch_size=self.eval_batch_size)

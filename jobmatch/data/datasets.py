@@ -1,0 +1,90 @@
+"""Map-style datasets over pre-tokenised texts, and the epoch-aware sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from torch.utils.data import Dataset, DistributedSampler
+
+from jobmatch.data.records import ContrastiveRecord
+
+
+class TextTable:
+    """Unique texts, each tokenised once: ``index(text)`` -> row, ``ids[row]`` -> token ids."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        self.texts: list[str] = []
+        self.ids: list[list[int]] = []
+
+    def add(self, text: str) -> int:
+        """Row of ``text``, adding it when new."""
+        row = self._rows.get(text)
+        if row is None:
+            row = self._rows[text] = len(self.texts)
+            self.texts.append(text)
+        return row
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+class ContrastiveDataset(Dataset):
+    """Per-epoch sampling of 1 positive and n negatives per query, deterministic under a seed.
+
+    Items are addressed by ``(index, epoch)``, as :class:`EpochSampler` yields them, so that the
+    draw depends only on (seed, epoch, index): the same under any number of workers, devices or
+    a resumed run.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[ContrastiveRecord],
+        queries: TextTable,
+        passages: TextTable,
+        *,
+        n_negatives: int,
+        seed: int,
+    ) -> None:
+        self.n_negatives = n_negatives
+        self.seed = seed
+        self.query_rows = [queries.add(r.query) for r in records]
+        self.positive_rows = [[passages.add(p) for p in r.positives] for r in records]
+        self.negative_rows = [[passages.add(n) for n in r.negatives] for r in records]
+        self.queries, self.passages = queries, passages
+
+    def __len__(self) -> int:
+        return len(self.query_rows)
+
+    def sample(self, index: int, epoch: int) -> tuple[int, list[int]]:
+        """Rows of the query and of its passage group (positive first) for this epoch."""
+        rng = np.random.default_rng((self.seed, epoch, index))
+        positives, negatives = self.positive_rows[index], self.negative_rows[index]
+        group = [positives[int(rng.integers(len(positives)))]]
+        if self.n_negatives:
+            picks = rng.choice(len(negatives), size=self.n_negatives, replace=False)
+            group += [negatives[int(i)] for i in picks]
+        return self.query_rows[index], group
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[list[int], list[list[int]]]:
+        index, epoch = key
+        query, group = self.sample(index, epoch)
+        return self.queries.ids[query], [self.passages.ids[p] for p in group]
+
+
+class EpochSampler(DistributedSampler):
+    """A seeded (shuffling) sampler that yields ``(index, epoch)`` and shards across devices.
+
+    Being a ``DistributedSampler``, Lightning calls ``set_epoch`` on it every epoch and leaves it
+    in place under DDP, so the order is a function of (seed, epoch) alone and resumes exactly.
+    """
+
+    def __init__(self, *args: object, fixed_epoch: int | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fixed_epoch = fixed_epoch  # evaluation pins one draw for every epoch
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        epoch = self.epoch if self.fixed_epoch is None else self.fixed_epoch
+        for index in super().__iter__():
+            yield index, epoch

@@ -1,0 +1,122 @@
+"""The text encoder shared by both stages: HF backbone + pooling + L2 normalisation + LoRA."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+
+from jobmatch.model.pooling import POOLINGS, pool
+from jobmatch.model.sources import resolve_model_source
+from jobmatch.model.tokenizer import MARKUP_TOKENS, load_tokenizer
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _build_backbone(cfg: Mapping[str, Any]) -> PreTrainedModel:
+    """Load pretrained weights (``name_or_path``) or build a random model from ``config``."""
+    dtype = DTYPES[cfg.get("dtype", "float32")]
+    attn = cfg.get("attn_implementation") or None
+    trust = bool(cfg.get("trust_remote_code", False))
+    if cfg.get("config"):
+        spec = dict(cfg["config"])
+        config = AutoConfig.for_model(spec.pop("model_type"), **spec)
+        if attn:
+            config._attn_implementation = attn
+        return AutoModel.from_config(config, dtype=dtype, trust_remote_code=trust)
+    kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": trust}
+    if attn:
+        kwargs["attn_implementation"] = attn
+    if cfg.get("gguf_file"):
+        kwargs["gguf_file"] = cfg["gguf_file"]
+    return AutoModel.from_pretrained(resolve_model_source(cfg["name_or_path"]), **kwargs)
+
+
+class TextEncoder(nn.Module):
+    """Encode token batches into L2-normalised embeddings, s(q, p) = cosine similarity.
+
+    Built from a plain model config (a Hydra ``model`` node as a dict), so that Lightning can save
+    it as a hyperparameter and ``load_from_checkpoint`` rebuilds the same architecture.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.cfg = dict(cfg)
+        self.pooling = self.cfg.get("pooling", "mean")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"model.pooling='{self.pooling}' is not one of {POOLINGS}")
+        self.normalize = bool(self.cfg.get("normalize", True))
+        self.tokenizer = load_tokenizer(self.cfg)
+        backbone = _build_backbone(self.cfg)
+        self.markup_token_ids: list[int] = []
+        if self.cfg.get("add_markup_tokens", False):
+            backbone.resize_token_embeddings(len(self.tokenizer))
+            self.markup_token_ids = self.tokenizer.convert_tokens_to_ids(list(MARKUP_TOKENS))
+        if self.cfg.get("gradient_checkpointing", False):
+            backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.backbone: PreTrainedModel | PeftModel = self._wrap_lora(backbone)
+
+    def _wrap_lora(self, backbone: PreTrainedModel) -> PreTrainedModel | PeftModel:
+        lora = self.cfg.get("lora") or {}
+        if not lora.get("enabled", False):
+            return backbone  # full fine-tuning: every parameter trains
+        extra: dict[str, Any] = {}
+        if self.markup_token_ids:
+            extra["trainable_token_indices"] = self.markup_token_ids  # new markup rows train too
+        config = LoraConfig(
+            r=int(lora.get("r", 8)),
+            lora_alpha=int(lora.get("alpha", 16)),
+            lora_dropout=float(lora.get("dropout", 0.0)),
+            target_modules=list(lora["target_modules"]),
+            bias="none",
+            **extra,
+        )
+        if self.cfg.get("gradient_checkpointing", False):
+            backbone.enable_input_require_grads()
+        return get_peft_model(backbone, config)
+
+    @property
+    def uses_lora(self) -> bool:
+        """True when the backbone is wrapped by a LoRA adapter."""
+        return isinstance(self.backbone, PeftModel)
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size D of the embeddings."""
+        return int(self.backbone.config.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Embed a token batch.
+
+        Args:
+            input_ids: [B, L].
+            attention_mask: [B, L].
+        Returns:
+            [B, D] embeddings, unit norm when ``normalize`` (the default).
+        """
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, L, H]
+        emb = pool(hidden, attention_mask, self.pooling)  # [B, H]
+        if self.normalize:
+            emb = nn.functional.normalize(emb.float(), dim=-1)
+        return emb
+
+    @contextlib.contextmanager
+    def adapter_disabled(self) -> Iterator[None]:
+        """Run the base model without the LoRA adapter (the frozen reference of stage 2)."""
+        if not self.uses_lora:
+            raise RuntimeError("adapter_disabled needs a LoRA-wrapped encoder (model.lora.enabled=true)")
+        with self.backbone.disable_adapter():
+            yield
+
+    def merge_adapter(self) -> None:
+        """Fold the LoRA weights into the base weights and drop the adapter."""
+        if self.uses_lora:
+            self.backbone = self.backbone.merge_and_unload()

@@ -1,0 +1,81 @@
+"""Stage 1: the contrastive LightningModule (thin: encoder + info_nce_loss)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+
+from jobmatch.data.collate import ContrastiveBatch, TokenBatch
+from jobmatch.losses import info_nce_loss
+from jobmatch.model import TextEncoder
+from jobmatch.modules.optim import build_optimizer
+
+
+class ContrastiveModule(L.LightningModule):
+    """Train the encoder with InfoNCE on rule-based positives and sampled negatives.
+
+    Args:
+        model: the model config (primitives; rebuilt by ``load_from_checkpoint``).
+        optim: optimiser settings (see :func:`jobmatch.modules.optim.build_optimizer`).
+        temperature: InfoNCE τ.
+        in_batch_negatives: use every passage of the batch (and of every device) as a negative.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        optim: Mapping[str, Any],
+        temperature: float = 0.02,
+        in_batch_negatives: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.encoder = TextEncoder(model)
+        self.temperature = temperature
+        self.in_batch_negatives = in_batch_negatives
+
+    def embed(self, tokens: TokenBatch) -> torch.Tensor:
+        """[B, D] embeddings of a token batch."""
+        return self.encoder(tokens.input_ids, tokens.attention_mask)
+
+    def contrastive_loss(self, batch: ContrastiveBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, accuracy of the positive ranking first in its own group)."""
+        query = self.embed(batch.query)  # [B, D]
+        passages = self.embed(batch.passages)  # [B·G, D]
+        offset = 0
+        if self.in_batch_negatives and self.trainer is not None and self.trainer.world_size > 1:
+            # Cross-device negatives; gradients flow back to the device that made each embedding.
+            gathered = self.all_gather(passages, sync_grads=True)  # [W, B·G, D]
+            passages = gathered.reshape(-1, gathered.shape[-1])  # [W·B·G, D]
+            offset = self.trainer.global_rank * query.shape[0]
+        loss = info_nce_loss(
+            query,
+            passages,
+            temperature=self.temperature,
+            in_batch_negatives=self.in_batch_negatives,
+            group_size=batch.group_size,
+            query_offset=offset,
+        )
+        with torch.no_grad():
+            own = passages.view(-1, batch.group_size, passages.shape[-1])[offset : offset + query.shape[0]]
+            accuracy = (torch.einsum("bd,bgd->bg", query.float(), own.float()).argmax(1) == 0).float().mean()
+        return loss, accuracy
+
+    def training_step(self, batch: ContrastiveBatch, batch_idx: int) -> torch.Tensor:
+        loss, accuracy = self.contrastive_loss(batch)
+        size = len(batch.query)
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/group_acc", accuracy, batch_size=size)
+        return loss
+
+    def validation_step(self, batch: ContrastiveBatch, batch_idx: int) -> None:
+        loss, accuracy = self.contrastive_loss(batch)
+        size = len(batch.query)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=size)
+        self.log("val/group_acc", accuracy, sync_dist=True, batch_size=size)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return build_optimizer(self.parameters(), self.hparams["optim"], int(self.trainer.estimated_stepping_batches))

@@ -1,0 +1,133 @@
+"""Hydra entry point: train one stage.  ``python -m jobmatch.train stage=contrastive data.train_file=PATH``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from jobmatch.data.datamodule import PairDataModule
+from jobmatch.modules.contrastive import ContrastiveModule
+from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, write_results
+
+log = logging.getLogger(__name__)
+
+
+def container(node: Any) -> dict[str, Any]:
+    """A config node as plain Python containers (what hyperparameters may hold)."""
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}  # type: ignore[return-value]
+
+
+def build_datamodule(cfg: DictConfig) -> PairDataModule:
+    """The DataModule of the configured data and model."""
+    return PairDataModule(model=container(cfg.model), seed=int(cfg.seed), **container(cfg.data))
+
+
+def build_module(cfg: DictConfig) -> L.LightningModule:
+    """The LightningModule of the configured stage."""
+    stage = cfg.stage
+    if stage.name == "contrastive":
+        return ContrastiveModule(
+            model=container(cfg.model),
+            optim=container(stage.optim),
+            temperature=float(stage.temperature),
+            in_batch_negatives=bool(stage.in_batch_negatives),
+        )
+    raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive")
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    """Instantiate every logger of the ``logger`` group (none is fine)."""
+    loggers = []
+    for node in (cfg.get("logger") or {}).values():
+        if node is not None and "_target_" in node:
+            loggers.append(hydra.utils.instantiate(node))
+    return loggers
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path, has_val: bool, has_logger: bool) -> list[Callback]:
+    """Best and last checkpoints (monitoring the stage's metric) and, with a logger, the LR monitor."""
+    monitor = cfg.stage.monitor if has_val else "train/loss"
+    callbacks: list[Callback] = [
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor=monitor,
+            mode=cfg.stage.monitor_mode if has_val else "min",
+            save_top_k=1,
+            save_last=True,
+            enable_version_counter=False,
+        )
+    ]
+    if has_logger:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    return callbacks
+
+
+def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> str | None:
+    """The checkpoint to resume from: explicit path, ``last``, or the run dir's last one if present."""
+    last = run_dir / "checkpoints" / "last.ckpt"
+    wanted = cfg.get("ckpt_path")
+    if wanted == "last":
+        if not last.exists():
+            raise FileNotFoundError(f"ckpt_path=last but {last} does not exist")
+        return str(last)
+    if wanted:
+        if not Path(wanted).exists():
+            raise FileNotFoundError(f"ckpt_path={wanted} does not exist")
+        return str(wanted)
+    return str(last) if last.exists() else None
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Build datamodule → module → callbacks → loggers → trainer, fit, write ``results.json``."""
+    run_dir = resolve_run_dir(cfg)
+    L.seed_everything(int(cfg.seed), workers=True)
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    module = build_module(cfg)
+    loggers = build_loggers(cfg)
+    callbacks = build_callbacks(cfg, run_dir, datamodule.val_set is not None, bool(loggers))
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
+    )
+    for lg in loggers:
+        lg.log_hyperparams(container(cfg))
+    ckpt_path = resolve_ckpt_path(cfg, run_dir)
+    if ckpt_path:
+        log.info("resuming from %s", ckpt_path)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    results: dict[str, Any] = {k: v for k, v in ((k, to_float(v)) for k, v in trainer.callback_metrics.items())
+                               if v is not None}
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    results.update({
+        "time/fit_s": time.perf_counter() - start,
+        "memory/peak_rss_mb": peak_memory_mb(),
+        "trainer/global_step": trainer.global_step,
+        "trainer/epochs": trainer.current_epoch,
+    })
+    if checkpoint is not None and checkpoint.best_model_path:
+        results["checkpoint/best"] = checkpoint.best_model_path
+        results["checkpoint/best_score"] = to_float(checkpoint.best_model_score)
+    if trainer.is_global_zero:
+        write_results(run_dir, results)
+        log.info("results written to %s", run_dir / "results.json")
+    return results
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    """Entry point; returns the monitored metric so that sweepers can optimise it."""
+    results = task_wrapper(train)(cfg)
+    return to_float(results.get(cfg.stage.monitor))
+
+
+if __name__ == "__main__":
+    main()

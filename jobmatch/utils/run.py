@@ -1,0 +1,88 @@
+"""Run directories, results.json, resource figures and the task wrapper of every entry point."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import resource
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+
+def resolve_run_dir(cfg: DictConfig) -> Path:
+    """The run's own directory: Hydra's output dir under ``@hydra.main``, else ``paths.run_dir``.
+
+    Writes the value back into ``cfg.paths.run_dir`` so that every consumer agrees, and saves the
+    resolved config there as ``config.yaml``.
+    """
+    run_dir: str | None = None
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            run_dir = HydraConfig.get().runtime.output_dir
+    except ImportError:  # pragma: no cover - hydra is a dependency
+        pass
+    with open_dict(cfg):
+        cfg.paths.run_dir = str(run_dir or cfg.paths.run_dir)
+    path = Path(cfg.paths.run_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, path / "config.yaml", resolve=True)
+    return path
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+
+
+def to_float(value: Any) -> float | None:
+    """A metric as a plain float (tensors included), None when not a finite number."""
+    try:
+        number = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def write_results(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
+    """Write flat metrics (``{"test/ndcg@20": 0.7, ...}``) to ``run_dir/results.json``, atomically."""
+    path = Path(run_dir) / "results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def finish_wandb() -> None:
+    """Close the W&B run if one is open (so that the next run of a multirun starts clean)."""
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+
+
+def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[DictConfig], dict[str, Any]]:
+    """Log a failing task with its run directory and always close W&B, then re-raise."""
+
+    @functools.wraps(task)
+    def wrapped(cfg: DictConfig) -> dict[str, Any]:
+        try:
+            return task(cfg)
+        except Exception:
+            log.exception("task failed; run directory: %s", cfg.paths.get("run_dir"))
+            raise
+        finally:
+            finish_wandb()
+
+    return wrapped

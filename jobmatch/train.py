@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.modules.contrastive import ContrastiveModule
+from jobmatch.utils.rng import RngStateCallback
 from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, write_results
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, has_val: bool, has_logger: b
             save_top_k=1,
             save_last=True,
             enable_version_counter=False,
-        )
+        ),
+        RngStateCallback(),
     ]
     if has_logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))

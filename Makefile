@@ -1,0 +1,44 @@
+# jobmatch — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The torch wheel that lies on this machine's disk (CPU build); other versions pull CUDA builds.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast test-all lint format train clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with the package and its dev extras
+
+test: install ## Run every test (fast ones first, then the slow ones)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+test-fast: install ## Run the fast tests only
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## ruff check
+	$(PY) -m ruff check jobmatch tests
+
+format: install ## ruff format + fix imports
+	$(PY) -m ruff check --fix jobmatch tests
+	$(PY) -m ruff format jobmatch tests
+
+train: install ## Stage 1 on the built-in fixture with the pretrained MiniLM (ARGS="..." for overrides)
+	$(PY) -m jobmatch.train data.train_file=tests/fixtures/contrastive_tiny.jsonl $(ARGS)
+
+clean: ## Remove outputs and caches (keeps .venv)
+	rm -rf outputs multirun .pytest_cache .ruff_cache

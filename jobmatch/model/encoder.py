@@ -56,6 +56,8 @@ class TextEncoder(nn.Module):
         self.normalize = bool(self.cfg.get("normalize", True))
         self.tokenizer = load_tokenizer(self.cfg)
         backbone = _build_backbone(self.cfg)
+        if getattr(backbone, "pooler", None) is not None:
+            backbone.pooler = None  # BERT's pooler is unused: its weights would idle (and upset DDP)
         self.markup_token_ids: list[int] = []
         if self.cfg.get("add_markup_tokens", False):
             backbone.resize_token_embeddings(len(self.tokenizer))

@@ -4,8 +4,8 @@ import torch
 
 from jobmatch.data.collate import pad_tokens
 from jobmatch.model import TextEncoder, last_token_index, pool
-from tests.conftest import compose_config
 from jobmatch.train import container
+from tests.conftest import compose_config
 
 
 def test_last_token_index_left_and_right() -> None:

@@ -53,7 +53,7 @@ def test_markup_tokens_resize_and_train(fast_cfg) -> None:
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
     assert "<keyword>" in datamodule.tokenizer.get_vocab()
-    before, after, module = fit_steps(cfg)
+    before, after, _module = fit_steps(cfg)
     changed = [n for n in before if not torch.equal(before[n], after[n])]
     assert any("trainable_tokens" in n for n in changed)
 

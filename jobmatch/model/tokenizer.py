@@ -50,5 +50,5 @@ def tokenize(
         eos = tokenizer.eos_token_id
         if eos is None:
             raise ValueError("append_eos is set but the tokenizer has no EOS token")
-        ids = [seq + [eos] for seq in ids]
+        ids = [[*seq, eos] for seq in ids]
     return ids

@@ -50,7 +50,7 @@ class SyntheticConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     n_negatives: int = 10
-    hard_negative_fraction: float = 0.5
+    hard_negative_fraction: float = 0.6
     min_positives: int = 1
     max_positives: int = 10
     relocation_probability: float = 0.3
@@ -87,7 +87,11 @@ class SyntheticConfig:
     def fingerprint(self, vocabulary_digest: str = "") -> str:
         """A short hash of the options, the generator version and the vocabulary digest."""
         payload = json.dumps(
-            {"config": self.to_dict(), "generator_version": GENERATOR_VERSION, "vocabulary": vocabulary_digest},
+            {
+                "config": self.to_dict(),
+                "generator_version": GENERATOR_VERSION,
+                "vocabulary": vocabulary_digest,
+            },
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
@@ -98,8 +102,16 @@ def _fail(option: str, value: object, fix: str) -> None:
 
 
 def _validate(c: SyntheticConfig) -> None:
-    for option in ("n_talents", "n_jds", "max_positives", "min_positives", "min_shared_keywords",
-                   "judge_pairs", "query_max_length", "passage_max_length"):
+    for option in (
+        "n_talents",
+        "n_jds",
+        "max_positives",
+        "min_positives",
+        "min_shared_keywords",
+        "judge_pairs",
+        "query_max_length",
+        "passage_max_length",
+    ):
         value = getattr(c, option)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             _fail(option, value, "use a positive integer")
@@ -111,11 +123,18 @@ def _validate(c: SyntheticConfig) -> None:
             _fail(option, value, "split fractions must lie strictly between 0 and 1")
     total = c.train_fraction + c.val_fraction + c.test_fraction
     if not math.isclose(total, 1.0, abs_tol=1e-9):
-        _fail("train_fraction", c.train_fraction,
-              f"train_fraction + val_fraction + test_fraction = {total:g}; they must sum to 1")
+        _fail(
+            "train_fraction",
+            c.train_fraction,
+            f"train_fraction + val_fraction + test_fraction = {total:g}; they must sum to 1",
+        )
     if min(c.split_sizes()) < 1:
-        _fail("n_jds", c.n_jds, f"splits would be {c.split_sizes()} postings; raise n_jds or the fractions "
-              "so that every split gets at least one posting")
+        _fail(
+            "n_jds",
+            c.n_jds,
+            f"splits would be {c.split_sizes()} postings; raise n_jds or the fractions "
+            "so that every split gets at least one posting",
+        )
     for option in ("hard_negative_fraction", "relocation_probability", "two_level_probability"):
         value = getattr(c, option)
         if not 0 <= value <= 1:
@@ -123,10 +142,13 @@ def _validate(c: SyntheticConfig) -> None:
     if c.min_positives > c.max_positives:
         _fail("min_positives", c.min_positives, f"must not exceed max_positives={c.max_positives}")
     if c.n_negatives > c.n_talents - c.max_positives:
-        _fail("n_negatives", c.n_negatives,
-              f"each posting needs that many talents besides its up to max_positives={c.max_positives} "
-              f"positives; use n_negatives <= n_talents - max_positives = {c.n_talents - c.max_positives} "
-              "or raise n_talents")
+        _fail(
+            "n_negatives",
+            c.n_negatives,
+            f"each posting needs that many talents besides its up to max_positives={c.max_positives} "
+            f"positives; use n_negatives <= n_talents - max_positives = {c.n_talents - c.max_positives} "
+            "or raise n_talents",
+        )
     if c.judge_noise < 0:
         _fail("judge_noise", c.judge_noise, "use a standard deviation >= 0")
 

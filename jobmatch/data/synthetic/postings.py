@@ -23,8 +23,13 @@ METHOD_POOL_WEIGHTS = {"subfield": 3.0, "field": 1.5, "generic": 0.5}
 
 
 def make_posting(
-    vocab: Vocabulary, rng: random.Random, jd_id: str, institutions: dict[str, tuple[Institution, ...]], *,
-    relocation_probability: float, two_level_probability: float,
+    vocab: Vocabulary,
+    rng: random.Random,
+    jd_id: str,
+    institutions: dict[str, tuple[Institution, ...]],
+    *,
+    relocation_probability: float,
+    two_level_probability: float,
 ) -> JD:
     """Sample one posting's attributes and render its text."""
     subfield = pick(rng, vocab.subfields)
@@ -38,9 +43,18 @@ def make_posting(
     contract = pick(rng, vocab.templates["posting"]["contract"][vocab.stages[levels[0]].key])
     contract = contract.format(years=years, months=months)
     jd = JD(
-        id=jd_id, institution=institution, levels=levels, field=subfield.field, subfield=subfield.name,
-        topics=topics, required_methods=required, preferred_methods=preferred, emphasis=emphasis,
-        contract=contract, allows_relocation=allows_relocation, text="",
+        id=jd_id,
+        institution=institution,
+        levels=levels,
+        field=subfield.field,
+        subfield=subfield.name,
+        topics=topics,
+        required_methods=required,
+        preferred_methods=preferred,
+        emphasis=emphasis,
+        contract=contract,
+        allows_relocation=allows_relocation,
+        text="",
     )
     return _with_text(vocab, rng, jd, years=years)
 
@@ -84,18 +98,32 @@ def _with_text(vocab: Vocabulary, rng: random.Random, jd: JD, *, years: int) -> 
     t = vocab.templates["posting"]
     stage_infos = [vocab.stages[level] for level in jd.levels]
     titles = [pick(rng, s.posting_titles) for s in stage_infos]
-    topics = list(jd.topics) + [jd.topics[0]]
+    topics = [*jd.topics, jd.topics[0]]
     values = {
-        "level_title": titles[0], "level_title2": titles[-1], "level_title_lc": titles[0].lower(),
-        "level_label": stage_infos[0].label, "subfield": jd.subfield, "subfield_lc": jd.subfield.lower(),
-        "field_lc": jd.field.lower(), "department": pick(rng, vocab.field(jd.field).departments),
-        "institution": jd.institution.name, "city": jd.institution.city, "country": jd.country,
-        "region": jd.region, "topic": topics[0], "topic2": topics[1], "topic3": topics[2],
-        "required": and_list(jd.required_methods), "preferred": and_list(jd.preferred_methods),
+        "level_title": titles[0],
+        "level_title2": titles[-1],
+        "level_title_lc": titles[0].lower(),
+        "level_label": stage_infos[0].label,
+        "subfield": jd.subfield,
+        "subfield_lc": jd.subfield.lower(),
+        "field_lc": jd.field.lower(),
+        "department": pick(rng, vocab.field(jd.field).departments),
+        "institution": jd.institution.name,
+        "city": jd.institution.city,
+        "country": jd.country,
+        "region": jd.region,
+        "topic": topics[0],
+        "topic2": topics[1],
+        "topic3": topics[2],
+        "required": and_list(jd.required_methods),
+        "preferred": and_list(jd.preferred_methods),
         "qualification": t["qualification"]["phd" if jd.levels[0] == 0 else "other"],
-        "contract": jd.contract, "hours": pick(rng, t["hours"]), "salary": _salary(vocab, rng, jd),
+        "contract": jd.contract,
+        "hours": pick(rng, t["hours"]),
+        "salary": _salary(vocab, rng, jd),
         "closing": f"{rng.randint(1, 28)} {pick(rng, t['months'])} {vocab.reference_year}",
-        "reference": f"{pick(rng, ('AC', 'RS', 'HR', 'JP'))}{rng.randint(1000, 9999)}", "years": years,
+        "reference": f"{pick(rng, ('AC', 'RS', 'HR', 'JP'))}{rng.randint(1000, 9999)}",
+        "years": years,
     }
     title = fill(pick(rng, t["title"]["two_levels" if len(jd.levels) > 1 else "one_level"]), **values)
     header = [t["header_lines"][0]] + [line for line in t["header_lines"][1:] if rng.random() < 0.6]

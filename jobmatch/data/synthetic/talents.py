@@ -20,6 +20,16 @@ SECOND_SUBFIELD_PROBABILITY = 0.4
 INTERDISCIPLINARY_PROBABILITY = 0.2  # of a second subfield, the chance it lies in another field
 OUTSIDE_METHOD_PROBABILITY = 0.15  # a method borrowed from another field
 SHOWN_PUBLICATIONS = (2, 3, 3, 3, 3)  # publications rendered per stage
+# The reference profile markup (the encoder adds these as special tokens).
+MARKUP_TOKENS: tuple[str, ...] = (
+    "<keyword>",
+    "</keyword>",
+    "<title>",
+    "</title>",
+    "<abstract>",
+    "</abstract>",
+    "<sep>",
+)
 
 
 def make_talent(
@@ -41,9 +51,13 @@ def make_talent(
     fields = tuple(dict.fromkeys(s.field for s in subfields))
     header = fill(
         pick(rng, vocab.templates["talent"]["headers"]),
-        position=pick(rng, info.titles), department=pick(rng, vocab.field(fields[0]).departments),
-        institution=institution.name, city=institution.city, country=institution.country,
-        first_year=vocab.reference_year - years, n_publications=n_publications,
+        position=pick(rng, info.titles),
+        department=pick(rng, vocab.field(fields[0]).departments),
+        institution=institution.name,
+        city=institution.city,
+        country=institution.country,
+        first_year=vocab.reference_year - years,
+        n_publications=n_publications,
     )
     keywords = [s.name for s in subfields] + list(topics) + list(methods)
     rng.shuffle(keywords)
@@ -53,9 +67,17 @@ def make_talent(
         f"<abstract>{'<sep>'.join(p.abstract for p in publications)}</abstract>"
     )
     return Talent(
-        id=talent_id, institution=institution, years_active=years, stage=stage,
-        subfields=tuple(s.name for s in subfields), fields=fields, topics=topics, methods=methods,
-        publications=publications, n_publications=n_publications, text=text,
+        id=talent_id,
+        institution=institution,
+        years_active=years,
+        stage=stage,
+        subfields=tuple(s.name for s in subfields),
+        fields=fields,
+        topics=topics,
+        methods=methods,
+        publications=publications,
+        n_publications=n_publications,
+        text=text,
     )
 
 
@@ -95,8 +117,12 @@ def _methods(vocab: Vocabulary, rng: random.Random, subfields: tuple[Subfield, .
 
 
 def _publication(
-    vocab: Vocabulary, rng: random.Random, subfield: Subfield, topics: tuple[str, ...],
-    methods: tuple[str, ...], weights: list[float],
+    vocab: Vocabulary,
+    rng: random.Random,
+    subfield: Subfield,
+    topics: tuple[str, ...],
+    methods: tuple[str, ...],
+    weights: list[float],
 ) -> Publication:
     t = vocab.templates["talent"]
     topic, topic2 = rng.sample(topics, 2)
@@ -106,21 +132,31 @@ def _publication(
     if "{method2}" in title_template and len(used) == 1:
         title_template = t["titles_with_method"][0]
     values = {
-        "topic": topic, "topic2": topic2, "method": method, "method2": method2,
-        "subfield_lc": subfield.name.lower(), "n": rng.randint(3, 40),
-        "association": pick(rng, t["association"]), "comparison": pick(rng, t["comparison"]),
+        "topic": topic,
+        "topic2": topic2,
+        "method": method,
+        "method2": method2,
+        "subfield_lc": subfield.name.lower(),
+        "n": rng.randint(3, 40),
+        "association": pick(rng, t["association"]),
+        "comparison": pick(rng, t["comparison"]),
     }
     values["data"] = pick(rng, t["data"]).format(**values)
     values["scale"] = pick(rng, t["scale"]).format(**values)
     a = t["abstract"]
+    opening = [pick(rng, a["context"]), pick(rng, a["aim"])]
+    if rng.random() < 0.5:  # one opening sentence or two: abstracts of varied length
+        opening.pop(rng.randrange(2))
     parts = [
-        pick(rng, a["context"]), pick(rng, a["aim"]),
+        *opening,
         pick(rng, a["method_one"] if len(used) == 1 else a["method_two"]),
-        pick(rng, a["result"]), pick(rng, a["closing"]),
+        pick(rng, a["result"]),
+        pick(rng, a["closing"]) if rng.random() < 0.4 else "",
     ]
     abstract = " ".join(fill(p, **values) for p in parts if p)
-    return Publication(title=fill(title_template, **values), abstract=abstract, topics=(topic, topic2),
-                       methods=tuple(used))
+    return Publication(
+        title=fill(title_template, **values), abstract=abstract, topics=(topic, topic2), methods=tuple(used)
+    )
 
 
 def _weighted_sample(rng: random.Random, items: tuple[str, ...], weights: list[float], k: int) -> list[str]:

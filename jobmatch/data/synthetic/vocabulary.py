@@ -127,17 +127,24 @@ class Vocabulary:
 def _countries(raw: list[dict[str, Any]]) -> tuple[Country, ...]:
     return tuple(
         Country(
-            name=c["name"], region=r["region"], weight=float(c["weight"]), currency=c["currency"],
-            salary_factor=float(c["salary_factor"]), cities=tuple(c["cities"]),
+            name=c["name"],
+            region=r["region"],
+            weight=float(c["weight"]),
+            currency=c["currency"],
+            salary_factor=float(c["salary_factor"]),
+            cities=tuple(c["cities"]),
         )
-        for r in raw for c in r["countries"]
+        for r in raw
+        for c in r["countries"]
     )
 
 
 def _fields(raw: list[dict[str, Any]]) -> tuple[Field, ...]:
     return tuple(
         Field(
-            name=f["name"], departments=tuple(f["departments"]), methods=tuple(f["methods"]),
+            name=f["name"],
+            departments=tuple(f["departments"]),
+            methods=tuple(f["methods"]),
             subfields=tuple(
                 Subfield(name=s["name"], field=f["name"], topics=tuple(s["topics"]), methods=tuple(s["methods"]))
                 for s in f["subfields"]
@@ -169,8 +176,13 @@ def load_vocabulary() -> Vocabulary:
     raw = yaml.safe_load(vocab_text)
     stages = tuple(
         StageInfo(
-            key=s["key"], label=s["label"], years=tuple(s["years"]), publications=tuple(s["publications"]),
-            titles=tuple(s["titles"]), posting_titles=tuple(s["posting_titles"]), salary_k=int(s["salary_k"]),
+            key=s["key"],
+            label=s["label"],
+            years=tuple(s["years"]),
+            publications=tuple(s["publications"]),
+            titles=tuple(s["titles"]),
+            posting_titles=tuple(s["posting_titles"]),
+            salary_k=int(s["salary_k"]),
         )
         for s in raw["stages"]
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jobmatch.data.synthetic.config import SyntheticConfig
 from jobmatch.data.synthetic.entities import JD, Talent
@@ -35,30 +35,30 @@ class World:
     candidates_drawn: int
     rejected_without_positive: int
     rejected_too_many: int
+    _talent_index: dict[str, Talent] = field(init=False, repr=False, compare=False)
+    _jd_index: dict[str, JD] = field(init=False, repr=False, compare=False)
+    _field_index: dict[str, tuple[Talent, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_field: dict[str, list[Talent]] = defaultdict(list)
+        for t in self.talents:
+            for f in t.fields:
+                by_field[f].append(t)
+        object.__setattr__(self, "_talent_index", {t.id: t for t in self.talents})
+        object.__setattr__(self, "_jd_index", {j.id: j for j in self.jds})
+        object.__setattr__(self, "_field_index", {f: tuple(ts) for f, ts in by_field.items()})
 
     def talent(self, talent_id: str) -> Talent:
         """The talent with this id."""
-        return self._talents_by_id[talent_id]
+        return self._talent_index[talent_id]
 
-    @property
-    def _talents_by_id(self) -> dict[str, Talent]:
-        cache = self.__dict__.get("_by_id")
-        if cache is None:
-            cache = {t.id: t for t in self.talents}
-            object.__setattr__(self, "_by_id", cache)
-        return cache
+    def jd(self, jd_id: str) -> JD:
+        """The posting with this id."""
+        return self._jd_index[jd_id]
 
-    def talents_in_field(self, field: str) -> tuple[Talent, ...]:
-        """Talents with at least one subfield in ``field`` (the only ones that can meet the area rule)."""
-        index = self.__dict__.get("_by_field")
-        if index is None:
-            grouped: dict[str, list[Talent]] = defaultdict(list)
-            for t in self.talents:
-                for f in t.fields:
-                    grouped[f].append(t)
-            index = {f: tuple(ts) for f, ts in grouped.items()}
-            object.__setattr__(self, "_by_field", index)
-        return index.get(field, ())
+    def talents_in_field(self, field_name: str) -> tuple[Talent, ...]:
+        """Talents with a subfield in ``field_name`` (the only ones that can meet the area rule)."""
+        return self._field_index.get(field_name, ())
 
 
 def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> World:
@@ -85,14 +85,20 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
         if attempt >= MAX_ATTEMPTS_PER_JD * config.n_jds:
             raise ValueError(_too_few_message(config, attempt, len(jds), counts))
         jd = make_posting(
-            vocab, rng_for(config.seed, "posting", attempt), f"candidate-{attempt}", institutions,
+            vocab,
+            rng_for(config.seed, "posting", attempt),
+            f"candidate-{attempt}",
+            institutions,
             relocation_probability=config.relocation_probability,
             two_level_probability=config.two_level_probability,
         )
         attempt += 1
         # Geography needs the same region and area needs the same field: only that bucket can match.
-        matched = [t.id for t in by_place[jd.field, jd.region]
-                   if is_match(jd, t, min_shared_keywords=config.min_shared_keywords)]
+        matched = [
+            t.id
+            for t in by_place[jd.field, jd.region]
+            if is_match(jd, t, min_shared_keywords=config.min_shared_keywords)
+        ]
         if len(matched) < config.min_positives:
             counts["none"] += 1
             continue
@@ -103,8 +109,13 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
         jds.append(jd)
         positives[jd.id] = tuple(sorted(matched))
     return World(
-        config=config, talents=talents, jds=tuple(jds), positives=positives, candidates_drawn=attempt,
-        rejected_without_positive=counts["none"], rejected_too_many=counts["many"],
+        config=config,
+        talents=talents,
+        jds=tuple(jds),
+        positives=positives,
+        candidates_drawn=attempt,
+        rejected_without_positive=counts["none"],
+        rejected_too_many=counts["many"],
     )
 
 

@@ -1,0 +1,132 @@
+"""Figures of a generated dataset for its card and manifest: sizes, positives, lengths, judge behaviour.
+
+All figures are deterministic for a config (the judge pairs are drawn from the seed), so that the
+card is part of the byte-identical output.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jobmatch.data.records import ContrastiveRecord
+from jobmatch.data.synthetic.entities import JD
+from jobmatch.data.synthetic.judge import OfflineJudge
+from jobmatch.data.synthetic.rules import AREA, failed_rules
+from jobmatch.data.synthetic.seeding import rng_for
+from jobmatch.data.synthetic.talents import MARKUP_TOKENS
+from jobmatch.data.synthetic.world import World
+
+CONFIDENT = 75  # a verdict at or above this confidence counts as confident
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    """min, mean, median, 90th percentile and max, rounded."""
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return {
+        "min": ordered[0],
+        "mean": round(statistics.fmean(ordered), 2),
+        "median": statistics.median(ordered),
+        "p90": p90,
+        "max": ordered[-1],
+    }
+
+
+def positives_figures(rows: Mapping[str, Sequence[ContrastiveRecord]]) -> dict[str, Any]:
+    """Positives per posting by split, and the histogram over all postings."""
+    counts = {name: [len(r.positives) for r in split] for name, split in rows.items()}
+    everything = [c for split in counts.values() for c in split]
+    return {
+        "per_split": {name: summary(c) for name, c in counts.items()},
+        "histogram": dict(sorted(Counter(everything).items())),
+    }
+
+
+def negatives_figures(world: World, rows: Mapping[str, Sequence[ContrastiveRecord]]) -> dict[str, Any]:
+    """How many negatives fail each combination of rules (shares of all negatives)."""
+    failed: Counter[str] = Counter()
+    for split in rows.values():
+        for row in split:
+            jd = _jd(world, row)
+            for tid in row.negative_ids or ():
+                rules = failed_rules(jd, world.talent(tid), min_shared_keywords=world.config.min_shared_keywords)
+                failed["+".join(rules)] += 1
+    total = sum(failed.values())
+    return {"total": total, "failed_rules_share": {k: round(v / total, 3) for k, v in sorted(failed.items())}}
+
+
+def token_figures(texts: Sequence[str], tokenizer: Any, max_length: int) -> dict[str, Any]:
+    """Token lengths of ``texts`` (with special tokens) and the share longer than ``max_length``."""
+    lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+    truncated = sum(n > max_length for n in lengths) / len(lengths)
+    return {"tokens": summary(lengths), "max_length": max_length, "truncated_share": round(truncated, 3)}
+
+
+def judge_figures(world: World, rows: Mapping[str, Sequence[ContrastiveRecord]]) -> dict[str, Any]:
+    """The offline judge against the rules, on ``judge_pairs`` seeded draws.
+
+    agreement: share of (positive, negative) pairs, in random order, where the judge prefers the
+    positive; also by negative kind (same area, i.e. failing only geography/seniority, or not).
+    positive pairs: for two positives of one posting, the mean confidence and the share of
+    confident verdicts (confidence >= 75): how strongly it ranks what the rules leave tied.
+    """
+    config = world.config
+    judge = OfflineJudge(seed=config.seed, noise=config.judge_noise)
+    rng = rng_for(config.seed, "card", "judge")
+    all_rows = [r for name in sorted(rows) for r in rows[name]]
+    multi = [r for r in all_rows if len(r.positives) >= 2]
+    agree: dict[str, list[bool]] = {"same_area": [], "other_area": []}
+    confidences: list[int] = []
+    for _ in range(config.judge_pairs):
+        row = all_rows[rng.randrange(len(all_rows))]
+        i, k = rng.randrange(len(row.positives)), rng.randrange(len(row.negatives))
+        jd, negative = _jd(world, row), world.talent((row.negative_ids or ())[k])
+        kind = (
+            "other_area"
+            if AREA in failed_rules(jd, negative, min_shared_keywords=config.min_shared_keywords)
+            else "same_area"
+        )
+        if rng.random() < 0.5:
+            agree[kind].append(judge.judge(row.query, row.positives[i], row.negatives[k]).preferred == "A")
+        else:
+            agree[kind].append(judge.judge(row.query, row.negatives[k], row.positives[i]).preferred == "B")
+        if multi:
+            pair_row = multi[rng.randrange(len(multi))]
+            a, b = rng.sample(range(len(pair_row.positives)), 2)
+            confidences.append(
+                judge.judge(pair_row.query, pair_row.positives[a], pair_row.positives[b]).confidence_score
+            )
+    every = agree["same_area"] + agree["other_area"]
+    return {
+        "judge": judge.name,
+        "pairs": len(every),
+        "agreement": round(statistics.fmean(every), 3),
+        "agreement_by_negative": {k: round(statistics.fmean(v), 3) if v else None for k, v in agree.items()},
+        "negatives_same_area_share": round(len(agree["same_area"]) / len(every), 3),
+        "positive_pairs": len(confidences),
+        "positive_pairs_mean_confidence": round(statistics.fmean(confidences), 1) if confidences else None,
+        "positive_pairs_confident_share": (
+            round(sum(c >= CONFIDENT for c in confidences) / len(confidences), 3) if confidences else None
+        ),
+    }
+
+
+def _jd(world: World, row: ContrastiveRecord) -> JD:
+    return world.jd(row.query_id or "")
+
+
+def load_tokenizer(source: str) -> Any:
+    """The tokenizer that counts tokens, with the profile markup as special tokens (as the encoder adds).
+
+    Imported lazily: transformers (and jobmatch.model, which loads torch) take seconds to import.
+    """
+    from transformers import AutoTokenizer
+
+    from jobmatch.model.sources import resolve_model_source
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_source(source))
+    tokenizer.add_special_tokens({"additional_special_tokens": list(MARKUP_TOKENS)})
+    return tokenizer

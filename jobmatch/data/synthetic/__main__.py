@@ -35,11 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = preset(args.preset, **overrides)
         start = time.perf_counter()
         existed = read_manifest(args.out) is not None
-        out = (
-            generate_dataset(config, args.out, overwrite=True)
-            if args.overwrite
-            else ensure_dataset(config, args.out)
-        )
+        out = generate_dataset(config, args.out, overwrite=True) if args.overwrite else ensure_dataset(config, args.out)
         elapsed = time.perf_counter() - start
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

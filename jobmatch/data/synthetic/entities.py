@@ -7,7 +7,7 @@ the attributes, the offline judge reads only the texts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +56,11 @@ class Talent:
         """Region of the home institution."""
         return self.institution.region
 
-    @property
-    def keywords(self) -> frozenset[str]:
-        """Research terms of the profile's keyword list (topics and methods)."""
-        return frozenset(self.topics) | frozenset(self.methods)
+    keywords: frozenset[str] = field(init=False, repr=False, compare=False)
+    """Research terms of the profile's keyword list (topics and methods); derived."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keywords", frozenset(self.topics) | frozenset(self.methods))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,9 @@ class JD:
         """Region of the hiring institution."""
         return self.institution.region
 
-    @property
-    def keywords(self) -> frozenset[str]:
-        """Research terms the posting asks for (topics, required and preferred methods)."""
-        return frozenset(self.topics) | frozenset(self.required_methods) | frozenset(self.preferred_methods)
+    keywords: frozenset[str] = field(init=False, repr=False, compare=False)
+    """Research terms the posting asks for (topics, required and preferred methods); derived."""
+
+    def __post_init__(self) -> None:
+        terms = frozenset(self.topics) | frozenset(self.required_methods) | frozenset(self.preferred_methods)
+        object.__setattr__(self, "keywords", terms)

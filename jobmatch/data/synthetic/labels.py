@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jobmatch.data.records import ContrastiveRecord
 from jobmatch.data.synthetic.entities import JD, Talent
-from jobmatch.data.synthetic.rules import AREA, failed_rules
+from jobmatch.data.synthetic.rules import area_ok
 from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.data.synthetic.world import World
 
@@ -38,7 +38,7 @@ def sample_negatives(world: World, jd: JD) -> tuple[Talent, ...]:
     hard_pool = [
         t
         for t in world.talents_in_field(jd.field)
-        if t.id not in positives and AREA not in failed_rules(jd, t, min_shared_keywords=config.min_shared_keywords)
+        if t.id not in positives and area_ok(jd, t, min_shared_keywords=config.min_shared_keywords)
     ]
     n_hard = min(len(hard_pool), round(config.n_negatives * config.hard_negative_fraction))
     chosen = rng.sample(hard_pool, n_hard)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from jobmatch.data.synthetic.vocabulary import Vocabulary, load_vocabulary
 
@@ -52,8 +53,7 @@ class _Finder:
 
     def __init__(self, phrases: Iterable[str]) -> None:
         self.canonical = {p.lower(): p for p in phrases}
-        alternation = "|".join(re.escape(p) for p in sorted(self.canonical, key=len, reverse=True))
-        self.pattern = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])", re.IGNORECASE)
+        self.pattern = re.compile(rf"(?<![\w-]){_trie_pattern(self.canonical)}(?![\w-])", re.IGNORECASE)
 
     def find(self, text: str) -> list[str]:
         return [self.canonical[m.group(0).lower()] for m in self.pattern.finditer(text)]
@@ -137,6 +137,29 @@ class Reader:
             region=self.region_of.get(country) if country else None,
             levels=tuple(sorted({self.stage_of[s.lower()] for s in self.stages.find(title)})),
         )
+
+
+def _trie_pattern(phrases: Iterable[str]) -> str:
+    """A regex matching any of ``phrases``, longest first, as a character trie.
+
+    Equivalent to an alternation of the phrases sorted by length, but the regex engine follows one
+    branch per character instead of trying every phrase at every position (tens of times faster).
+    """
+    trie: dict[str, Any] = {}
+    for phrase in phrases:
+        node = trie
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return f"(?:{build(trie)})"
 
 
 def _cue_pattern(cues: Iterable[str]) -> re.Pattern[str]:

@@ -50,5 +50,9 @@ def failed_rules(jd: JD, talent: Talent, *, min_shared_keywords: int = 2) -> tup
 
 
 def is_match(jd: JD, talent: Talent, *, min_shared_keywords: int = 2) -> bool:
-    """Whether the talent is a rule positive of the posting."""
-    return not failed_rules(jd, talent, min_shared_keywords=min_shared_keywords)
+    """Whether the talent is a rule positive of the posting (``failed_rules`` is empty)."""
+    return (
+        geography_ok(jd, talent)
+        and seniority_ok(jd, talent)
+        and area_ok(jd, talent, min_shared_keywords=min_shared_keywords)
+    )

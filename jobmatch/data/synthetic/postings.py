@@ -19,7 +19,7 @@ from jobmatch.data.synthetic.vocabulary import Subfield, Vocabulary
 LEVEL_WEIGHTS = (0.15, 0.35, 0.25, 0.12, 0.13)  # PhD, postdoc, assistant, associate, full
 EMPHASES = ("research", "balanced", "teaching")
 EMPHASIS_WEIGHTS = (0.4, 0.4, 0.2)
-METHOD_POOL_WEIGHTS = {"subfield": 3.0, "field": 1.5, "generic": 0.5}
+METHOD_POOL_WEIGHTS = {"subfield": 3.0, "field": 1.5, "generic": 0.25}
 
 
 def make_posting(
@@ -98,7 +98,7 @@ def _with_text(vocab: Vocabulary, rng: random.Random, jd: JD, *, years: int) -> 
     t = vocab.templates["posting"]
     stage_infos = [vocab.stages[level] for level in jd.levels]
     titles = [pick(rng, s.posting_titles) for s in stage_infos]
-    topics = [*jd.topics, jd.topics[0]]
+    topics = [*jd.topics, ""][:3]  # topic3 is only used by the role_extra templates
     values = {
         "level_title": titles[0],
         "level_title2": titles[-1],
@@ -129,7 +129,7 @@ def _with_text(vocab: Vocabulary, rng: random.Random, jd: JD, *, years: int) -> 
     header = [t["header_lines"][0]] + [line for line in t["header_lines"][1:] if rng.random() < 0.6]
     relocation = t["relocation"]["allowed" if jd.allows_relocation else "local"]
     paragraphs = [
-        [pick(rng, t["intro"]), *rng.sample(t["role"], rng.randint(1, 2))],
+        [pick(rng, t["intro"]), pick(rng, t["role"]), *([pick(rng, t["role_extra"])] if len(jd.topics) > 2 else [])],
         [pick(rng, t["essential"]), pick(rng, t["desirable"])],
         [pick(rng, t["emphasis"][jd.emphasis]), pick(rng, relocation)],
         rng.sample(t["boilerplate"], rng.randint(0, 3)),

@@ -101,7 +101,12 @@ class Reader:
         return TalentReading(
             method_counts=Counter(self.methods.find(body)),
             topics=frozenset(self.topics.find(keywords + "\n" + body)),
-            subfields=frozenset(self.subfields.find(keywords)),
+            # whole keyword items only: "plankton ecology" is a topic, not the subfield Ecology
+            subfields=frozenset(
+                self.subfields.canonical[k.strip().lower()]
+                for k in keywords.split("\n")
+                if k.strip().lower() in self.subfields.canonical
+            ),
             country=country,
             region=self.region_of.get(country) if country else None,
             stage=self.stage_of[stages[0].lower()] if stages else None,
@@ -127,7 +132,7 @@ class Reader:
                 weight = MENTIONED_WEIGHT
             for method in found:
                 methods[method] = max(weight, methods.get(method, 0.0))
-        subfields = self.subfields.find(title) or self.subfields.find(rest)
+        subfields = self.subfields.find(title)
         country = self._country(rest)
         return PostingReading(
             methods=methods,

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from jobmatch.annotate.judgement import Judge, Judgement
+from jobmatch.annotate.parse import parse_judgement
 from jobmatch.data.synthetic import SMALL, OfflineJudge, World, build_world, sample_negatives
 from jobmatch.data.synthetic.reading import PREFERRED_WEIGHT, REQUIRED_WEIGHT, default_reader
 from jobmatch.data.synthetic.rules import AREA, failed_rules
@@ -47,6 +48,7 @@ def test_offline_judge_implements_the_protocol(world: World) -> None:
         assert match, verdict.response
         assert match.group(1) == verdict.preferred and int(match.group(2)) == verdict.confidence_score
         assert 0 <= verdict.confidence_score <= 100 and verdict.response.startswith("Comparison: ")
+        assert parse_judgement(verdict.response) == verdict  # what the LLM-judge parser reads back
 
 
 def test_deterministic_for_a_seed_and_independent_of_call_order(world: World) -> None:

@@ -126,5 +126,5 @@ def _rationale(
         fitting = "A" if scores[0]["seniority"] > scores[1]["seniority"] else "B"
         sentences.append(f"Candidate {fitting}'s career stage fits the level sought better.")
     other = "B" if preferred == "A" else "A"
-    sentences.append(f"Overall, Candidate {preferred} is the stronger match than Candidate {other}.")
+    sentences.append(f"Overall, Candidate {preferred} is a stronger match than Candidate {other}.")
     return f"Comparison: {' '.join(sentences)}\n\nPreferred: {preferred}\nConfidence score: {confidence}"

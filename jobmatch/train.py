@@ -13,7 +13,9 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from omegaconf import DictConfig, OmegaConf
 
 from jobmatch.data.datamodule import PairDataModule
+from jobmatch.data.prepare import prepare_data
 from jobmatch.modules.contrastive import ContrastiveModule
+from jobmatch.retrieval.validation import RetrievalValidation
 from jobmatch.utils.rng import RngStateCallback
 from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, write_results
 
@@ -26,7 +28,8 @@ def container(node: Any) -> dict[str, Any]:
 
 
 def build_datamodule(cfg: DictConfig) -> PairDataModule:
-    """The DataModule of the configured data and model."""
+    """The DataModule of the configured data and model (generating synthetic data if needed)."""
+    prepare_data(cfg.data)
     return PairDataModule(model=container(cfg.model), seed=int(cfg.seed), **container(cfg.data))
 
 
@@ -52,10 +55,23 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     return loggers
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path, has_val: bool, has_logger: bool) -> list[Callback]:
-    """Best and last checkpoints (monitoring the stage's metric) and, with a logger, the LR monitor."""
+def build_callbacks(
+    cfg: DictConfig, run_dir: Path, datamodule: PairDataModule, has_logger: bool
+) -> list[Callback]:
+    """Retrieval validation, best and last checkpoints (on the stage's metric) and the LR monitor."""
+    has_val = datamodule.val_set is not None
     monitor = cfg.stage.monitor if has_val else "train/loss"
-    callbacks: list[Callback] = [
+    callbacks: list[Callback] = []
+    if datamodule.val_retrieval is not None:
+        callbacks.append(RetrievalValidation(
+            datamodule.val_retrieval,
+            cutoffs=tuple(cfg.eval.val_cutoffs),
+            max_query_length=int(cfg.data.max_query_length),
+            max_passage_length=int(cfg.data.max_passage_length),
+            batch_size=int(cfg.eval.batch_size),
+            bf16="bf16" in str(cfg.trainer.precision),
+        ))
+    callbacks += [
         ModelCheckpoint(
             dirpath=run_dir / "checkpoints",
             filename="best",
@@ -95,7 +111,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup("fit")
     module = build_module(cfg)
     loggers = build_loggers(cfg)
-    callbacks = build_callbacks(cfg, run_dir, datamodule.val_set is not None, bool(loggers))
+    callbacks = build_callbacks(cfg, run_dir, datamodule, bool(loggers))
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
     )

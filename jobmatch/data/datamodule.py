@@ -14,6 +14,7 @@ from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import ContrastiveDataset, EpochSampler, TextTable
 from jobmatch.data.readers import read_contrastive
 from jobmatch.data.records import ContrastiveRecord
+from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
 from jobmatch.model.tokenizer import load_tokenizer, tokenize
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class PairDataModule(L.LightningDataModule):
         model: Mapping[str, Any],
         train_file: str | None = None,
         val_file: str | None = None,
+        test_file: str | None = None,
+        corpus_file: str | None = None,
         val_fraction: float = 0.1,
         n_negatives: int = 5,
         batch_size: int = 8,
@@ -67,6 +70,7 @@ class PairDataModule(L.LightningDataModule):
         super().__init__()
         self.model_cfg = dict(model)
         self.train_file, self.val_file, self.val_fraction = train_file, val_file, val_fraction
+        self.test_file, self.corpus_file = test_file, corpus_file
         self.n_negatives, self.batch_size, self.eval_batch_size = n_negatives, batch_size, eval_batch_size
         self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
         self.num_workers, self.pad_to_multiple_of = num_workers, pad_to_multiple_of
@@ -75,6 +79,8 @@ class PairDataModule(L.LightningDataModule):
         self.queries, self.passages = TextTable(), TextTable()
         self.train_set: ContrastiveDataset | None = None
         self.val_set: ContrastiveDataset | None = None
+        self.val_retrieval: RetrievalSet | None = None
+        self._train_records: list[ContrastiveRecord] = []
 
     def _read(self, path: str) -> list[ContrastiveRecord]:
         return read_contrastive(path, min_negatives=self.n_negatives, on_error=self.on_error)  # type: ignore[arg-type]
@@ -93,9 +99,26 @@ class PairDataModule(L.LightningDataModule):
         kwargs = {"n_negatives": self.n_negatives, "seed": self.seed}
         self.train_set = ContrastiveDataset(train, self.queries, self.passages, **kwargs)
         self.val_set = ContrastiveDataset(val, self.queries, self.passages, **kwargs) if val else None
+        self._train_records = train
+        if val:
+            self.val_retrieval = self.retrieval_set(val)
         self._tokenize_tables()
         log.info("data: %d train / %d val queries, %d unique passages",
                  len(train), len(val), len(self.passages))
+
+    def retrieval_set(self, records: list[ContrastiveRecord]) -> RetrievalSet:
+        """Queries and qrels of ``records`` against ``corpus_file`` (or, without one, every passage seen)."""
+        corpus = read_corpus(self.corpus_file) if self.corpus_file else None
+        return build_retrieval_set(records, corpus, extra_passages=self._train_records)
+
+    def test_retrieval(self) -> RetrievalSet:
+        """The evaluation set of ``test_file`` (falling back to ``val_file``)."""
+        path = self.test_file or self.val_file
+        if not path:
+            raise ValueError("no evaluation split: set data.test_file (or data.val_file)")
+        if self.train_file and not self._train_records and not self.corpus_file:
+            self._train_records = self._read(self.train_file)
+        return self.retrieval_set(read_contrastive(path, on_error=self.on_error))  # type: ignore[arg-type]
 
     def _tokenize_tables(self) -> None:
         eos = bool(self.model_cfg.get("append_eos", False))

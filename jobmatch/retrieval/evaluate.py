@@ -1,0 +1,103 @@
+"""Retrieval evaluation of an encoder: encode queries and corpus, search, score against qrels."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from jobmatch.data.retrieval_set import RetrievalSet
+from jobmatch.model import TextEncoder
+from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
+from jobmatch.retrieval.metrics import retrieval_metrics
+from jobmatch.retrieval.search import build_index, choose_index_kind, search, to_run
+
+CUTOFFS: tuple[int, ...] = (1, 5, 10, 20, 100)
+
+
+@dataclass
+class EncodeSettings:
+    """How texts are encoded for evaluation."""
+
+    max_query_length: int = 256
+    max_passage_length: int = 256
+    batch_size: int = 64
+    bf16: bool = False
+    progress: bool = True
+
+
+@dataclass
+class RetrievalResult:
+    """Metrics (``ndcg@20`` ...), the run {qid: {cid: score}}, timings and the embeddings."""
+
+    metrics: dict[str, float]
+    run: dict[str, dict[str, float]]
+    timings: dict[str, float] = field(default_factory=dict)
+    query_emb: np.ndarray | None = None
+    corpus_emb: np.ndarray | None = None
+
+
+def embed_set(
+    encoder: TextEncoder, rset: RetrievalSet, settings: EncodeSettings, cache: EmbeddingCache | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """(query embeddings [Q, D], corpus embeddings [N, D], timings) in the order of the set's dicts."""
+    fp = model_fingerprint(encoder) if cache else None
+    timings: dict[str, float] = {}
+    out = []
+    for name, texts, max_length in (
+        ("corpus", list(rset.corpus.values()), settings.max_passage_length),
+        ("queries", list(rset.queries.values()), settings.max_query_length),
+    ):
+        start = time.perf_counter()
+        kwargs = {"max_length": max_length, "batch_size": settings.batch_size, "bf16": settings.bf16,
+                  "progress": settings.progress, "desc": f"encode {name}"}
+        emb = cache.encode(encoder, texts, model_fp=fp, **kwargs) if cache else encode_texts(encoder, texts, **kwargs)
+        timings[f"time/encode_{name}_s"] = time.perf_counter() - start
+        out.append(emb)
+    corpus_emb, query_emb = out
+    return query_emb, corpus_emb, timings
+
+
+def search_and_score(
+    rset: RetrievalSet,
+    query_emb: np.ndarray,
+    corpus_emb: np.ndarray,
+    *,
+    k: int = 100,
+    cutoffs: Sequence[int] = CUTOFFS,
+    index_kind: str = "auto",
+) -> RetrievalResult:
+    """FAISS search of the top k per query and the metrics of :func:`retrieval_metrics`."""
+    start = time.perf_counter()
+    kind = choose_index_kind(len(corpus_emb)) if index_kind == "auto" else index_kind
+    index = build_index(corpus_emb, kind)
+    scores, indices = search(index, query_emb, min(k, len(corpus_emb)))
+    run = to_run(list(rset.queries), list(rset.corpus), scores, indices)
+    searched = time.perf_counter()
+    metrics = retrieval_metrics(run, rset.qrels, cutoffs)
+    timings = {"time/search_s": searched - start, "time/metrics_s": time.perf_counter() - searched}
+    return RetrievalResult(metrics=metrics, run=run, timings=timings)
+
+
+def evaluate_encoder(
+    encoder: TextEncoder,
+    rset: RetrievalSet,
+    settings: EncodeSettings | None = None,
+    *,
+    cache: EmbeddingCache | None = None,
+    k: int = 100,
+    cutoffs: Sequence[int] = CUTOFFS,
+    index_kind: str = "auto",
+) -> RetrievalResult:
+    """Encode, search and score: the retention half of every evaluation."""
+    settings = settings or EncodeSettings()
+    query_emb, corpus_emb, timings = embed_set(encoder, rset, settings, cache)
+    result = search_and_score(rset, query_emb, corpus_emb, k=k, cutoffs=cutoffs, index_kind=index_kind)
+    result.timings = {**timings, **result.timings}
+    n_texts = len(rset.corpus) + len(rset.queries)
+    encode_s = timings["time/encode_corpus_s"] + timings["time/encode_queries_s"]
+    result.timings["throughput/texts_per_s"] = n_texts / max(encode_s, 1e-9)
+    result.query_emb, result.corpus_emb = query_emb, corpus_emb
+    return result

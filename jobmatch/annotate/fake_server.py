@@ -13,7 +13,8 @@ deterministic:
 - ``[[badjson]]``: HTTP 200 with a body that is not JSON;
 - ``[[echo-auth]]``: HTTP 401 whose error message echoes the request's Authorization header (a
   careless server: the client must not pass it on);
-- ``[[biasA]]``: always prefer the candidate shown first (a position-biased judge);
+- ``[[biasA]]``: always prefer the candidate shown first, with confidence 55 when it is the worse one
+  (a position-biased judge);
 - ``[[bold]]``: markdown-styled verdict lines (``**Preferred:** B``, ``**Confidence:** 85%``).
 
 It counts requests (in total and per prompt) and the most requests ever in flight at once.
@@ -57,7 +58,9 @@ class FakeChatServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._httpd = _Server(("127.0.0.1", port), _handler_for(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-chat-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="fake-chat-server", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -132,8 +135,10 @@ def _answer(prompt: str) -> str:
         return "Both candidates have merits and I cannot decide between them without more information."
     qualities = [int(q) for q in _QUALITY.findall(prompt)] + [50, 50]
     qa, qb = qualities[0], qualities[1]
-    preferred = "A" if qa >= qb or "[[biasA]]" in prompt else "B"
+    preferred = "A" if qa >= qb else "B"
     confidence = min(100, 50 + abs(qa - qb))
+    if "[[biasA]]" in prompt and preferred == "B":  # position bias: A anyway, lukewarm
+        preferred, confidence = "A", 55
     reason = (
         f"Candidate {preferred}'s publications use the methods the posting asks for more directly, "
         f"while the other candidate's work only touches on them."
@@ -168,6 +173,7 @@ def _error_body(message: str, code: int) -> bytes:
 def _handler_for(server: FakeChatServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real APIs
+        disable_nagle_algorithm = True  # else headers and body, sent apart, wait ~40 ms for a delayed ACK
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import hydra.utils
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from jobmatch.annotate.judgement import Judge
@@ -23,6 +24,7 @@ def build_judge(cfg: Mapping[str, Any] | DictConfig) -> Judge:
 
     Raises:
         ValueError: when ``cfg`` has no ``_target_``, or the object built is not a judge.
+        Exception: the judge's constructor's own error, e.g. ``MissingApiKeyError`` naming the variable.
     """
     node = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     assert isinstance(node, dict)
@@ -30,7 +32,12 @@ def build_judge(cfg: Mapping[str, Any] | DictConfig) -> Judge:
         raise ValueError(f"judge config needs a _target_ (the judge class); got keys {sorted(node)}")
     for key in LABEL_KEYS:
         node.pop(key, None)
-    judge = hydra.utils.instantiate(node, _convert_="all")
+    try:
+        judge = hydra.utils.instantiate(node, _convert_="all")
+    except InstantiationException as error:  # surface the judge's own error (e.g. a missing API key) as is
+        if isinstance(error.__cause__, Exception):
+            raise error.__cause__ from None
+        raise
     if not isinstance(judge, Judge):
         raise ValueError(f"{node['_target_']} built a {type(judge).__name__}, which is not a Judge (name + judge())")
     return judge

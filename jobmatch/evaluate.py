@@ -21,7 +21,7 @@ from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings, RetrievalResult, evaluate_encoder
 from jobmatch.retrieval.metrics import retrieval_metrics
 from jobmatch.train import build_datamodule, build_loggers, container
-from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, write_results
+from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, use_hydra_run_dir, task_wrapper, write_results
 
 log = logging.getLogger(__name__)
 TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")
@@ -109,6 +109,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns test nDCG@20."""
+    use_hydra_run_dir(cfg)
     return task_wrapper(evaluate)(cfg).get("test/ndcg@20")
 
 

@@ -65,6 +65,7 @@ class TextEncoder(nn.Module):
         if self.cfg.get("gradient_checkpointing", False):
             backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.backbone: PreTrainedModel | PeftModel = self._wrap_lora(backbone)
+        self.train()  # from_pretrained returns eval mode; training code expects train mode (dropout on)
 
     def _wrap_lora(self, backbone: PreTrainedModel) -> PreTrainedModel | PeftModel:
         lora = self.cfg.get("lora") or {}

@@ -11,6 +11,7 @@ import torch
 from jobmatch.data.collate import ContrastiveBatch, TokenBatch
 from jobmatch.losses import info_nce_loss
 from jobmatch.model import TextEncoder
+from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 
 
@@ -22,6 +23,7 @@ class ContrastiveModule(L.LightningModule):
         optim: optimiser settings (see :func:`jobmatch.modules.optim.build_optimizer`).
         temperature: InfoNCE τ.
         in_batch_negatives: use every passage of the batch (and of every device) as a negative.
+        init_ckpt: a checkpoint whose encoder weights (same model config) initialise this one.
     """
 
     def __init__(
@@ -30,10 +32,13 @@ class ContrastiveModule(L.LightningModule):
         optim: Mapping[str, Any],
         temperature: float = 0.02,
         in_batch_negatives: bool = True,
+        init_ckpt: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["init_ckpt"])  # a reload must not need the init file
         self.encoder = TextEncoder(model)
+        if init_ckpt:  # start from an earlier round's weights (a new run, not a resume)
+            self.encoder.load_state_dict(load_encoder(init_ckpt).state_dict())
         self.temperature = temperature
         self.in_batch_negatives = in_batch_negatives
 

@@ -12,7 +12,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.retrieval import RetrievalMRR, RetrievalNormalizedDCG, RetrievalRecall
 
 from jobmatch.data.retrieval_set import RetrievalSet
-from jobmatch.retrieval.encode import encode_texts
+from jobmatch.retrieval.encode import EmbeddingCache, encode_texts
 
 
 def retrieval_collection(cutoffs: Sequence[int]) -> MetricCollection:
@@ -43,8 +43,10 @@ class RetrievalValidation(Callback):
         max_passage_length: int = 256,
         batch_size: int = 64,
         bf16: bool = False,
+        cache: EmbeddingCache | None = None,
     ) -> None:
         self.rset = rset
+        self.cache = cache  # the corpus embeddings of the final model are then reused by evaluation
         self.cutoffs = tuple(cutoffs)
         self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
         self.batch_size, self.bf16 = batch_size, bf16
@@ -57,8 +59,11 @@ class RetrievalValidation(Callback):
         qids = list(self.rset.queries)[trainer.global_rank :: trainer.world_size]
         corpus_ids = list(self.rset.corpus)
         kwargs = {"batch_size": self.batch_size, "bf16": self.bf16, "progress": False}
-        corpus = encode_texts(encoder, list(self.rset.corpus.values()), max_length=self.max_passage_length,
-                              desc="val corpus", **kwargs)
+        texts = list(self.rset.corpus.values())
+        if self.cache is not None:
+            corpus = self.cache.encode(encoder, texts, max_length=self.max_passage_length, desc="val corpus", **kwargs)
+        else:
+            corpus = encode_texts(encoder, texts, max_length=self.max_passage_length, desc="val corpus", **kwargs)
         queries = encode_texts(encoder, [self.rset.queries[q] for q in qids], max_length=self.max_query_length,
                                desc="val queries", **kwargs)
         scores = torch.from_numpy(queries @ corpus.T)  # [Q_local, N]

@@ -17,22 +17,19 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 log = logging.getLogger(__name__)
 
 
+def use_hydra_run_dir(cfg: DictConfig) -> None:
+    """Under ``@hydra.main``: set ``paths.run_dir`` to Hydra's output dir (the job's dir in a multirun)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        with open_dict(cfg):
+            cfg.paths.run_dir = HydraConfig.get().runtime.output_dir
+
+
 def resolve_run_dir(cfg: DictConfig) -> Path:
-    """The run's own directory: Hydra's output dir under ``@hydra.main``, else ``paths.run_dir``.
-
-    Writes the value back into ``cfg.paths.run_dir`` so that every consumer agrees, and saves the
-    resolved config there as ``config.yaml``.
-    """
-    run_dir: str | None = None
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            run_dir = HydraConfig.get().runtime.output_dir
-    except ImportError:  # pragma: no cover - hydra is a dependency
-        pass
+    """Create ``paths.run_dir`` (fixing its value, e.g. a timestamp) and save the resolved config there."""
     with open_dict(cfg):
-        cfg.paths.run_dir = str(run_dir or cfg.paths.run_dir)
+        cfg.paths.run_dir = str(cfg.paths.run_dir)
     path = Path(cfg.paths.run_dir)
     path.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, path / "config.yaml", resolve=True)

@@ -1,0 +1,49 @@
+"""The curriculum comparison table from two curriculum run directories.
+
+    python -m jobmatch.report.curriculum outputs/experiments/curriculum   # holds incremental/ and combined/
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+COLUMNS = (("ndcg@20", "nDCG@20"), ("mrr@10", "MRR@10"), ("recall@100", "Recall@100"))
+
+
+def _row(name: str, metrics: dict[str, float], prefix: str) -> str:
+    cells = [f"{metrics[f'{prefix}/{key}']:.4f}" if f"{prefix}/{key}" in metrics else "—" for key, _ in COLUMNS]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def curriculum_table(root: Path) -> str:
+    """Markdown: BM25, untrained, round 0, then every later round of each curriculum found under ``root``."""
+    lines = ["| system | " + " | ".join(label for _, label in COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+    first = True
+    for mode in ("incremental", "combined"):
+        path = root / mode / "lineage.json"
+        if not path.exists():
+            lines.append(f"| {mode} | " + " | ".join("missing" for _ in COLUMNS) + " |")
+            continue
+        lineage = json.loads(path.read_text())
+        for entry in lineage:
+            metrics = entry["metrics"]
+            if entry["round"] == 0:
+                if first:
+                    lines += [_row("BM25", metrics, "bm25"), _row("untrained MiniLM", metrics, "base"),
+                              _row("round 0 (random negatives)", metrics, "test")]
+                    first = False
+                continue
+            lines.append(_row(f"{mode} round {entry['round']}", metrics, "test"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the table for the directory given on the command line."""
+    args = sys.argv[1:] if argv is None else argv
+    print(curriculum_table(Path(args[0] if args else "outputs/experiments/curriculum")))
+
+
+if __name__ == "__main__":
+    main()

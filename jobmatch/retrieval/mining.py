@@ -1,0 +1,197 @@
+"""Hard-negative mining from a model's rankings: rank window, false-negative guard, topk/sample/cluster."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import faiss
+import numpy as np
+
+from jobmatch.data.records import ContrastiveRecord
+from jobmatch.data.retrieval_set import RetrievalSet
+
+log = logging.getLogger(__name__)
+Strategy = Literal["topk", "sample", "cluster"]
+STRATEGIES: tuple[str, ...] = ("topk", "sample", "cluster")
+
+
+@dataclass
+class MiningConfig:
+    """How negatives are chosen from each query's ranked candidates.
+
+    Attributes:
+        window_start, window_end: the rank window [a, b) searched (reference: 0-100).
+        n_negatives: negatives kept per query (reference file format: 10).
+        strategy: ``topk`` (highest-ranked), ``sample`` (uniform in the window) or ``cluster``
+            (k-means the window; the i-th candidate met in its cluster gets weight λ^i).
+        n_clusters, cluster_lambda: k and λ of the cluster strategy (reference: 10 clusters).
+        margin: false-negative guard: drop candidates scoring above ``margin`` × the mean score of
+            the query's positives (``None`` disables it); such candidates are often unlabelled positives.
+        seed: seeds sampling and k-means.
+    """
+
+    window_start: int = 0
+    window_end: int = 100
+    n_negatives: int = 10
+    strategy: str = "topk"
+    n_clusters: int = 10
+    cluster_lambda: float = 0.5
+    margin: float | None = 0.95
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"mining.strategy='{self.strategy}' is not one of {STRATEGIES}")
+        if not 0 <= self.window_start < self.window_end:
+            raise ValueError(f"mining window [{self.window_start}, {self.window_end}) is empty or negative")
+        if self.n_negatives < 1:
+            raise ValueError("mining.n_negatives must be >= 1")
+        if not 0 < self.cluster_lambda <= 1:
+            raise ValueError("mining.cluster_lambda must be in (0, 1]")
+
+
+@dataclass
+class MiningStats:
+    """What mining did: chosen negatives' mean rank and score, guard drops, short queries."""
+
+    queries: int = 0
+    dropped_by_guard: int = 0
+    too_few: list[str] = field(default_factory=list)
+    ranks: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, float | int | list[str]]:
+        return {
+            "mining/queries": self.queries,
+            "mining/dropped_by_guard": self.dropped_by_guard,
+            "mining/queries_too_few": len(self.too_few),
+            "mining/too_few_ids": self.too_few[:50],
+            "mining/mean_rank": float(np.mean(self.ranks)) if self.ranks else float("nan"),
+            "mining/mean_score": float(np.mean(self.scores)) if self.scores else float("nan"),
+        }
+
+
+def cluster_weights(embeddings: np.ndarray, n_clusters: int, lam: float, seed: int) -> np.ndarray:
+    """Weights λ^i for the i-th candidate (in rank order) met in its k-means cluster.
+
+    Args:
+        embeddings: [C, D] candidate embeddings in rank order.
+    Returns:
+        [C] weights: the best-ranked candidate of every cluster gets 1, the next λ, then λ², ...
+    """
+    k = min(n_clusters, len(embeddings))
+    if k <= 1:
+        labels = np.zeros(len(embeddings), dtype=np.int64)
+    else:
+        kmeans = faiss.Kmeans(embeddings.shape[1], k, niter=20, seed=seed, verbose=False, spherical=True)
+        kmeans.train(np.ascontiguousarray(embeddings, dtype=np.float32))
+        labels = kmeans.index.search(np.ascontiguousarray(embeddings, dtype=np.float32), 1)[1][:, 0]
+    seen: dict[int, int] = {}
+    weights = np.empty(len(embeddings))
+    for i, label in enumerate(labels.tolist()):
+        weights[i] = lam ** seen.get(label, 0)
+        seen[label] = seen.get(label, 0) + 1
+    return weights
+
+
+def choose(candidates: np.ndarray, emb: np.ndarray, cfg: MiningConfig, rng: np.random.Generator) -> np.ndarray:
+    """Positions (into ``candidates``, rank-ordered) of the n chosen negatives."""
+    n = cfg.n_negatives
+    if cfg.strategy == "topk":
+        return np.arange(n)
+    if cfg.strategy == "sample":
+        return np.sort(rng.choice(len(candidates), size=n, replace=False))
+    weights = cluster_weights(emb, cfg.n_clusters, cfg.cluster_lambda, int(rng.integers(2**31)))
+    return np.sort(rng.choice(len(candidates), size=n, replace=False, p=weights / weights.sum()))
+
+
+def mine_negatives(
+    records: Sequence[ContrastiveRecord],
+    rset: RetrievalSet,
+    query_emb: np.ndarray,
+    corpus_emb: np.ndarray,
+    ranked: np.ndarray,
+    scores: np.ndarray,
+    cfg: MiningConfig,
+    round_index: int,
+) -> tuple[list[ContrastiveRecord], MiningStats]:
+    """New contrastive records whose negatives are mined from each query's ranking.
+
+    Args:
+        records: the training records, aligned with ``rset.queries`` (same order).
+        rset: their queries, the corpus and qrels (positives) by id.
+        query_emb: [Q, D]; corpus_emb: [N, D] (row j is the j-th corpus id).
+        ranked, scores: [Q, b] corpus rows and scores of each query's top b (b ≥ window_end or N).
+        round_index: tagged on every mined negative (``negative_rounds``).
+    Returns:
+        Records with the mined negatives (or, for queries with too few candidates, their previous
+        negatives and a warning), and the statistics.
+    """
+    corpus_ids = list(rset.corpus)
+    corpus_texts = list(rset.corpus.values())
+    row_of = {cid: j for j, cid in enumerate(corpus_ids)}
+    stats = MiningStats(queries=len(records))
+    out: list[ContrastiveRecord] = []
+    for q, (record, qid) in enumerate(zip(records, rset.queries, strict=True)):
+        rng = np.random.default_rng((cfg.seed, round_index, q))
+        positives = set(rset.qrels[qid])
+        rows = ranked[q, cfg.window_start : cfg.window_end]
+        row_scores = scores[q, cfg.window_start : cfg.window_end]
+        keep = np.array([j >= 0 and corpus_ids[j] not in positives and corpus_texts[j] != record.query
+                         for j in rows], dtype=bool)
+        if cfg.margin is not None and positives:
+            pos_score = float(np.mean(corpus_emb[[row_of[p] for p in positives]] @ query_emb[q]))
+            guard = row_scores > cfg.margin * pos_score
+            stats.dropped_by_guard += int((guard & keep).sum())
+            keep &= ~guard
+        ranks = np.flatnonzero(keep) + cfg.window_start
+        candidates = rows[keep]
+        if len(candidates) < cfg.n_negatives:
+            stats.too_few.append(qid)
+            out.append(record)
+            continue
+        picks = choose(candidates, corpus_emb[candidates], cfg, rng)
+        chosen = candidates[picks]
+        stats.ranks += ranks[picks].tolist()
+        stats.scores += row_scores[keep][picks].tolist()
+        out.append(ContrastiveRecord(
+            query=record.query,
+            positives=record.positives,
+            negatives=tuple(corpus_texts[j] for j in chosen),
+            query_id=record.query_id or qid,
+            positive_ids=record.positive_ids,
+            negative_ids=tuple(corpus_ids[j] for j in chosen),
+            negative_rounds=(round_index,) * len(chosen),
+            extra=record.extra,
+        ))
+    if stats.too_few:
+        log.warning("%d queries had fewer than %d candidates after filtering; they keep their previous "
+                    "negatives (e.g. %s)", len(stats.too_few), cfg.n_negatives, stats.too_few[:5])
+    return out, stats
+
+
+def combine_rounds(previous: Sequence[ContrastiveRecord], mined: Sequence[ContrastiveRecord]) -> list[ContrastiveRecord]:
+    """Union of each query's negatives over rounds (deduplicated by text, first round kept)."""
+    out = []
+    for old, new in zip(previous, mined, strict=True):
+        if old.query != new.query:
+            raise ValueError("combine_rounds: records of the two rounds are not aligned")
+        negatives, ids, rounds = list(old.negatives), list(old.negative_ids or [None] * len(old.negatives)), list(
+            old.negative_rounds or [0] * len(old.negatives))
+        seen = set(negatives)
+        for i, text in enumerate(new.negatives):
+            if text not in seen:
+                seen.add(text)
+                negatives.append(text)
+                ids.append(new.negative_ids[i] if new.negative_ids else None)
+                rounds.append(new.negative_rounds[i] if new.negative_rounds else 0)
+        out.append(ContrastiveRecord(
+            query=old.query, positives=old.positives, negatives=tuple(negatives), query_id=old.query_id,
+            positive_ids=old.positive_ids,
+            negative_ids=tuple(ids) if all(i is not None for i in ids) else None,  # type: ignore[arg-type]
+            negative_rounds=tuple(rounds), extra=old.extra,
+        ))
+    return out

@@ -1,0 +1,81 @@
+"""The evaluate, mine and curriculum entry points on a tiny model and the built-in fixture."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import jobmatch.curriculum as curriculum_mod
+import jobmatch.retrieval.encode as encode_mod
+from jobmatch.curriculum import curriculum
+from jobmatch.data.readers import read_contrastive
+from jobmatch.evaluate import evaluate
+from jobmatch.train import train
+from tests.conftest import FAST, FIXTURES, compose_config
+
+FIXTURE = str(FIXTURES / "contrastive_tiny.jsonl")
+EVAL = [f"data.val_file={FIXTURE}", "stage.optim.lr=1e-2", "mining.n_negatives=4", "mining.margin=null"]
+
+
+def cfg_for(config_name: str, tmp_path: Path, *overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=config_name, overrides=[
+            *FAST, *overrides, f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path / 'out'}"])
+
+
+def test_evaluate_writes_metrics_baselines_runs_and_uses_cache(tmp_path: Path, monkeypatch) -> None:
+    fit = train(compose_config(FAST, run_dir=tmp_path / "train"))
+    cfg = cfg_for("evaluate", tmp_path, f"ckpt={fit['checkpoint/best']}", f"data.test_file={FIXTURE}")
+    results = evaluate(cfg)
+    for key in ("test/ndcg@20", "test/mrr@10", "test/recall@100", "base/ndcg@20", "bm25/ndcg@20",
+                "test/recall_capped@20", "test/ndcg_retrieved@20", "time/encode_corpus_s"):
+        assert key in results, key
+    run_dir = Path(cfg.paths.run_dir)
+    assert json.loads((run_dir / "results.json").read_text())["test/ndcg@20"] == results["test/ndcg@20"]
+    assert (run_dir / "run.trec").read_text().count("\n") >= 12
+    assert "| bm25 |" in (run_dir / "table.md").read_text()
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("re-encoded despite the cache")
+
+    monkeypatch.setattr(encode_mod, "encode_texts", no_encoding)
+    again = evaluate(cfg_for("evaluate", tmp_path, f"ckpt={fit['checkpoint/best']}", f"data.test_file={FIXTURE}",
+                             "eval.baselines=[]"))
+    assert again["test/ndcg@20"] == results["test/ndcg@20"]
+
+
+@pytest.mark.slow
+def test_combined_curriculum_records_lineage_and_resumes(tmp_path: Path, monkeypatch) -> None:
+    cfg = cfg_for("curriculum", tmp_path, "curriculum=combined", "curriculum.rounds=1", *EVAL,
+                  f"data.test_file={FIXTURE}", "eval.baselines=[bm25]")
+    results = curriculum(cfg)
+    root = Path(cfg.paths.run_dir)
+    lineage = json.loads((root / "lineage.json").read_text())
+    assert [e["round"] for e in lineage] == [0, 1]
+    assert lineage[1]["mined_with"] == lineage[0]["checkpoint"] == lineage[1]["init_from"]
+    rows = read_contrastive(lineage[1]["train_file"])
+    assert all(set(r.negative_rounds) == {0, 1} for r in rows if r.negative_rounds and len(r.negatives) > 6)
+    assert {"final/ndcg@20", "round1/test/ndcg@20", "bm25/ndcg@20"} <= set(results)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished round ran again")
+
+    monkeypatch.setattr(curriculum_mod, "train", fail)
+    assert curriculum(cfg)["final/ndcg@20"] == results["final/ndcg@20"]
+
+
+@pytest.mark.slow
+def test_incremental_round_trains_on_mined_negatives_only(tmp_path: Path) -> None:
+    cfg = cfg_for("curriculum", tmp_path, "curriculum=incremental", "curriculum.rounds=1", *EVAL,
+                  f"data.test_file={FIXTURE}", "eval.baselines=[]")
+    with pytest.raises(ValueError, match="mining.n_negatives=4 < data.n_negatives=5"):
+        curriculum(cfg)
+    cfg.data.n_negatives = 3
+    curriculum(cfg)
+    lineage = json.loads((Path(cfg.paths.run_dir) / "lineage.json").read_text())
+    rows = read_contrastive(lineage[1]["train_file"])
+    assert all(r.negative_rounds == (1,) * 4 for r in rows)

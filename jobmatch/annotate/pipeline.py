@@ -1,0 +1,121 @@
+"""Annotation: rank the corpus per JD with a stage-1 checkpoint, sample pairs, ask a judge, write
+preference files split by JD (train JDs → train pairs, val → val, test → test)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from jobmatch.annotate.judgement import Judge, Judgement
+from jobmatch.annotate.judges import build_judge
+from jobmatch.annotate.sampling import sample_rank_pairs
+from jobmatch.data.readers import read_contrastive, write_jsonl
+from jobmatch.data.records import PreferenceRecord
+from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
+from jobmatch.evaluate import encode_settings
+from jobmatch.model.loading import load_encoder
+from jobmatch.retrieval.encode import EmbeddingCache
+from jobmatch.retrieval.evaluate import embed_set
+from jobmatch.retrieval.search import build_index, search
+from jobmatch.train import container
+
+log = logging.getLogger(__name__)
+Item = tuple[str, str, str]
+
+
+def ranked_sets(cfg: DictConfig) -> dict[str, RetrievalSet]:
+    """The JDs of each configured split (``annotate.splits``) against one corpus."""
+    corpus = read_corpus(cfg.data.corpus_file) if cfg.data.get("corpus_file") else None
+    files = {split: cfg.data.get(f"{split}_file") for split in cfg.annotate.splits}
+    missing = [split for split, path in files.items() if not path]
+    if missing:
+        raise ValueError(f"annotate.splits names {missing} but data.<split>_file is not set for them")
+    records = {split: read_contrastive(path) for split, path in files.items()}
+    if corpus is None:  # one corpus for every split: all passages of all files
+        every = [r for rows in records.values() for r in rows]
+        corpus = build_retrieval_set(every).corpus
+    return {split: build_retrieval_set(rows, corpus) for split, rows in records.items()}
+
+
+def plan_pairs(cfg: DictConfig, split: str, rset: RetrievalSet, ranked: np.ndarray) -> list[dict[str, Any]]:
+    """Candidate pairs of each JD of a split with their ids and ranks (0 = the model's top talent)."""
+    corpus_ids = list(rset.corpus)
+    plans = []
+    for q, qid in enumerate(rset.queries):
+        rng = np.random.default_rng((int(cfg.seed), sum(qid.encode())))
+        top = [j for j in ranked[q].tolist() if j >= 0]
+        for i, j in sample_rank_pairs(len(top), int(cfg.annotate.pairs_per_query), rng=rng,
+                                      strategy=str(cfg.annotate.sampler)):
+            plans.append({"split": split, "query_id": qid, "passage_id1": corpus_ids[top[i]],
+                          "passage_id2": corpus_ids[top[j]], "passage_rank1": i, "passage_rank2": j})
+    return plans
+
+
+def judge_items(judge: Judge, items: Sequence[Item]) -> list[tuple[Judgement | None, str | None]]:
+    """(judgement, error) per item: through ``judge_many`` when the judge batches, else one by one."""
+    if hasattr(judge, "judge_many"):
+        outcomes = judge.judge_many(items)  # type: ignore[attr-defined]
+        return [(o.judgement, None if o.status == "ok" else f"{o.status}: {o.error}") for o in outcomes]
+    out: list[tuple[Judgement | None, str | None]] = []
+    for query, a, b in tqdm(items, desc=f"judge ({judge.name})", unit="pair"):
+        out.append((judge.judge(query, a, b), None))
+    return out
+
+
+def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Write ``preferences_<split>.jsonl``, ``failures.jsonl`` and ``annotation_summary.json``."""
+    start = time.perf_counter()
+    sets = ranked_sets(cfg)
+    encoder = load_encoder(cfg.get("ckpt"), container(cfg.model))
+    cache = EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None
+    plans: list[dict[str, Any]] = []
+    for split, rset in sets.items():
+        query_emb, corpus_emb, _ = embed_set(encoder, rset, encode_settings(cfg), cache)
+        _, ranked = search(build_index(corpus_emb, "flat"), query_emb, min(int(cfg.annotate.top_k), len(corpus_emb)))
+        plans += plan_pairs(cfg, split, rset, ranked)
+    ranked_s = time.perf_counter() - start
+    judge = build_judge(cfg.judge)
+    texts = {split: rset for split, rset in sets.items()}
+    items = [(texts[p["split"]].queries[p["query_id"]], texts[p["split"]].corpus[p["passage_id1"]],
+              texts[p["split"]].corpus[p["passage_id2"]]) for p in plans]
+    judge_start = time.perf_counter()
+    verdicts = judge_items(judge, items)
+    judge_s = time.perf_counter() - judge_start
+    rows: dict[str, list[dict[str, Any]]] = {split: [] for split in sets}
+    failures = []
+    for plan, item, (verdict, error) in zip(plans, items, verdicts, strict=True):
+        if verdict is None:
+            failures.append({**plan, "error": error})
+            continue
+        record = PreferenceRecord(
+            query=item[0], passage1=item[1], passage2=item[2], preferred=verdict.preferred,
+            confidence_score=float(verdict.confidence_score), query_id=plan["query_id"],
+            passage_id1=plan["passage_id1"], passage_id2=plan["passage_id2"], passage_rank1=plan["passage_rank1"],
+            passage_rank2=plan["passage_rank2"], model=judge.name, response=verdict.response)
+        rows[plan["split"]].append(record.to_json())
+    for split, split_rows in rows.items():
+        write_jsonl(run_dir / f"preferences_{split}.jsonl", split_rows)
+    write_jsonl(run_dir / "failures.jsonl", failures)
+    summary: dict[str, Any] = {
+        "annotate/requested": len(plans), "annotate/annotated": len(plans) - len(failures),
+        "annotate/failed": len(failures), "time/rank_s": ranked_s, "time/judge_s": judge_s,
+        "throughput/pairs_per_s": len(plans) / max(judge_s, 1e-9), "annotate/judge": judge.name,
+        **{f"annotate/{split}_pairs": len(r) for split, r in rows.items()},
+        "annotate/share_A": float(np.mean([r["preferred"] == "A" for rs in rows.values() for r in rs] or [0])),
+    }
+    extra = getattr(judge, "last_summary", None)
+    if extra is not None:
+        summary.update({f"judge/{k}": v for k, v in extra.to_dict().items() if isinstance(v, int | float | str)})
+    if cfg.judge.get("prompt_template"):
+        (run_dir / "prompt_template.txt").write_text(str(cfg.judge.prompt_template))
+    (run_dir / "annotation_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("annotation: %s", json.dumps(summary))
+    return summary

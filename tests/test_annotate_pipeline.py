@@ -1,0 +1,89 @@
+"""The annotation pipeline: rank with a checkpoint, sample pairs, judge, write split preference files."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jobmatch.annotate.__main__ import run
+from jobmatch.annotate.fake_server import FakeChatServer
+from jobmatch.annotate.sampling import sample_rank_pairs
+from jobmatch.data.readers import read_contrastive, read_preferences
+from jobmatch.train import train
+from tests.conftest import FAST, FIXTURES, compose_config
+from tests.test_curriculum import cfg_for
+
+FIXTURE = FIXTURES / "contrastive_tiny.jsonl"
+
+
+def test_uniform_pairs_are_distinct_and_in_range() -> None:
+    pairs = sample_rank_pairs(10, 30, rng=np.random.default_rng(0))
+    assert len(pairs) == 30 and len({tuple(sorted(p)) for p in pairs}) == 30
+    assert all(0 <= i < 10 and 0 <= j < 10 and i != j for i, j in pairs)
+    assert {i < j for i, j in pairs} == {True, False}  # both presentation orders occur
+    assert len(sample_rank_pairs(4, 100, rng=np.random.default_rng(0))) == 6  # capped at 4·3/2
+
+
+def test_stratified_pairs_cover_every_gap_stratum() -> None:
+    pairs = sample_rank_pairs(100, 60, strategy="stratified", rng=np.random.default_rng(1))
+    gaps = [abs(i - j) for i, j in pairs]
+    assert any(g < 5 for g in gaps) and any(5 <= g < 20 for g in gaps) and any(g >= 20 for g in gaps)
+    with pytest.raises(ValueError, match="sampler"):
+        sample_rank_pairs(10, 2, strategy="best", rng=np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def stage1_ckpt(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return train(compose_config(FAST, run_dir=tmp_path_factory.mktemp("stage1") / "run"))["checkpoint/best"]
+
+
+def split_files(tmp_path: Path) -> list[str]:
+    """Train/val/test JD files cut from the fixture (8/2/2 JDs)."""
+    lines = FIXTURE.read_text().splitlines()
+    out = []
+    for name, part in (("train", lines[:8]), ("val", lines[8:10]), ("test", lines[10:])):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(part) + "\n")
+        out.append(f"data.{name}_file={path}")
+    return out
+
+
+def test_offline_judge_end_to_end(tmp_path: Path, stage1_ckpt: str) -> None:
+    cfg = cfg_for("annotate", tmp_path, f"ckpt={stage1_ckpt}", *split_files(tmp_path),
+                  "annotate.pairs_per_query=5", "annotate.top_k=20")
+    summary = run(cfg)
+    run_dir = Path(cfg.paths.run_dir)
+    pairs = {split: read_preferences(run_dir / f"preferences_{split}.jsonl") for split in ("train", "val", "test")}
+    assert [len(p) for p in pairs.values()] == [40, 10, 10]
+    assert summary["annotate/annotated"] == 60 and summary["annotate/failed"] == 0
+    train_queries = {r.query for r in read_contrastive(tmp_path / "train.jsonl")}
+    assert {p.query for p in pairs["train"]} <= train_queries
+    assert not {p.query for p in pairs["test"]} & train_queries
+    first = pairs["train"][0]
+    assert first.model.startswith("offline") and 0 <= first.passage_rank1 < 20 and first.response
+    assert "Preferred:" in first.response
+    again = run(cfg)  # deterministic for a seed
+    assert read_preferences(run_dir / "preferences_train.jsonl") == pairs["train"]
+    assert again["annotate/annotated"] == 60
+
+
+def test_openai_judge_through_the_pipeline(tmp_path: Path, stage1_ckpt: str, monkeypatch) -> None:
+    monkeypatch.setenv("JOBMATCH_TEST_KEY", "sk-test-SECRET-0123456789")
+    with FakeChatServer() as server:
+        overrides = [f"ckpt={stage1_ckpt}", *split_files(tmp_path), "annotate.pairs_per_query=2",
+                     "annotate.top_k=10", "judge=openai", f"judge.base_url={server.url}",
+                     "judge.model=fake-judge", "judge.api_key_env=JOBMATCH_TEST_KEY", "judge.progress=false"]
+        summary = run(cfg_for("annotate", tmp_path, *overrides))
+        first_requests = server.requests
+        # Texts carry no quality markers: the fake judge prefers A with confidence 50 — a parsed verdict.
+        assert summary["annotate/annotated"] == 24
+        again = run(cfg_for("annotate", tmp_path, *overrides))
+        assert again["annotate/annotated"] == 24
+        assert server.requests == first_requests  # every answer came from the cache
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert "SECRET-0123456789" not in path.read_text(errors="ignore"), path
+    pairs = read_preferences(Path(tmp_path / "run" / "preferences_train.jsonl"))
+    assert pairs[0].model == "fake-judge"
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["annotate/requested"] == 24

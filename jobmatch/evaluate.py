@@ -21,7 +21,7 @@ from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings, RetrievalResult, evaluate_encoder
 from jobmatch.retrieval.metrics import retrieval_metrics
 from jobmatch.train import build_datamodule, build_loggers, container
-from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, use_hydra_run_dir, task_wrapper, write_results
+from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
 TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")

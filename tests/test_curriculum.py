@@ -72,7 +72,7 @@ def test_combined_curriculum_records_lineage_and_resumes(tmp_path: Path, monkeyp
 def test_incremental_round_trains_on_mined_negatives_only(tmp_path: Path) -> None:
     cfg = cfg_for("curriculum", tmp_path, "curriculum=incremental", "curriculum.rounds=1", *EVAL,
                   f"data.test_file={FIXTURE}", "eval.baselines=[]")
-    with pytest.raises(ValueError, match="mining.n_negatives=4 < data.n_negatives=5"):
+    with pytest.raises(ValueError, match=r"mining\.n_negatives=4 < data\.n_negatives=5"):
         curriculum(cfg)
     cfg.data.n_negatives = 3
     curriculum(cfg)

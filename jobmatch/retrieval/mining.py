@@ -173,7 +173,9 @@ def mine_negatives(
     return out, stats
 
 
-def combine_rounds(previous: Sequence[ContrastiveRecord], mined: Sequence[ContrastiveRecord]) -> list[ContrastiveRecord]:
+def combine_rounds(
+    previous: Sequence[ContrastiveRecord], mined: Sequence[ContrastiveRecord]
+) -> list[ContrastiveRecord]:
     """Union of each query's negatives over rounds (deduplicated by text, first round kept)."""
     out = []
     for old, new in zip(previous, mined, strict=True):

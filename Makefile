@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast test-all lint format train clean
+.PHONY: help install test test-fast lint format data train curriculum clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -37,8 +37,15 @@ format: install ## ruff format + fix imports
 	$(PY) -m ruff check --fix jobmatch tests
 	$(PY) -m ruff format jobmatch tests
 
-train: install ## Stage 1 on the built-in fixture with the pretrained MiniLM (ARGS="..." for overrides)
-	$(PY) -m jobmatch.train data.train_file=tests/fixtures/contrastive_tiny.jsonl $(ARGS)
+data: install ## Generate the synthetic job markets (synthetic_small and synthetic) into outputs/data
+	$(PY) -m jobmatch.data.synthetic --preset synthetic_small --out outputs/data/synthetic_small-seed0
+	$(PY) -m jobmatch.data.synthetic --preset synthetic --out outputs/data/synthetic-seed0
+
+train: install ## Stage 1 with the pretrained MiniLM on data=synthetic_small, bf16 on CPU (ARGS="..." overrides)
+	$(PY) -m jobmatch.train data=synthetic_small trainer.precision=bf16-mixed eval.bf16=true $(ARGS)
+
+curriculum: install ## The stage-1 curriculum experiment (incremental vs combined mining rounds)
+	bash experiments/curriculum/run.sh $(ARGS)
 
 clean: ## Remove outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

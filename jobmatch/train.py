@@ -14,7 +14,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
+from jobmatch.losses import validate_preference_options
+from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.contrastive import ContrastiveModule
+from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
+from jobmatch.modules.reference import ReferenceCache, ReferenceScores
+from jobmatch.retrieval.evaluate import EncodeSettings
+from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.retrieval.validation import RetrievalValidation
 from jobmatch.utils.rng import RngStateCallback
 from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, write_results
@@ -30,7 +36,11 @@ def container(node: Any) -> dict[str, Any]:
 def build_datamodule(cfg: DictConfig) -> PairDataModule:
     """The DataModule of the configured data and model (generating synthetic data if needed)."""
     prepare_data(cfg.data)
-    return PairDataModule(model=container(cfg.model), seed=int(cfg.seed), **container(cfg.data))
+    mode = str(cfg.stage.get("data_mode", "contrastive"))
+    model = container(cfg.model)
+    if mode == "preference":  # tokenise as the stage-1 checkpoint was trained
+        model = stage2_model_config(cfg.stage.get("init_ckpt"), model)
+    return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, **container(cfg.data))
 
 
 def build_module(cfg: DictConfig) -> L.LightningModule:
@@ -43,7 +53,12 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
             temperature=float(stage.temperature),
             in_batch_negatives=bool(stage.in_batch_negatives),
         )
-    raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive")
+    if stage.get("module") == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
+        options = {key: stage[key] for key in RANKPO_OPTIONS}
+        validate_preference_options(options, lora_enabled=bool(cfg.model.lora.enabled))
+        return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), optim=container(stage.optim),
+                                        **options)
+    raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:
@@ -71,6 +86,13 @@ def build_callbacks(
             batch_size=int(cfg.eval.batch_size),
             bf16="bf16" in str(cfg.trainer.precision),
         ))
+    if cfg.stage.get("module") == "rankpo" and cfg.stage.reference == "frozen":
+        callbacks.append(ReferenceScores(ReferenceCache(Path(cfg.paths.cache_dir) / "reference"), EncodeSettings(
+            max_query_length=int(cfg.data.max_query_length),
+            max_passage_length=int(cfg.data.max_passage_length),
+            batch_size=int(cfg.eval.batch_size),
+            bf16="bf16" in str(cfg.trainer.precision),  # the training precision: the same scores as online
+        )))
     callbacks += [
         ModelCheckpoint(
             dirpath=run_dir / "checkpoints",
@@ -101,6 +123,19 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> str | None:
             raise FileNotFoundError(f"ckpt_path={wanted} does not exist")
         return str(wanted)
     return str(last) if last.exists() else None
+
+
+def evaluate_stage2(
+    cfg: DictConfig, module: RankPOModule, datamodule: PairDataModule, best_ckpt: str | None
+) -> dict[str, Any]:
+    """End of a stage-2 run: retention and alignment of the run (``stage.eval_ckpt``: best or last
+    weights) and of its stage-1 checkpoint, and the deltas."""
+    if cfg.stage.get("eval_ckpt", "best") == "best" and best_ckpt:
+        module.load_state_dict(read_checkpoint(best_ckpt)["state_dict"])
+    has_split = bool(cfg.data.get("test_file") or cfg.data.get("val_file"))
+    rset = datamodule.test_retrieval() if has_split else None
+    pairs = datamodule.preferences.test if datamodule.preferences else []
+    return evaluate_preference_run(cfg, module.encoder, module.stage1_encoder, rset, pairs)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -134,6 +169,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if checkpoint is not None and checkpoint.best_model_path:
         results["checkpoint/best"] = checkpoint.best_model_path
         results["checkpoint/best_score"] = to_float(checkpoint.best_model_score)
+    if cfg.stage.get("evaluate", False) and trainer.is_global_zero:
+        results.update(evaluate_stage2(cfg, module, datamodule, results.get("checkpoint/best")))  # type: ignore[arg-type]
+        for lg in loggers:
+            lg.log_metrics({k: v for k, v in results.items() if isinstance(v, int | float)})
+            lg.save()
     if trainer.is_global_zero:
         write_results(run_dir, results)
         log.info("results written to %s", run_dir / "results.json")

@@ -31,6 +31,23 @@ class ContrastiveBatch:
     group_size: int
 
 
+@dataclass
+class PreferenceBatch:
+    """B judged pairs: the JD, the preferred (chosen) and the rejected talent, and the pair indices.
+
+    ``query``: [B, Lq]; ``chosen`` and ``rejected``: [B, Lp] (padded to one length, so that they can
+    be encoded in one forward); ``index``: [B] global pair indices (the reference-score lookup).
+    """
+
+    query: TokenBatch
+    chosen: TokenBatch
+    rejected: TokenBatch
+    index: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.query)
+
+
 def pad_tokens(
     sequences: Sequence[Sequence[int]], *, pad_id: int, side: str = "right", multiple_of: int = 1
 ) -> TokenBatch:

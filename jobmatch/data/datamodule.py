@@ -12,8 +12,9 @@ from torch.utils.data import DataLoader
 
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import ContrastiveDataset, EpochSampler, TextTable
+from jobmatch.data.preferences import PreferenceCollator, PreferenceDataset, PreferenceSplits, load_preference_splits
 from jobmatch.data.readers import read_contrastive
-from jobmatch.data.records import ContrastiveRecord
+from jobmatch.data.records import ContrastiveRecord, PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
 from jobmatch.model.tokenizer import load_tokenizer, tokenize
 
@@ -33,7 +34,7 @@ def split_holdout(
 
 
 class PairDataModule(L.LightningDataModule):
-    """JD/talent pairs for the contrastive stage (and, later, preference pairs for stage 2).
+    """JD/talent pairs for the contrastive stage, or judged preference pairs for stage 2 (``mode``).
 
     Texts are tokenised once per run into :class:`TextTable` s (unique texts only); collators pad
     per batch. All arguments are primitives, so the DataModule's hyperparameters are saved as-is.
@@ -46,6 +47,13 @@ class PairDataModule(L.LightningDataModule):
         n_negatives: negatives drawn per query and epoch (each line needs at least this many).
         batch_size: queries per training batch (per device).
         on_error: ``raise`` on the first bad line, or ``skip`` bad lines with a count.
+        mode: ``contrastive`` (stage 1) or ``preference`` (stage 2: batches of judged pairs; the
+            contrastive files then only provide the retrieval validation set, when given).
+        preference_train_file: judged pairs (``{query, passage1, passage2, preferred, ...}``).
+        preference_val_file, preference_test_file: their own files, or, when absent, JDs held out
+            of the training pairs (``preference_val_fraction``, ``preference_test_fraction``,
+            seeded by ``preference_split_seed``, independent of the run's seed).
+        min_confidence: keep only training pairs judged with at least this confidence (0-100).
     """
 
     def __init__(
@@ -65,6 +73,14 @@ class PairDataModule(L.LightningDataModule):
         pad_to_multiple_of: int = 8,
         seed: int = 0,
         on_error: str = "raise",
+        mode: str = "contrastive",
+        preference_train_file: str | None = None,
+        preference_val_file: str | None = None,
+        preference_test_file: str | None = None,
+        preference_val_fraction: float = 0.1,
+        preference_test_fraction: float = 0.2,
+        preference_split_seed: int = 0,
+        min_confidence: float | None = None,
         **_: Any,
     ) -> None:
         super().__init__()
@@ -77,10 +93,17 @@ class PairDataModule(L.LightningDataModule):
         self.seed, self.on_error = seed, on_error
         self.tokenizer = load_tokenizer(self.model_cfg)
         self.queries, self.passages = TextTable(), TextTable()
-        self.train_set: ContrastiveDataset | None = None
-        self.val_set: ContrastiveDataset | None = None
+        self.train_set: ContrastiveDataset | PreferenceDataset | None = None
+        self.val_set: ContrastiveDataset | PreferenceDataset | None = None
         self.val_retrieval: RetrievalSet | None = None
         self._train_records: list[ContrastiveRecord] = []
+        if mode not in ("contrastive", "preference"):
+            raise ValueError(f"mode='{mode}' is not one of contrastive, preference")
+        self.mode = mode
+        self.preference_files = (preference_train_file, preference_val_file, preference_test_file)
+        self.preference_split = {"val_fraction": preference_val_fraction, "test_fraction": preference_test_fraction,
+                                 "seed": preference_split_seed, "min_confidence": min_confidence}
+        self.preferences: PreferenceSplits | None = None
 
     def _read(self, path: str) -> list[ContrastiveRecord]:
         return read_contrastive(path, min_negatives=self.n_negatives, on_error=self.on_error)  # type: ignore[arg-type]
@@ -88,6 +111,9 @@ class PairDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         """Read, validate and tokenise the files (once; later calls are no-ops)."""
         if self.train_set is not None:
+            return
+        if self.mode == "preference":
+            self._setup_preferences()
             return
         if not self.train_file:
             raise ValueError("data.train_file is not set: pass data.train_file=PATH or pick a data preset")
@@ -105,6 +131,32 @@ class PairDataModule(L.LightningDataModule):
         self._tokenize_tables()
         log.info("data: %d train / %d val queries, %d unique passages",
                  len(train), len(val), len(self.passages))
+
+    def _setup_preferences(self) -> None:
+        """Judged pairs for training and evaluation; the contrastive validation split for retrieval."""
+        train_file, val_file, test_file = self.preference_files
+        if not train_file:
+            raise ValueError("data.preference_train_file is not set: pass data.preference_train_file=PATH "
+                             "(judged pairs from `python -m jobmatch.annotate`)")
+        self.preferences = load_preference_splits(
+            train_file, val_file, test_file, on_error=self.on_error, **self.preference_split  # type: ignore[arg-type]
+        )
+        sets, first = [], 0
+        for records in (self.preferences.train, self.preferences.val):
+            sets.append(PreferenceDataset(records, self.queries, self.passages, first_index=first) if records else None)
+            first += len(records)
+        self.train_set, self.val_set = sets
+        if self.val_file or self.train_file:  # the stage-1 validation split, for val/ndcg@k
+            train = self._read(self.train_file) if self.train_file else []
+            val = self._read(self.val_file) if self.val_file else split_holdout(train, self.val_fraction, self.seed)[1]
+            self._train_records = train
+            self.val_retrieval = self.retrieval_set(val) if val else None
+        self._tokenize_tables()
+
+    def preference_records(self) -> list[PreferenceRecord]:
+        """Every judged pair in global index order (train, val, test): ``PreferenceBatch.index`` indexes it."""
+        assert self.preferences is not None, "call setup() in preference mode first"
+        return self.preferences.all()
 
     def retrieval_set(self, records: list[ContrastiveRecord]) -> RetrievalSet:
         """Queries and qrels of ``records`` against ``corpus_file`` (or, without one, every passage seen)."""
@@ -127,10 +179,12 @@ class PairDataModule(L.LightningDataModule):
             if new:
                 table.ids.extend(tokenize(self.tokenizer, new, max_length=limit, append_eos=eos))
 
-    def _collator(self) -> ContrastiveCollator:
+    def _collator(self) -> ContrastiveCollator | PreferenceCollator:
+        if self.mode == "preference":
+            return PreferenceCollator(self.tokenizer.pad_token_id, self.tokenizer.padding_side, self.pad_to_multiple_of)
         return ContrastiveCollator(self.tokenizer.pad_token_id, self.tokenizer.padding_side, self.pad_to_multiple_of)
 
-    def _loader(self, dataset: ContrastiveDataset, *, shuffle: bool, batch_size: int) -> DataLoader:
+    def _loader(self, dataset: ContrastiveDataset | PreferenceDataset, *, shuffle: bool, batch_size: int) -> DataLoader:
         trainer = self.trainer
         replicas = trainer.world_size if trainer is not None else 1
         rank = trainer.global_rank if trainer is not None else 0

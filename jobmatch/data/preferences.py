@@ -1,0 +1,148 @@
+"""Judged preference pairs for stage 2: splits held out by JD, the dataset and its collator."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from jobmatch.data.collate import PreferenceBatch, TokenBatch, pad_tokens
+from jobmatch.data.datasets import TextTable
+from jobmatch.data.readers import OnError, read_preferences
+from jobmatch.data.records import PreferenceRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreferenceSplits:
+    """Judged pairs for training, validation (checkpoint choice) and the held-out test (alignment)."""
+
+    train: list[PreferenceRecord]
+    val: list[PreferenceRecord]
+    test: list[PreferenceRecord]
+
+    def all(self) -> list[PreferenceRecord]:
+        """Every pair in global index order: train, then val, then test."""
+        return [*self.train, *self.val, *self.test]
+
+
+def jd_key(record: PreferenceRecord) -> str:
+    """The JD a pair belongs to: its ``query_id`` or, without one, its text."""
+    return record.query_id or record.query
+
+
+def split_by_jd(
+    records: Sequence[PreferenceRecord], fractions: Sequence[float], seed: int
+) -> list[list[PreferenceRecord]]:
+    """Seeded split of the pairs by JD: ``fractions`` of the JDs each, then the rest (training).
+
+    All pairs of one JD land in the same part, so that held-out alignment measures JDs the model
+    never trained on. A part with a positive fraction gets at least one JD while JDs remain for
+    training.
+
+    Returns:
+        ``len(fractions) + 1`` lists: one per fraction, then the remainder.
+    """
+    if any(not 0 <= f < 1 for f in fractions) or sum(fractions) >= 1:
+        raise ValueError(f"held-out fractions must be in [0, 1) and sum below 1, got {list(fractions)}")
+    jds = list(dict.fromkeys(jd_key(r) for r in records))
+    order = [jds[i] for i in np.random.default_rng(seed).permutation(len(jds))]
+    part_of: dict[str, int] = {}
+    start = 0
+    for part, fraction in enumerate(fractions):
+        n = 0 if fraction == 0 else max(1, round(fraction * len(jds)))
+        n = min(n, len(jds) - start - 1)  # keep at least one JD for training
+        part_of.update({jd: part for jd in order[start : start + max(n, 0)]})
+        start += max(n, 0)
+    parts: list[list[PreferenceRecord]] = [[] for _ in range(len(fractions) + 1)]
+    for record in records:
+        parts[part_of.get(jd_key(record), len(fractions))].append(record)
+    return parts
+
+
+def filter_confidence(records: Sequence[PreferenceRecord], min_confidence: float | None) -> list[PreferenceRecord]:
+    """Pairs whose judge confidence is at least ``min_confidence`` (pairs without one are dropped)."""
+    if min_confidence is None:
+        return list(records)
+    kept = [r for r in records if r.confidence_score is not None and r.confidence_score >= min_confidence]
+    log.info("min_confidence=%s keeps %d of %d training pairs", min_confidence, len(kept), len(records))
+    if not kept:
+        raise ValueError(f"data.min_confidence={min_confidence} leaves no training pairs: lower it or set it to null")
+    return kept
+
+
+def load_preference_splits(
+    train_file: str,
+    val_file: str | None = None,
+    test_file: str | None = None,
+    *,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    min_confidence: float | None = None,
+    on_error: OnError = "raise",
+) -> PreferenceSplits:
+    """Read the preference files; hold out by JD whichever of val/test has no file of its own.
+
+    ``min_confidence`` filters the training pairs only: validation and test keep every judged pair
+    (the test report breaks alignment down by confidence instead).
+    """
+    train = read_preferences(train_file, on_error=on_error)
+    val = read_preferences(val_file, on_error=on_error) if val_file else None
+    test = read_preferences(test_file, on_error=on_error) if test_file else None
+    fractions = [0.0 if test is not None else test_fraction, 0.0 if val is not None else val_fraction]
+    held_test, held_val, train = split_by_jd(train, fractions, seed)
+    splits = PreferenceSplits(train=filter_confidence(train, min_confidence),
+                              val=val if val is not None else held_val,
+                              test=test if test is not None else held_test)
+    log.info("preferences: %d train / %d val / %d test pairs", len(splits.train), len(splits.val), len(splits.test))
+    return splits
+
+
+class PreferenceDataset(Dataset):
+    """Judged pairs as rows of the shared text tables; item = (query ids, chosen ids, rejected ids, index).
+
+    ``index`` is the pair's global index (``first_index`` + position), the key of the reference
+    scores. Items may be addressed by ``(index, epoch)`` as :class:`EpochSampler` yields them.
+    """
+
+    def __init__(
+        self, records: Sequence[PreferenceRecord], queries: TextTable, passages: TextTable, *, first_index: int = 0
+    ) -> None:
+        self.records = list(records)
+        self.first_index = first_index
+        self.rows = np.array(
+            [[queries.add(r.query), passages.add(r.chosen), passages.add(r.rejected)] for r in self.records],
+            dtype=np.int64,
+        ).reshape(-1, 3)  # [P, 3]
+        self.queries, self.passages = queries, passages
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[list[int], list[int], list[int], int]:
+        index = key[0] if isinstance(key, tuple) else key
+        query, chosen, rejected = self.rows[index]
+        return (self.queries.ids[query], self.passages.ids[chosen], self.passages.ids[rejected],
+                self.first_index + int(index))
+
+
+class PreferenceCollator:
+    """Collate ``(query, chosen, rejected, index)`` examples into a :class:`PreferenceBatch`."""
+
+    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1) -> None:
+        self.pad = {"pad_id": pad_id, "side": side, "multiple_of": multiple_of}
+
+    def __call__(self, examples: Sequence[tuple[list[int], list[int], list[int], int]]) -> PreferenceBatch:
+        batch = len(examples)
+        query = pad_tokens([e[0] for e in examples], **self.pad)  # [B, Lq]
+        passages = pad_tokens([e[1] for e in examples] + [e[2] for e in examples], **self.pad)  # [2B, Lp]
+        chosen = TokenBatch(passages.input_ids[:batch], passages.attention_mask[:batch])  # [B, Lp]
+        rejected = TokenBatch(passages.input_ids[batch:], passages.attention_mask[batch:])  # [B, Lp]
+        index = torch.tensor([e[3] for e in examples], dtype=torch.long)  # [B]
+        return PreferenceBatch(query=query, chosen=chosen, rejected=rejected, index=index)

@@ -1,0 +1,216 @@
+"""Stage 2: the RankPO LightningModule (thin: encoder + rankpo_loss + sft_loss).
+
+One module serves RankPO with a frozen or online reference, the reference-free SimRankPO and the
+SFT baseline; they differ only in the stage options (conf/stage/{rankpo,simrankpo,sft,...}.yaml).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from jobmatch.data.collate import PreferenceBatch, TokenBatch
+from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
+from jobmatch.model import TextEncoder
+from jobmatch.model.loading import load_encoder
+from jobmatch.modules.optim import build_optimizer
+from jobmatch.modules.reference import reference_pass
+
+log = logging.getLogger(__name__)
+
+# The stage options that RankPOModule takes from the stage config (besides optim and init_ckpt).
+RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label_smoothing", "reference",
+                  "rankpo_weight", "sft_weight")
+
+# Model-config keys that define the architecture and tokenisation: stage 2 keeps the stage-1 values.
+ARCHITECTURE_KEYS = ("name_or_path", "tokenizer", "config", "pooling", "normalize", "padding_side", "append_eos",
+                     "add_markup_tokens", "gguf_file", "trust_remote_code")
+
+
+def stage1_model_config(init_ckpt: str | Path) -> dict[str, Any]:
+    """The model config saved in a checkpoint, read lazily (memory-mapped: the weights are not loaded)."""
+    path = Path(init_ckpt)
+    if not path.is_file():
+        raise FileNotFoundError(f"stage.init_ckpt={init_ckpt} does not exist")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return dict(checkpoint["hyper_parameters"]["model"])
+
+
+def stage2_model_config(init_ckpt: str | Path | None, model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The stage-2 model config: the architecture of the stage-1 checkpoint, the rest (LoRA) from ``model_cfg``."""
+    model_cfg = dict(model_cfg)
+    if not init_ckpt:
+        return model_cfg
+    stage1 = stage1_model_config(init_ckpt)
+    changed = [k for k in ARCHITECTURE_KEYS if k in model_cfg and model_cfg[k] != stage1.get(k)]
+    if changed:
+        log.warning("model.%s differ from stage.init_ckpt's; using the checkpoint's", ", model.".join(changed))
+    return {**model_cfg, **{k: stage1[k] for k in ARCHITECTURE_KEYS if k in stage1}}
+
+
+def add_fresh_adapter(encoder: TextEncoder, lora: Mapping[str, Any]) -> TextEncoder:
+    """Wrap a plain (merged) encoder in a new LoRA adapter per ``lora``, or unfreeze it for full fine-tuning."""
+    if encoder.uses_lora:
+        raise ValueError("merge the previous adapter first (TextEncoder.merge_adapter)")
+    encoder.cfg = {**encoder.cfg, "lora": dict(lora)}
+    if lora.get("enabled", False):
+        encoder.backbone = encoder._wrap_lora(encoder.backbone)  # the encoder's own LoRA construction
+    else:
+        encoder.requires_grad_(True)  # a merged LoRA model comes back with its base frozen
+    return encoder
+
+
+def stage2_encoder(model_cfg: Mapping[str, Any], init_ckpt: str | Path | None = None) -> TextEncoder:
+    """The stage-2 starting encoder: the stage-1 weights with LoRA merged, then a fresh adapter.
+
+    Without ``init_ckpt`` it is the architecture alone (weights from ``model_cfg``): what
+    ``load_from_checkpoint`` rebuilds before restoring the saved (merged + adapter) state dict.
+    """
+    lora = dict(model_cfg.get("lora") or {})
+    if init_ckpt:
+        encoder = load_encoder(init_ckpt)
+        encoder.merge_adapter()
+    else:
+        encoder = TextEncoder({**model_cfg, "lora": {**lora, "enabled": False}})
+    return add_fresh_adapter(encoder, lora)
+
+
+class RankPOModule(L.LightningModule):
+    """Preference optimisation of the encoder on judged pairs (DESIGN.md §1, Stage 2).
+
+    Loss: ``rankpo_weight``·mean RankPO loss + ``sft_weight``·mean SFT loss. Reference modes:
+    ``none`` (SimRankPO, SFT), ``frozen`` (precomputed stage-1 scores, set by the
+    :class:`~jobmatch.modules.reference.ReferenceScores` callback) and ``online`` (the same scores
+    computed every step with the adapter disabled; for comparison).
+
+    Args:
+        model: the stage-2 model config (primitives): the stage-1 architecture and the new LoRA settings.
+        optim: optimiser settings (see :func:`jobmatch.modules.optim.build_optimizer`).
+        loss_type, beta, temperature, gamma_beta_ratio, label_smoothing: see
+            :func:`jobmatch.losses.rankpo_loss` (reference: sigmoid, β = 2, τ = 0.1).
+        reference: ``none`` | ``frozen`` | ``online``.
+        rankpo_weight, sft_weight: weights of the two loss terms.
+        init_ckpt: the stage-1 checkpoint this run started from (recorded; never reloaded).
+        encoder: the starting encoder (:func:`stage2_encoder`); None rebuilds the architecture from
+            ``model``, as ``load_from_checkpoint`` does.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        optim: Mapping[str, Any],
+        loss_type: str = "sigmoid",
+        beta: float = 2.0,
+        temperature: float = 0.1,
+        gamma_beta_ratio: float = 0.0,
+        label_smoothing: float = 0.0,
+        reference: str = "frozen",
+        rankpo_weight: float = 1.0,
+        sft_weight: float = 0.0,
+        init_ckpt: str | None = None,
+        encoder: TextEncoder | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["encoder"])
+        options = {k: self.hparams[k] for k in RANKPO_OPTIONS}
+        validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)))
+        self.encoder = encoder if encoder is not None else stage2_encoder(model)
+        self.register_buffer("reference_scores", torch.empty(0, 2), persistent=False)  # [P, 2] for frozen
+
+    @classmethod
+    def from_stage1(cls, init_ckpt: str | None, model: Mapping[str, Any], **options: Any) -> RankPOModule:
+        """The module starting from a stage-1 checkpoint (or, without one, from ``model``'s base weights)."""
+        if not init_ckpt:
+            log.warning("stage.init_ckpt is not set: stage 2 starts from the base model of model=...")
+        model = stage2_model_config(init_ckpt, model)
+        encoder = stage2_encoder(model, init_ckpt)
+        return cls(model=encoder.cfg, init_ckpt=str(init_ckpt) if init_ckpt else None, encoder=encoder, **options)
+
+    def stage1_encoder(self) -> TextEncoder:
+        """A fresh copy of the starting model: ``init_ckpt``'s encoder, or the base model without one."""
+        init = self.hparams.get("init_ckpt")
+        if init:
+            return load_encoder(init)
+        model = self.hparams["model"]
+        return TextEncoder({**model, "lora": {**(model.get("lora") or {}), "enabled": False}})
+
+    def set_reference_scores(self, scores: torch.Tensor) -> None:
+        """Install the precomputed [P, 2] reference similarities, indexed by ``PreferenceBatch.index``."""
+        self.reference_scores = scores.float().to(self.reference_scores.device)
+
+    def embed(self, tokens: TokenBatch) -> torch.Tensor:
+        """[B, D] embeddings of a token batch."""
+        return self.encoder(tokens.input_ids, tokens.attention_mask)
+
+    def scores(self, batch: PreferenceBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy similarities (s(q, w), s(q, l)), each [B]; both talents go through one forward."""
+        size = len(batch)
+        query = self.embed(batch.query).float()  # [B, D]
+        ids = torch.cat([batch.chosen.input_ids, batch.rejected.input_ids])  # [2B, Lp]
+        mask = torch.cat([batch.chosen.attention_mask, batch.rejected.attention_mask])  # [2B, Lp]
+        passages = self.encoder(ids, mask).float()  # [2B, D]
+        return (query * passages[:size]).sum(-1), (query * passages[size:]).sum(-1)
+
+    def reference(self, batch: PreferenceBatch) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
+        """Reference similarities (s_ref(q, w), s_ref(q, l)) [B] each, or (None, None) without reference."""
+        mode = self.hparams["reference"]
+        if mode == "none":
+            return None, None
+        if mode == "online":
+            with reference_pass(self.encoder):
+                return self.scores(batch)
+        if self.reference_scores.shape[0] == 0:
+            raise RuntimeError("stage.reference=frozen but no reference scores are set: train through "
+                               "jobmatch.train (its ReferenceScores callback) or call set_reference_scores()")
+        ref = self.reference_scores[batch.index]  # [B, 2]
+        return ref[:, 0], ref[:, 1]
+
+    def preference_loss(self, batch: PreferenceBatch) -> dict[str, torch.Tensor]:
+        """The total loss and every logged quantity (means over the batch)."""
+        hp = self.hparams
+        ref_chosen, ref_rejected = self.reference(batch)  # first: the eval-mode pass draws no dropout noise
+        chosen, rejected = self.scores(batch)  # [B], [B]
+        rankpo = rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"],
+                             temperature=hp["temperature"], gamma_beta_ratio=hp["gamma_beta_ratio"],
+                             loss_type=hp["loss_type"], label_smoothing=hp["label_smoothing"]).mean()
+        sft = sft_loss(chosen, rejected, temperature=hp["temperature"]).mean()
+        rewards = preference_rewards(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"])
+        with torch.no_grad():
+            wins = (chosen > rejected).float() + 0.5 * (chosen == rejected).float()  # [B], ties count 0.5
+        return {
+            "loss": hp["rankpo_weight"] * rankpo + hp["sft_weight"] * sft,
+            "rankpo_loss": rankpo,
+            "sft_loss": sft,
+            **{f"rewards/{k}": v.mean() for k, v in rewards.items()},
+            "scores/chosen": chosen.detach().mean(),
+            "scores/rejected": rejected.detach().mean(),
+            "alignment": wins.mean(),
+        }
+
+    def training_step(self, batch: PreferenceBatch, batch_idx: int) -> torch.Tensor:
+        out = self.preference_loss(batch)
+        size = len(batch)
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=size)
+        for key in ("rankpo_loss", "sft_loss", "alignment"):
+            self.log(f"train/{key}", out[key], batch_size=size)
+        for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracy",
+                    "scores/chosen", "scores/rejected"):
+            self.log(key, out[key], batch_size=size)
+        return out["loss"]
+
+    def validation_step(self, batch: PreferenceBatch, batch_idx: int) -> None:
+        out = self.preference_loss(batch)
+        size = len(batch)
+        self.log("val/alignment", out["alignment"], prog_bar=True, sync_dist=True, batch_size=size)
+        for key in ("loss", "rankpo_loss", "sft_loss"):
+            self.log(f"val/{key}", out[key], sync_dist=True, batch_size=size)
+        for key in ("accuracy", "margins"):
+            self.log(f"val/rewards_{key}", out[f"rewards/{key}"], sync_dist=True, batch_size=size)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return build_optimizer(self.parameters(), self.hparams["optim"], int(self.trainer.estimated_stepping_batches))

@@ -1,0 +1,143 @@
+"""Hydra entry point: the whole method in one command, resumable step by step.
+
+    python -m jobmatch.pipeline                       # the embedded default (make demo)
+    python -m jobmatch.pipeline data=synthetic model=minilm stage@stage2=simrankpo
+    python -m jobmatch.pipeline paths.run_dir=outputs/runs/pipeline/<time>   # resume after a stop
+
+Steps, each in its own sub-directory of the run directory: ``stage1`` (the curriculum: round 0 and
+``curriculum.rounds`` mining rounds, evaluated after each), ``annotate`` (the final stage-1 model
+ranks, the judge labels pairs), ``stage2`` (RankPO from the stage-1 checkpoint, evaluated for
+retention and alignment against it), then ``results.json``, ``report.md`` and a plot. A step whose
+``results.json`` exists is skipped, if it was made with the same config (``step.json`` holds its
+fingerprint); a different config stops with a clear message instead of mixing outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from jobmatch.curriculum import curriculum, sub_config
+from jobmatch.data.prepare import prepare_data
+from jobmatch.report.pipeline import write_pipeline_report
+from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
+
+log = logging.getLogger(__name__)
+
+
+class StepConfigMismatch(RuntimeError):
+    """A finished step in the run directory was made with another configuration."""
+
+
+def fingerprint(node: Any) -> str:
+    """sha256 of a config node, resolved (first 16 hex digits)."""
+    text = json.dumps(OmegaConf.to_container(node, resolve=True), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def done(step_dir: Path, key: str) -> dict[str, Any] | None:
+    """The step's results when it finished with config ``key``; raise if it finished with another."""
+    results, meta = step_dir / "results.json", step_dir / "step.json"
+    if not results.exists():
+        return None
+    made_with = json.loads(meta.read_text()).get("fingerprint") if meta.exists() else None
+    if made_with != key:
+        raise StepConfigMismatch(
+            f"{step_dir} holds results made with another config (fingerprint {made_with}, now {key}); "
+            "use a new paths.run_dir, or delete that step directory to redo it")
+    log.info("step %s already done: skipped", step_dir.name)
+    return json.loads(results.read_text())
+
+
+def mark(step_dir: Path, key: str) -> None:
+    """Record the config fingerprint of a step that is starting."""
+    step_dir.mkdir(parents=True, exist_ok=True)
+    (step_dir / "step.json").write_text(json.dumps({"fingerprint": key}) + "\n")
+
+
+def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    """The curriculum (resumable by itself); returns its results and the final checkpoint."""
+    step = root / "stage1"
+    key = fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "seed")})
+    if (found := done(step, key)) is None:
+        mark(step, key)
+        found = curriculum(sub_config(cfg, step))
+    lineage = json.loads((step / "lineage.json").read_text())
+    return {**found, "checkpoint": lineage[-1]["checkpoint"]}
+
+
+def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
+    """Judged pairs from the stage-1 model's rankings; returns the step directory."""
+    from jobmatch.annotate.pipeline import annotate
+
+    step = root / "annotate"
+    key = fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
+                       "seed": cfg.seed})
+    if done(step, key) is None:
+        mark(step, key)
+        sub = sub_config(cfg, step, ckpt=ckpt)
+        write_results(step, annotate(sub, resolve_run_dir(sub)))
+    return step
+
+
+def stage2_config(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> DictConfig:
+    """The stage-2 training config: ``stage2`` becomes the stage, ``trainer2`` patches the trainer."""
+    sub = sub_config(cfg, root / "stage2", **{
+        "data.preference_train_file": str(pairs / "preferences_train.jsonl"),
+        "data.preference_val_file": str(pairs / "preferences_val.jsonl"),
+        "data.preference_test_file": str(pairs / "preferences_test.jsonl"),
+    })
+    with open_dict(sub):
+        sub.stage = cfg.stage2
+        sub.stage.init_ckpt = ckpt
+        sub.trainer = OmegaConf.merge(cfg.trainer, cfg.get("trainer2") or {})
+    return sub
+
+
+def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str, Any]:
+    """RankPO (or the configured stage-2 method) from the stage-1 checkpoint, with its evaluation."""
+    from jobmatch.train import train
+
+    sub = stage2_config(cfg, root, ckpt, pairs)
+    step = root / "stage2"
+    key = fingerprint({k: sub[k] for k in ("model", "stage", "trainer", "seed")} | {"pairs": str(pairs)})
+    if (found := done(step, key)) is None:
+        mark(step, key)
+        found = train(sub)
+    return found
+
+
+def pipeline(cfg: DictConfig) -> dict[str, Any]:
+    """Run (or resume) every step; write the combined results and the report."""
+    root = resolve_run_dir(cfg)
+    prepare_data(cfg.data)
+    stage1 = stage1_step(cfg, root)
+    pairs = annotate_step(cfg, root, stage1["checkpoint"])
+    stage2 = stage2_step(cfg, root, stage1["checkpoint"], pairs)
+    annotation = json.loads((pairs / "results.json").read_text())
+    results = {
+        **{f"stage1/{k}": v for k, v in stage1.items() if k.startswith(("final/", "bm25/", "base/"))},
+        **{k: v for k, v in stage2.items() if k.startswith(("test/", "stage1/", "delta/"))},
+        **{k: v for k, v in annotation.items() if k.startswith("annotate/")},
+    }
+    write_results(root, results)
+    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name))
+    print(table)
+    return results
+
+
+@hydra.main(config_path="../conf", config_name="pipeline", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    """Entry point; returns the stage-2 test alignment."""
+    use_hydra_run_dir(cfg)
+    return task_wrapper(pipeline)(cfg).get("test/alignment")
+
+
+if __name__ == "__main__":
+    main()

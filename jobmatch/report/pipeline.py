@@ -1,0 +1,70 @@
+"""The pipeline's summary: a markdown table, ``report.md`` and a retention/alignment plot."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+ROWS = (
+    ("BM25", "stage1/bm25/ndcg@20", "stage1/bm25/recall@100", None),
+    ("untrained model", "stage1/base/ndcg@20", "stage1/base/recall@100", None),
+    ("stage 1 (contrastive)", "stage1/ndcg@20", "stage1/recall@100", "stage1/alignment"),
+    ("{stage2}", "test/ndcg@20", "test/recall@100", "test/alignment"),
+)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) and math.isfinite(value) else "—"
+
+
+def pipeline_table(results: dict[str, Any], stage2_name: str) -> str:
+    """Markdown: nDCG@20, Recall@100 and alignment for the baselines, stage 1 and stage 2."""
+    lines = ["| model | nDCG@20 | Recall@100 | alignment |", "|---|---|---|---|"]
+    for name, ndcg, recall, align in ROWS:
+        label = name.format(stage2=stage2_name)
+        lines.append(f"| {label} | {_fmt(results.get(ndcg))} | {_fmt(results.get(recall))} | "
+                     f"{_fmt(results.get(align)) if align else '—'} |")
+    lines.append(f"| Δ ({stage2_name} − stage 1) | {_fmt(results.get('delta/ndcg@20'))} | "
+                 f"{_fmt(results.get('delta/recall@100'))} | {_fmt(results.get('delta/alignment'))} |")
+    return "\n".join(lines)
+
+
+def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path | None:
+    """Stage 1 → stage 2 in the (nDCG@20, alignment) plane, as in the paper's trade-off figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [(results.get("stage1/ndcg@20"), results.get("stage1/alignment"), "stage 1"),
+              (results.get("test/ndcg@20"), results.get("test/alignment"), stage2_name)]
+    if any(not isinstance(v, int | float) for x, y, _ in points for v in (x, y)):
+        return None
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.annotate("", xy=points[1][:2], xytext=points[0][:2], arrowprops={"arrowstyle": "->", "color": "grey"})
+    for x, y, label in points:
+        ax.scatter([x], [y], s=50)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6))
+    ax.set_xlabel("retention: test nDCG@20 (rule-based)")
+    ax.set_ylabel("alignment: agreement with the judge")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str) -> str:
+    """Write ``report.md`` (table + plot) into ``root``; return the table."""
+    table = pipeline_table(results, stage2_name)
+    plot = plot_tradeoff(results, root / "tradeoff.png", stage2_name)
+    counts = ", ".join(f"{k.split('/')[1]} {v}" for k, v in results.items()
+                       if k.startswith("annotate/") and k.endswith("_pairs"))
+    text = ["# jobmatch pipeline report", "", table, "",
+            f"Judged pairs: {counts or '—'}. Retention: rule-based test split; alignment: held-out judged "
+            "test pairs (share where the model scores the judge-preferred talent higher)."]
+    if plot:
+        text += ["", f"![trade-off]({plot.name})"]
+    (root / "report.md").write_text("\n".join(text) + "\n")
+    return table

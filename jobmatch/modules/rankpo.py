@@ -13,6 +13,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch import nn
 
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # The stage options that RankPOModule takes from the stage config (besides optim and init_ckpt).
 RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label_smoothing", "reference",
-                  "rankpo_weight", "sft_weight")
+                  "rankpo_weight", "sft_weight", "disable_dropout")
 
 # Model-config keys that define the architecture and tokenisation: stage 2 keeps the stage-1 values.
 ARCHITECTURE_KEYS = ("name_or_path", "tokenizer", "config", "pooling", "normalize", "padding_side", "append_eos",
@@ -80,6 +81,16 @@ def stage2_encoder(model_cfg: Mapping[str, Any], init_ckpt: str | Path | None = 
     return add_fresh_adapter(encoder, lora)
 
 
+def turn_off_dropout(module: nn.Module) -> None:
+    """Set every dropout probability of ``module`` to 0: ``nn.Dropout`` layers and the float
+    ``attention_dropout`` of attention layers that apply dropout functionally (Llama, Qwen)."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Dropout):
+            layer.p = 0.0
+        elif isinstance(getattr(layer, "attention_dropout", None), float):
+            layer.attention_dropout = 0.0
+
+
 class RankPOModule(L.LightningModule):
     """Preference optimisation of the encoder on judged pairs (DESIGN.md §1, Stage 2).
 
@@ -95,6 +106,9 @@ class RankPOModule(L.LightningModule):
             :func:`jobmatch.losses.rankpo_loss` (reference: sigmoid, β = 2, τ = 0.1).
         reference: ``none`` | ``frozen`` | ``online``.
         rankpo_weight, sft_weight: weights of the two loss terms.
+        disable_dropout: set every dropout of the encoder (LoRA's included) to 0, as TRL's DPO trainer
+            does by default: the eval-mode reference and the policy then score alike at step 0, and
+            the rewards measure training rather than dropout noise.
         init_ckpt: the stage-1 checkpoint this run started from (recorded; never reloaded).
         encoder: the starting encoder (:func:`stage2_encoder`); None rebuilds the architecture from
             ``model``, as ``load_from_checkpoint`` does.
@@ -112,6 +126,7 @@ class RankPOModule(L.LightningModule):
         reference: str = "frozen",
         rankpo_weight: float = 1.0,
         sft_weight: float = 0.0,
+        disable_dropout: bool = True,
         init_ckpt: str | None = None,
         encoder: TextEncoder | None = None,
     ) -> None:
@@ -120,6 +135,8 @@ class RankPOModule(L.LightningModule):
         options = {k: self.hparams[k] for k in RANKPO_OPTIONS}
         validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)))
         self.encoder = encoder if encoder is not None else stage2_encoder(model)
+        if disable_dropout:
+            turn_off_dropout(self.encoder)
         self.register_buffer("reference_scores", torch.empty(0, 2), persistent=False)  # [P, 2] for frozen
 
     @classmethod

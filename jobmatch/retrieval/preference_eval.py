@@ -64,12 +64,15 @@ def pair_alignment(
     encoder: TextEncoder, records: Sequence[PreferenceRecord], settings: EncodeSettings,
     cache: EmbeddingCache | None = None, *, n_bootstrap: int = 1000, seed: int = 0,
 ) -> dict[str, float]:
-    """:func:`jobmatch.retrieval.alignment.alignment` of ``encoder`` on judged pairs (confidence bins when known)."""
+    """:func:`jobmatch.retrieval.alignment.alignment` of ``encoder`` on judged pairs (confidence bins when known),
+    plus ``score_margin``: the mean s(q, w) − s(q, l), a continuous companion of the win rate."""
     encode = functools.partial(cache.encode, model_fp=model_fingerprint(encoder)) if cache else encode_texts
     scores = pair_similarities(encoder, records, settings, encode)  # [P, 2]
     confidence = np.array([np.nan if r.confidence_score is None else r.confidence_score for r in records])
-    return alignment(scores[:, 0], scores[:, 1], confidence=None if np.isnan(confidence).all() else confidence,
-                     n_bootstrap=n_bootstrap, seed=seed)
+    out = alignment(scores[:, 0], scores[:, 1], confidence=None if np.isnan(confidence).all() else confidence,
+                    n_bootstrap=n_bootstrap, seed=seed)
+    out["score_margin"] = float((scores[:, 0] - scores[:, 1]).mean())
+    return out
 
 
 def retention_and_alignment(

@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label_smoothing", "reference",
                   "rankpo_weight", "sft_weight", "disable_dropout")
 
-# Model-config keys that define the architecture and tokenisation: stage 2 keeps the stage-1 values.
+# Model-config keys that define the architecture, weights and tokenisation: stage 2 keeps the stage-1
+# values; the others (lora, gradient_checkpointing) come from the current model config.
 ARCHITECTURE_KEYS = ("name_or_path", "tokenizer", "config", "pooling", "normalize", "padding_side", "append_eos",
-                     "add_markup_tokens", "gguf_file", "trust_remote_code")
+                     "add_markup_tokens", "gguf_file", "trust_remote_code", "dtype", "attn_implementation")
 
 
 def stage1_model_config(init_ckpt: str | Path) -> dict[str, Any]:
@@ -54,11 +55,15 @@ def stage2_model_config(init_ckpt: str | Path | None, model_cfg: Mapping[str, An
     return {**model_cfg, **{k: stage1[k] for k in ARCHITECTURE_KEYS if k in stage1}}
 
 
-def add_fresh_adapter(encoder: TextEncoder, lora: Mapping[str, Any]) -> TextEncoder:
-    """Wrap a plain (merged) encoder in a new LoRA adapter per ``lora``, or unfreeze it for full fine-tuning."""
+def add_fresh_adapter(encoder: TextEncoder, model_cfg: Mapping[str, Any]) -> TextEncoder:
+    """Wrap a plain (merged) encoder in a new LoRA adapter per ``model_cfg.lora``, or unfreeze it for
+    full fine-tuning; ``model_cfg`` becomes the encoder's config (what checkpoints save)."""
     if encoder.uses_lora:
         raise ValueError("merge the previous adapter first (TextEncoder.merge_adapter)")
-    encoder.cfg = {**encoder.cfg, "lora": dict(lora)}
+    lora = dict(model_cfg.get("lora") or {})
+    if model_cfg.get("gradient_checkpointing", False) and not encoder.backbone.is_activation_checkpointing:
+        encoder.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    encoder.cfg = {**dict(model_cfg), "lora": lora}
     if lora.get("enabled", False):
         encoder.backbone = encoder._wrap_lora(encoder.backbone)  # the encoder's own LoRA construction
     else:
@@ -69,16 +74,16 @@ def add_fresh_adapter(encoder: TextEncoder, lora: Mapping[str, Any]) -> TextEnco
 def stage2_encoder(model_cfg: Mapping[str, Any], init_ckpt: str | Path | None = None) -> TextEncoder:
     """The stage-2 starting encoder: the stage-1 weights with LoRA merged, then a fresh adapter.
 
-    Without ``init_ckpt`` it is the architecture alone (weights from ``model_cfg``): what
-    ``load_from_checkpoint`` rebuilds before restoring the saved (merged + adapter) state dict.
+    ``model_cfg`` is the stage-2 model config (:func:`stage2_model_config`). Without ``init_ckpt``
+    it is the architecture alone (weights from ``model_cfg``): what ``load_from_checkpoint``
+    rebuilds before restoring the saved (merged + adapter) state dict.
     """
-    lora = dict(model_cfg.get("lora") or {})
     if init_ckpt:
         encoder = load_encoder(init_ckpt)
         encoder.merge_adapter()
     else:
-        encoder = TextEncoder({**model_cfg, "lora": {**lora, "enabled": False}})
-    return add_fresh_adapter(encoder, lora)
+        encoder = TextEncoder({**model_cfg, "lora": {**(model_cfg.get("lora") or {}), "enabled": False}})
+    return add_fresh_adapter(encoder, model_cfg)
 
 
 def turn_off_dropout(module: nn.Module) -> None:

@@ -1,0 +1,15 @@
+"""Errors of the serving tools; each message names the file and the problem, and the fix when there is one."""
+
+from __future__ import annotations
+
+
+class ExportFormatError(ValueError):
+    """A model folder is not a (valid) jobmatch export."""
+
+
+class IndexStoreError(RuntimeError):
+    """A talent index is missing, corrupt or inconsistent."""
+
+
+class ModelMismatchError(IndexStoreError):
+    """An index is used with a model other than the one that built it."""

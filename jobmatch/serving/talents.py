@@ -1,0 +1,104 @@
+"""Talent pools to index: ``{"id", "text"}`` JSONL, or the reference contrastive format.
+
+A contrastive file (``{"query", "positives", "negatives"}`` per line) has no talent ids: every
+distinct passage becomes a talent, with the id the record carries (``positive_ids`` /
+``negative_ids``) or else ``t-`` and the first 12 hex digits of the text's sha1 — a content id, so
+that appending another file of the same market gives a known talent its known id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobmatch.data.readers import DataFormatError, read_contrastive
+
+
+@dataclass(frozen=True)
+class Talent:
+    """One talent profile; ``line`` is its line in the source file (``None`` when derived from a
+    contrastive record, where ``line`` would be ambiguous)."""
+
+    id: str
+    text: str
+    line: int | None = None
+
+
+def content_id(text: str) -> str:
+    """A stable id for a talent text without one."""
+    return "t-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _first_object(path: Path) -> dict | None:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    return None
+                return obj if isinstance(obj, dict) else None
+    return None
+
+
+def _read_id_text(path: Path) -> list[Talent]:
+    talents: list[Talent] = []
+    first_line: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataFormatError(path, number, f"not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(obj, dict):
+                raise DataFormatError(path, number, f"expected a JSON object, got {type(obj).__name__}")
+            tid, text = obj.get("id"), obj.get("text")
+            if tid is None:
+                raise DataFormatError(path, number, "missing 'id'")
+            if isinstance(tid, bool) or not isinstance(tid, str | int) or str(tid).strip() == "":
+                raise DataFormatError(path, number, f"'id' must be a non-empty string or integer, got {tid!r}")
+            if text is None:
+                raise DataFormatError(path, number, "missing 'text'")
+            if not isinstance(text, str) or not text.strip():
+                raise DataFormatError(path, number, "'text' must be a non-empty string")
+            tid = str(tid)
+            if tid in first_line:
+                raise DataFormatError(path, number, f"duplicate id '{tid}' (first on line {first_line[tid]})")
+            first_line[tid] = number
+            talents.append(Talent(tid, text, number))
+    return talents
+
+
+def _read_contrastive_passages(path: Path) -> list[Talent]:
+    talents: dict[str, Talent] = {}
+    for index, record in enumerate(read_contrastive(path), start=1):
+        for texts, ids in ((record.positives, record.positive_ids), (record.negatives, record.negative_ids)):
+            for i, text in enumerate(texts):
+                tid = ids[i] if ids else content_id(text)
+                known = talents.get(tid)
+                if known is not None and known.text != text:
+                    raise DataFormatError(path, 0, f"record {index}: id '{tid}' names two different texts")
+                talents.setdefault(tid, Talent(tid, text))
+    return list(talents.values())
+
+
+def read_talents(path: str | Path) -> list[Talent]:
+    """Every talent of a corpus file, in file order, validated.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: a bad line (``FILE:LINE: problem``): not JSON, no ``id`` or ``text``, an empty
+            text, a duplicate id; or an empty file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such corpus file")
+    first = _first_object(path)
+    talents = _read_contrastive_passages(path) if first and "query" in first else _read_id_text(path)
+    if not talents:
+        raise DataFormatError(path, 0, "no talents in file")
+    return talents

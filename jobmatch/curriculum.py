@@ -78,8 +78,10 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
             if k > 0:
                 train_file, entry["mining"] = round_train_file(cfg, root, k, train_file, ckpt)  # type: ignore[arg-type]
             init = ckpt if (k > 0 and cfg.curriculum.init == "previous") else None
-            fit = train(sub_config(cfg, root / f"round{k}" / "train", **{"data.train_file": train_file,
-                                                                       "stage.init_ckpt": init}))
+            overrides: dict[str, Any] = {"data.train_file": train_file, "stage.init_ckpt": init}
+            if k > 0 and cfg.curriculum.get("later_epochs"):
+                overrides["trainer.max_epochs"] = int(cfg.curriculum.later_epochs)
+            fit = train(sub_config(cfg, root / f"round{k}" / "train", **overrides))
             best = fit.get("checkpoint/best")
             baselines = list(cfg.eval.baselines) if k == 0 else []
             scores = evaluate(sub_config(cfg, root / f"round{k}" / "eval", ckpt=best,

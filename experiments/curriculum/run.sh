@@ -8,7 +8,7 @@ PY=${PY:-.venv/bin/python}
 OUT=${OUT:-outputs/experiments/curriculum}
 COMMON=(model=minilm trainer.precision=bf16-mixed eval.bf16=true data=synthetic_small
         trainer.max_epochs=2 data.batch_size=16 data.n_negatives=3 stage.optim.lr=2e-4
-        curriculum.rounds=2 logger=csv "$@")
+        curriculum.rounds=2 curriculum.later_epochs=1 logger=csv "$@")
 $PY -m jobmatch.curriculum curriculum=incremental paths.run_dir="$OUT/incremental" "${COMMON[@]}"
 mkdir -p "$OUT/combined"
 if [ ! -f "$OUT/combined/lineage.json" ]; then

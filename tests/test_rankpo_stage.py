@@ -31,6 +31,15 @@ CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"
 SETTINGS = EncodeSettings(max_query_length=256, max_passage_length=256, batch_size=8, progress=False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared 2-core machine they spin: 1 thread."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def stage1(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Stage-1 checkpoints (LoRA) of tiny_bert and tiny_llama, one epoch on the contrastive fixture."""

@@ -19,11 +19,12 @@ from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.contrastive import ContrastiveModule
 from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
 from jobmatch.modules.reference import ReferenceCache, ReferenceScores
+from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.retrieval.validation import RetrievalValidation
 from jobmatch.utils.rng import RngStateCallback
-from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, write_results
+from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
             optim=container(stage.optim),
             temperature=float(stage.temperature),
             in_batch_negatives=bool(stage.in_batch_negatives),
+            init_ckpt=stage.get("init_ckpt"),
         )
     if stage.get("module") == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
         options = {key: stage[key] for key in RANKPO_OPTIONS}
@@ -84,7 +86,8 @@ def build_callbacks(
             max_query_length=int(cfg.data.max_query_length),
             max_passage_length=int(cfg.data.max_passage_length),
             batch_size=int(cfg.eval.batch_size),
-            bf16="bf16" in str(cfg.trainer.precision),
+            bf16=bool(cfg.eval.bf16),
+            cache=EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None,
         ))
     if cfg.stage.get("module") == "rankpo" and cfg.stage.reference == "frozen":
         callbacks.append(ReferenceScores(ReferenceCache(Path(cfg.paths.cache_dir) / "reference"), EncodeSettings(
@@ -183,6 +186,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns the monitored metric so that sweepers can optimise it."""
+    use_hydra_run_dir(cfg)
     results = task_wrapper(train)(cfg)
     return to_float(results.get(cfg.stage.monitor))
 

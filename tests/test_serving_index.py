@@ -1,0 +1,200 @@
+"""Talent index: build, reload, append (only new talents encoded), refusals, bad corpora, crash safety."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jobmatch.serving.index_store as index_store
+import jobmatch.serving.indexing as indexing
+from jobmatch.data.readers import DataFormatError
+from jobmatch.serving.errors import IndexStoreError, ModelMismatchError
+from jobmatch.serving.export_format import read_export_manifest
+from jobmatch.serving.index_store import TalentIndex
+from jobmatch.serving.indexing import index_talents
+from jobmatch.serving.ranking import JD, Ranker
+from jobmatch.serving.talents import content_id, read_talents
+from tests.test_serving_support import NEW_TALENTS, TALENTS, make_export, one_thread, write_jsonl
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two exports of the same architecture with different weights."""
+    root = tmp_path_factory.mktemp("exports")
+    return make_export(root / "a", seed=0), make_export(root / "b", seed=1)
+
+
+@pytest.fixture
+def built(tmp_path: Path, exports: tuple[Path, Path]) -> Path:
+    """An index of TALENTS built with export a."""
+    out = tmp_path / "index"
+    index_talents(exports[0], write_jsonl(tmp_path / "corpus.jsonl", TALENTS), out)
+    return out
+
+
+def count_encoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record how many texts each encode_texts call of the indexer gets."""
+    calls: list[int] = []
+    original = indexing.encode_texts
+
+    def spy(encoder, texts, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return original(encoder, texts, **kwargs)
+
+    monkeypatch.setattr(indexing, "encode_texts", spy)
+    return calls
+
+
+def test_build_reload_and_rank(built: Path, exports: tuple[Path, Path]) -> None:
+    store = TalentIndex.load(built)
+    manifest = store.manifest
+    assert store.ids == [t["id"] for t in TALENTS] and manifest.count == len(TALENTS)
+    assert manifest.model_fingerprint == read_export_manifest(exports[0]).model_fingerprint
+    assert manifest.dim == 32 and manifest.kind == "flat" and manifest.created and manifest.corpus_fingerprint
+    ranker = Ranker.open(built)
+    for talent in TALENTS:  # a talent's own text as the JD finds that talent first (same length limits)
+        result = ranker.rank(JD("q", talent["text"], "test"), k=3)
+        assert result.hits[0].id == talent["id"] and result.hits[0].score == pytest.approx(1.0, abs=1e-4)
+        assert [h.rank for h in result.hits] == [1, 2, 3]
+    assert len(ranker.rank(JD("q", "anything", "test"), k=50).hits) == len(TALENTS)  # k beyond the pool
+
+
+def test_append_encodes_only_new_talents(built: Path, tmp_path: Path, exports: tuple[Path, Path],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_encoded(monkeypatch)
+    before = TalentIndex.load(built)
+    corpus = write_jsonl(tmp_path / "more.jsonl", [TALENTS[0], *NEW_TALENTS])  # t1 again, unchanged
+    report = index_talents(exports[0], corpus, built, append=True)
+    assert calls == [len(NEW_TALENTS)] and report.added == 2 and report.skipped == 1
+    after = TalentIndex.load(built)
+    assert after.ids == [*before.ids, "t7", "t8"] and after.manifest.generation == 2
+    assert after.manifest.corpus_fingerprint != before.manifest.corpus_fingerprint
+    old_vectors = np.stack([before.index.reconstruct(i) for i in range(len(before))])
+    assert np.array_equal(np.stack([after.index.reconstruct(i) for i in range(len(before))]), old_vectors)
+    assert sorted(p.name for p in built.iterdir()) == ["manifest.json", "talents-000002.jsonl",
+                                                       "vectors-000002.faiss"]
+    assert [s["added"] for s in after.manifest.sources] == [6, 2]
+    hit = Ranker.open(built).rank(JD("q", NEW_TALENTS[1]["text"], "test"), k=1).hits[0]
+    assert hit.id == "t8"
+    assert index_talents(exports[0], corpus, built, append=True).added == 0  # idempotent
+
+
+def test_append_rejects_changed_duplicate_id(built: Path, tmp_path: Path, exports: tuple[Path, Path]) -> None:
+    corpus = write_jsonl(tmp_path / "dup.jsonl", [NEW_TALENTS[0], {"id": "t2", "text": "someone else"}])
+    with pytest.raises(DataFormatError, match=r"dup\.jsonl:2: duplicate id 't2': already in the index"):
+        index_talents(exports[0], corpus, built, append=True)
+    assert len(TalentIndex.load(built)) == len(TALENTS)
+
+
+def test_other_model_is_refused(built: Path, tmp_path: Path, exports: tuple[Path, Path]) -> None:
+    corpus = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
+    with pytest.raises(ModelMismatchError, match=r"was built with the model .*fingerprint .*rebuild the index"):
+        index_talents(exports[1], corpus, built, append=True)
+    with pytest.raises(ModelMismatchError, match="scores"):
+        Ranker.open(built, exports[1])
+    index_talents(exports[1], corpus, built)  # append=false: a new index with the other model
+    assert TalentIndex.load(built).ids == ["t7", "t8"]
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ('{"text": "no id"}', "missing 'id'"),
+    ('{"id": "x"}', "missing 'text'"),
+    ('{"id": "x", "text": "  "}', "'text' must be a non-empty string"),
+    ('{"id": true, "text": "bool id"}', "'id' must be a non-empty string or integer"),
+    ('{"id": "t1", "text": "again"}', "duplicate id 't1' \\(first on line 1\\)"),
+    ('{"id": "x", "text": ', "not valid JSON"),
+])
+def test_bad_corpus_lines(tmp_path: Path, line: str, problem: str) -> None:
+    corpus = write_jsonl(tmp_path / "bad.jsonl", [TALENTS[0], line])
+    with pytest.raises(DataFormatError, match=rf"bad\.jsonl:2: {problem}"):
+        read_talents(corpus)
+
+
+def test_empty_or_missing_corpus(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such corpus file"):
+        read_talents(tmp_path / "absent.jsonl")
+    with pytest.raises(DataFormatError, match="no talents"):
+        read_talents(write_jsonl(tmp_path / "empty.jsonl", []))
+
+
+def test_contrastive_corpus_gets_content_ids(tiny_data: Path) -> None:
+    talents = read_talents(tiny_data)
+    texts = [t.text for t in talents]
+    records = [json.loads(line) for line in tiny_data.read_text().splitlines() if line.strip()]
+    distinct = {p for r in records for p in (*r["positives"], *r["negatives"])}
+    assert len(talents) == len(set(texts)) == len(distinct)
+    assert all(t.id == content_id(t.text) for t in talents)
+
+
+def test_missing_and_corrupt_index(built: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexStoreError, match=r"does not exist; build it with python -m jobmatch\.index"):
+        TalentIndex.load(tmp_path / "nowhere")
+    manifest = json.loads((built / "manifest.json").read_text())
+    vectors = built / manifest["vectors_file"]
+    data = bytearray(vectors.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(IndexStoreError, match=r"vectors-000001\.faiss: corrupt"):
+        TalentIndex.load(built)
+    vectors.unlink()
+    with pytest.raises(IndexStoreError, match=r"vectors-000001\.faiss: missing"):
+        TalentIndex.load(built)
+    (built / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexStoreError, match=r"manifest\.json: corrupt"):
+        TalentIndex.load(built)
+    (built / "manifest.json").unlink()
+    with pytest.raises(IndexStoreError, match="not a jobmatch index"):
+        TalentIndex.load(built)
+
+
+def test_model_folder_that_is_not_an_export(tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", TALENTS)
+    with pytest.raises(ValueError, match="is not a jobmatch export"):
+        index_talents(tmp_path / "model", corpus, tmp_path / "index")
+
+
+def test_interrupted_writes_keep_the_previous_index(built: Path, tmp_path: Path, exports: tuple[Path, Path],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
+
+    def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(indexing, "encode_texts", crash)  # interrupted while encoding
+    with pytest.raises(KeyboardInterrupt):
+        index_talents(exports[0], corpus, built, append=True)
+    monkeypatch.undo()
+    original = index_store._atomic_write
+
+    def crash_at_commit(path: Path, data: bytes) -> None:
+        if path.name == "manifest.json":
+            raise KeyboardInterrupt  # the new generation's data files are on disk, the manifest is not
+        original(path, data)
+
+    monkeypatch.setattr(index_store, "_atomic_write", crash_at_commit)
+    with pytest.raises(KeyboardInterrupt):
+        index_talents(exports[0], corpus, built)  # a rebuild over the existing index
+    monkeypatch.undo()
+    assert TalentIndex.load(built).ids == [t["id"] for t in TALENTS]  # still the previous index
+    assert index_talents(exports[0], corpus, built, append=True).total == len(TALENTS) + 2
+    manifest = TalentIndex.load(built).manifest  # the interrupted generation's files were replaced or removed
+    assert sorted(p.name for p in built.iterdir()) == sorted(["manifest.json", manifest.vectors_file,
+                                                              manifest.talents_file])
+
+
+def test_refuses_to_write_into_a_foreign_folder(tmp_path: Path, exports: tuple[Path, Path]) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("...")
+    with pytest.raises(IndexStoreError, match="not a jobmatch index; refusing"):
+        index_talents(exports[0], write_jsonl(tmp_path / "c.jsonl", TALENTS), tmp_path / "mine")

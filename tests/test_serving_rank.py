@@ -1,0 +1,148 @@
+"""Ranking and the three entry points: JD input, truncation warning, table and JSON output, export → index → rank."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+from jobmatch.data.readers import DataFormatError
+from jobmatch.export import export
+from jobmatch.index import build
+from jobmatch.rank import rank
+from jobmatch.serving.cli import alias_model_argument
+from jobmatch.serving.export_format import read_export_manifest
+from jobmatch.serving.indexing import index_talents
+from jobmatch.serving.ranking import JD, Ranker, read_jds, snippet
+from tests.conftest import CONF, ROOT
+from tests.test_serving_support import TALENTS, make_export, one_thread, tiny_encoder, write_jsonl
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TALENTS indexed with a tiny export (JD limit 16 tokens)."""
+    root = tmp_path_factory.mktemp("rank")
+    model = make_export(root / "export", max_query_length=16)
+    index_talents(model, write_jsonl(root / "corpus.jsonl", TALENTS), root / "index")
+    return root / "index"
+
+
+def compose_entry(name: str, *overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=name, overrides=list(overrides))
+
+
+def test_read_jds(tmp_path: Path) -> None:
+    assert read_jds("  Postdoc in NLP  ") == [JD("jd", "Postdoc in NLP", "jd argument")]
+    text_file = tmp_path / "jds.txt"
+    text_file.write_text("Postdoc in NLP\n\nLecturer in chemistry\n")
+    assert [(j.id, j.text, j.source) for j in read_jds(str(text_file))] == [
+        ("jd1", "Postdoc in NLP", f"{text_file}:1"), ("jd3", "Lecturer in chemistry", f"{text_file}:3")]
+    jsonl = write_jsonl(tmp_path / "jds.jsonl", [{"query": "A", "query_id": "q7"}, {"query": "B"}])
+    assert [(j.id, j.text) for j in read_jds(str(jsonl))] == [("q7", "A"), ("jd2", "B")]
+
+
+@pytest.mark.parametrize(("rows", "error", "message"), [
+    ([{"query": "A"}, {"query": " "}], DataFormatError, r"bad\.jsonl:2: empty JD text"),
+    ([{"query": "A"}, {"text": "B"}], DataFormatError, r"bad\.jsonl:2: expected a JSON object with the JD text"),
+    (['{"query": '], DataFormatError, r"bad\.jsonl:1: not valid JSON"),
+    ([], DataFormatError, r"bad\.jsonl:0: no JDs in file"),
+])
+def test_bad_jd_files(tmp_path: Path, rows: list, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        read_jds(str(write_jsonl(tmp_path / "bad.jsonl", rows)))
+
+
+def test_empty_jd_and_missing_file() -> None:
+    with pytest.raises(ValueError, match="jd is empty"):
+        read_jds("   ")
+    with pytest.raises(FileNotFoundError, match=r"jd=missing/jds\.txt: no such file"):
+        read_jds("missing/jds.txt")
+
+
+def test_oversize_jd_is_truncated_with_a_warning(index_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ranker = Ranker.open(index_dir)
+    long_jd = JD("long", " ".join(["machine learning postdoc"] * 30), "test")
+    with caplog.at_level(logging.WARNING, logger="jobmatch.serving.ranking"):
+        result = ranker.rank(long_jd, k=2)
+    assert "JD long (test) has" in caplog.text and "reads at most 16 (max_query_length" in caplog.text
+    assert len(result.hits) == 2
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        ranker.rank(long_jd, k=0)
+
+
+def test_snippet() -> None:
+    assert snippet("<keyword>a<sep>b</keyword><title>T</title>", 80) == "a; b T"
+    assert snippet("x" * 100, 10) == "x" * 9 + "…"
+
+
+def test_rank_entry_point_json_and_table(index_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    jds = write_jsonl(tmp_path / "jds.jsonl", [{"query": TALENTS[2]["text"], "query_id": "q1"},
+                                               {"query": "Chemistry lecturer", "query_id": "q2"}])
+    summary = rank(compose_entry("rank", f"index={index_dir}", f"jd={jds}", "k=3", "format=json"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["jd_id"] for line in lines] == ["q1", "q2"] and summary["jds"] == 2
+    assert [h["rank"] for h in lines[0]["results"]] == [1, 2, 3] and lines[0]["results"][0]["id"] == "t3"
+    assert summary["median_ms"] < 1000
+    rank(compose_entry("rank", f"index={index_dir}", "jd=Professor of marine ecology", "k=2"))
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("JD jd (jd argument): Professor of marine ecology")
+    assert table[1].split() == ["rank", "id", "score", "profile"] and len(table) == 4
+    with pytest.raises(ValueError, match="format=xml"):
+        rank(compose_entry("rank", f"index={index_dir}", "jd=x", "format=xml"))
+
+
+def test_export_index_entry_points(tmp_path: Path) -> None:
+    """A checkpoint of the shape Lightning writes → export (limits from the run's config.yaml) → index."""
+    encoder = tiny_encoder()
+    run = tmp_path / "train_run"
+    (run / "checkpoints").mkdir(parents=True)
+    OmegaConf.save({"data": {"max_query_length": 40, "max_passage_length": 48}}, run / "config.yaml")
+    state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
+    torch.save({"hyper_parameters": {"model": encoder.cfg}, "state_dict": state}, run / "checkpoints" / "best.ckpt")
+    out = tmp_path / "export"
+    results = export(compose_entry("export", f"ckpt={run / 'checkpoints' / 'best.ckpt'}", f"out={out}",
+                                   f"paths.output_dir={tmp_path / 'outputs'}"))
+    manifest = read_export_manifest(out)
+    assert (manifest.max_query_length, manifest.max_passage_length) == (40, 48)
+    assert manifest.source_checkpoint == str((run / "checkpoints" / "best.ckpt").resolve())
+    assert results["export/model_fingerprint"] == manifest.model_fingerprint
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", TALENTS)
+    argv = alias_model_argument([f"model={out}", f"corpus={corpus}", f"out={tmp_path / 'index'}"])
+    results = build(compose_entry("index", *argv, f"paths.output_dir={tmp_path / 'outputs'}", "device=cpu"))
+    assert results["index/total"] == len(TALENTS) and results["index/talents_per_s"] > 0
+
+
+def test_every_serving_config_composes() -> None:
+    assert compose_entry("export", "ckpt=null", "out=x").model.pooling in ("cls", "mean", "last_token")
+    assert compose_entry("index", "model_dir=m", "corpus=c", "out=o").device == "auto"
+    assert compose_entry("rank", "index=i", "jd=j").format == "table"
+
+
+@pytest.mark.slow
+def test_rank_cli_prints_only_json_on_stdout(index_dir: Path) -> None:
+    """The real command line: ``model=`` as an alias, logs on stderr, one JSON object on stdout."""
+    model = json.loads((index_dir / "manifest.json").read_text())["model_path"]
+    done = subprocess.run(
+        [sys.executable, "-m", "jobmatch.rank", f"index={index_dir}", 'jd="Postdoc in NLP, Edinburgh"', "k=2",
+         "format=json", f"model={model}"],
+        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(done.stdout)
+    assert result["jd"] == "Postdoc in NLP, Edinburgh" and len(result["results"]) == 2
+    assert "ranked 1 JD(s)" in done.stderr

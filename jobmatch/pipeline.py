@@ -35,9 +35,10 @@ class StepConfigMismatch(RuntimeError):
     """A finished step in the run directory was made with another configuration."""
 
 
-def fingerprint(node: Any) -> str:
-    """sha256 of a config node, resolved (first 16 hex digits)."""
-    text = json.dumps(OmegaConf.to_container(node, resolve=True), sort_keys=True, default=str)
+def fingerprint(node: dict[str, Any]) -> str:
+    """sha256 of a dict of config nodes and values, resolved (first 16 hex digits)."""
+    plain = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in node.items()}
+    text = json.dumps(plain, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -96,7 +97,8 @@ def stage2_config(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> DictCo
     with open_dict(sub):
         sub.stage = cfg.stage2
         sub.stage.init_ckpt = ckpt
-        sub.trainer = OmegaConf.merge(cfg.trainer, cfg.get("trainer2") or {})
+        patch = {k: v for k, v in (cfg.get("trainer2") or {}).items() if v is not None}
+        sub.trainer = OmegaConf.merge(cfg.trainer, patch)
     return sub
 
 

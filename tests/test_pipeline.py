@@ -1,0 +1,42 @@
+"""The pipeline on a tiny model: every step runs, a rerun skips them all, a changed config is refused."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import jobmatch.pipeline as pipeline_mod
+from jobmatch.pipeline import StepConfigMismatch, pipeline
+from tests.test_annotate_pipeline import split_files
+from tests.test_curriculum import cfg_for
+
+TINY = ["stage.optim.lr=1e-2", "mining.n_negatives=5", "mining.margin=null", "annotate.pairs_per_query=4",
+        "annotate.top_k=20", "stage2.optim.lr=1e-3", "trainer2.max_epochs=2", "eval.baselines=[bm25]"]
+
+
+@pytest.mark.slow
+def test_pipeline_runs_resumes_and_refuses_a_changed_config(tmp_path: Path, monkeypatch) -> None:
+    overrides = [*split_files(tmp_path), *TINY]
+    results = pipeline(cfg_for("pipeline", tmp_path, *overrides))
+    root = tmp_path / "run"
+    for key in ("stage1/bm25/ndcg@20", "test/ndcg@20", "test/alignment", "stage1/alignment", "delta/alignment",
+                "delta/ndcg@20", "annotate/train_pairs"):
+        assert key in results, key
+    assert json.loads((root / "results.json").read_text())["test/alignment"] == results["test/alignment"]
+    report = (root / "report.md").read_text()
+    assert "| stage 1 (contrastive) |" in report and "| rankpo |" in report
+    assert (root / "tradeoff.png").stat().st_size > 0
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished step ran again")
+
+    monkeypatch.setattr(pipeline_mod, "curriculum", fail)
+    import jobmatch.annotate.pipeline as annotate_mod
+    import jobmatch.train as train_mod
+
+    monkeypatch.setattr(annotate_mod, "annotate", fail)
+    monkeypatch.setattr(train_mod, "train", fail)
+    assert pipeline(cfg_for("pipeline", tmp_path, *overrides))["test/alignment"] == results["test/alignment"]
+
+    with pytest.raises(StepConfigMismatch, match="another config"):
+        pipeline(cfg_for("pipeline", tmp_path, *overrides, "annotate.pairs_per_query=3"))

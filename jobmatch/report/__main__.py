@@ -1,0 +1,39 @@
+"""``python -m jobmatch.report DIR_OR_GLOB [...] [--out DIR]``: the stage-2 sweep table and figures.
+
+Writes ``report.md`` and PNG figures (alignment and nDCG@20 vs learning rate, the trade-off plane)
+into ``--out`` (default: the first argument when it is a directory) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from jobmatch.report.sweep import collect_runs, sweep_figures, sweep_table
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, collect runs, write the report."""
+    parser = argparse.ArgumentParser(prog="python -m jobmatch.report")
+    parser.add_argument("runs", nargs="+", help="run directories, multirun directories or globs")
+    parser.add_argument("--out", type=Path, default=None, help="where report.md and the figures go")
+    parser.add_argument("--wandb", action="store_true", help="also log the table and figures to W&B (offline)")
+    args = parser.parse_args(argv)
+    out = args.out or (Path(args.runs[0]) if Path(args.runs[0]).is_dir() else Path("."))
+    out.mkdir(parents=True, exist_ok=True)
+    runs = collect_runs(args.runs)
+    table = sweep_table(runs)
+    figures = sweep_figures(runs, out)
+    text = ["# Stage-2 sweep", "", table, ""] + [f"![{p.stem}]({p.name})" for p in figures]
+    (out / "report.md").write_text("\n".join(text) + "\n")
+    if args.wandb:
+        import wandb
+
+        with wandb.init(project="jobmatch", job_type="report", mode="offline", dir=str(out)) as run:
+            run.log({"report/table": wandb.Table(columns=["markdown"], data=[[table]]),
+                     **{f"report/{p.stem}": wandb.Image(str(p)) for p in figures}})
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Collect ``results.json`` of many runs (a multirun directory, a glob) into tables and figures.
+
+Each run is labelled by its resolved ``config.yaml``: the method (``stage.name``), the learning
+rate (``stage.optim.lr``) and the seed. Runs without results are listed as missing or failed,
+never a crash.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+METRICS = ("test/ndcg@20", "test/recall@100", "test/alignment", "delta/ndcg@20", "delta/alignment")
+
+
+@dataclass
+class Run:
+    """One run directory: its labels and metrics (empty when it has no results)."""
+
+    path: Path
+    method: str
+    lr: float | None
+    seed: int | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+
+
+def _labels(run_dir: Path) -> tuple[str, float | None, int | None]:
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.exists():
+        return run_dir.name, None, None
+    cfg = yaml.safe_load(cfg_path.read_text()) or {}
+    stage = cfg.get("stage") or {}
+    lr = (stage.get("optim") or {}).get("lr")
+    return str(stage.get("name", run_dir.name)), float(lr) if lr is not None else None, cfg.get("seed")
+
+
+def collect_runs(patterns: list[str]) -> list[Run]:
+    """Every run directory under or matching ``patterns`` (a dir holding config.yaml counts as a run)."""
+    dirs: set[Path] = set()
+    for pattern in patterns:
+        for match in glob.glob(pattern) or []:
+            path = Path(match)
+            candidates = [path] if (path / "config.yaml").exists() else [p.parent for p in path.rglob("config.yaml")]
+            dirs.update(c for c in candidates if ".hydra" not in c.parts)
+    runs = []
+    for run_dir in sorted(dirs):
+        method, lr, seed = _labels(run_dir)
+        results = run_dir / "results.json"
+        if not results.exists():
+            runs.append(Run(run_dir, method, lr, seed, status="missing results (failed or unfinished)"))
+            continue
+        try:
+            metrics = json.loads(results.read_text())
+        except json.JSONDecodeError as err:
+            runs.append(Run(run_dir, method, lr, seed, status=f"unreadable results.json ({err.msg})"))
+            continue
+        if not any(key in metrics for key in METRICS):
+            runs.append(Run(run_dir, method, lr, seed, metrics, status="no stage-2 metrics"))
+            continue
+        runs.append(Run(run_dir, method, lr, seed, metrics))
+    return runs
+
+
+def _mean_std(values: list[float]) -> str:
+    values = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def grouped(runs: list[Run]) -> dict[tuple[str, float | None], list[Run]]:
+    """Finished runs by (method, learning rate)."""
+    groups: dict[tuple[str, float | None], list[Run]] = defaultdict(list)
+    for run in runs:
+        if run.status == "ok":
+            groups[(run.method, run.lr)].append(run)
+    return dict(sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or 0.0)))
+
+
+def sweep_table(runs: list[Run]) -> str:
+    """Markdown: method × learning rate, mean ± std over seeds; the stage-1 start as the first row."""
+    header = "| method | lr | seeds | nDCG@20 | Recall@100 | alignment | Δ nDCG@20 | Δ alignment |"
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    finished = [r for r in runs if r.status == "ok"]
+    if finished:
+        start = finished[0].metrics
+        lines.append(f"| stage 1 (start) | — | — | {_mean_std([start.get('stage1/ndcg@20')])} | "
+                     f"{_mean_std([start.get('stage1/recall@100')])} | {_mean_std([start.get('stage1/alignment')])}"
+                     " | — | — |")
+    for (method, lr), group in grouped(runs).items():
+        cells = [_mean_std([r.metrics.get(m) for r in group]) for m in METRICS]
+        lines.append(f"| {method} | {lr:g} | {len(group)} | " + " | ".join(cells) + " |" if lr is not None
+                     else f"| {method} | — | {len(group)} | " + " | ".join(cells) + " |")
+    problems = [r for r in runs if r.status not in ("ok", "no stage-2 metrics")]
+    if problems:
+        lines += ["", "Runs without results:"] + [f"- {r.path}: {r.status}" for r in problems]
+    return "\n".join(lines)
+
+
+def sweep_figures(runs: list[Run], out_dir: Path) -> list[Path]:
+    """alignment vs lr, nDCG@20 vs lr, and the trade-off plane (nDCG@20 vs alignment), one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_method: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for (method, lr), group in grouped(runs).items():
+        ndcg = statistics.mean(r.metrics.get("test/ndcg@20", math.nan) for r in group)
+        align = statistics.mean(r.metrics.get("test/alignment", math.nan) for r in group)
+        by_method[method].append((lr or 0.0, ndcg, align))
+    if not by_method:
+        return []
+    start = next(r.metrics for r in runs if r.status == "ok")
+    paths = []
+    for name, x_of, y_of, xlabel, ylabel, logx in (
+        ("alignment_vs_lr.png", lambda p: p[0], lambda p: p[2], "learning rate", "test alignment", True),
+        ("ndcg_vs_lr.png", lambda p: p[0], lambda p: p[1], "learning rate", "test nDCG@20", True),
+        ("tradeoff.png", lambda p: p[1], lambda p: p[2], "test nDCG@20 (retention)", "test alignment", False),
+    ):
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        for method, points in sorted(by_method.items()):
+            points = sorted(points)
+            ax.plot([x_of(p) for p in points], [y_of(p) for p in points], marker="o", label=method)
+        if name == "tradeoff.png" and "stage1/ndcg@20" in start:
+            ax.scatter([start["stage1/ndcg@20"]], [start.get("stage1/alignment", math.nan)], marker="*", s=150,
+                       color="black", label="stage 1")
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out_dir / name
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths

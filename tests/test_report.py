@@ -1,0 +1,47 @@
+"""The sweep report on fabricated run directories, including a failed run."""
+
+import json
+from pathlib import Path
+
+import yaml
+
+from jobmatch.report.__main__ import main
+from jobmatch.report.sweep import collect_runs, sweep_table
+
+
+def fake_run(root: Path, name: str, method: str, lr: float, seed: int, ndcg: float | None, align: float = 0.6) -> None:
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "stage": {"name": method, "optim": {"lr": lr}}}))
+    if ndcg is not None:
+        (run / "results.json").write_text(json.dumps({
+            "test/ndcg@20": ndcg, "test/recall@100": 0.9, "test/alignment": align, "delta/ndcg@20": ndcg - 0.5,
+            "delta/alignment": align - 0.5, "stage1/ndcg@20": 0.5, "stage1/alignment": 0.5, "stage1/recall@100": 0.9}))
+
+
+def test_table_groups_seeds_and_lists_failed_runs(tmp_path: Path) -> None:
+    fake_run(tmp_path, "0", "rankpo", 1e-5, 0, 0.48, 0.62)
+    fake_run(tmp_path, "1", "rankpo", 1e-5, 1, 0.46, 0.66)
+    fake_run(tmp_path, "2", "sft", 1e-5, 0, 0.30, 0.64)
+    fake_run(tmp_path, "3", "simrankpo", 1e-5, 0, None)  # failed: no results.json
+    runs = collect_runs([str(tmp_path)])
+    table = sweep_table(runs)
+    assert "| rankpo | 1e-05 | 2 | 0.4700 ± 0.0141 |" in table
+    assert "| sft | 1e-05 | 1 | 0.3000 |" in table
+    assert "| stage 1 (start) | — | — | 0.5000 |" in table
+    assert "3: missing results" in table
+
+
+def test_cli_writes_report_and_figures(tmp_path: Path, capsys) -> None:
+    for i, lr in enumerate((1e-6, 1e-5)):
+        fake_run(tmp_path / "sweep", f"r{i}", "rankpo", lr, 0, 0.5 - i * 0.05, 0.55 + i * 0.1)
+        fake_run(tmp_path / "sweep", f"s{i}", "sft", lr, 0, 0.45 - i * 0.1, 0.56 + i * 0.08)
+    (tmp_path / "sweep" / "broken").mkdir()
+    (tmp_path / "sweep" / "broken" / "config.yaml").write_text("stage: {name: rankpo_hinge}\n")
+    (tmp_path / "sweep" / "broken" / "results.json").write_text("{not json")
+    main([str(tmp_path / "sweep")])
+    out = tmp_path / "sweep"
+    assert "unreadable results.json" in (out / "report.md").read_text()
+    for name in ("alignment_vs_lr.png", "ndcg_vs_lr.png", "tradeoff.png"):
+        assert (out / name).stat().st_size > 1000
+    assert "| rankpo | 1e-06 |" in capsys.readouterr().out

@@ -9,10 +9,10 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format data train curriculum clean
+.PHONY: help install demo test test-fast lint format data train curriculum stage2 report clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv with the package and its dev extras
+
+demo: install ## The main job: the whole method on the embedded default, CPU, offline (ARGS="..." overrides)
+	$(PY) -m jobmatch.pipeline experiment=demo $(ARGS)
 
 test: install ## Run every test (fast ones first, then the slow ones)
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
@@ -46,6 +49,12 @@ train: install ## Stage 1 with the pretrained MiniLM on data=synthetic_small, bf
 
 curriculum: install ## The stage-1 curriculum experiment (incremental vs combined mining rounds)
 	bash experiments/curriculum/run.sh $(ARGS)
+
+stage2: install ## Stage-2 comparison (RankPO sigmoid/hinge, SimRankPO, SFT) from a stage-1 checkpoint (STAGE1=...)
+	bash experiments/rankpo/run.sh $(ARGS)
+
+report: install ## Table and figures from a sweep's runs (RUNS=dir-or-glob)
+	$(PY) -m jobmatch.report $(or $(RUNS),outputs/multirun)
 
 clean: ## Remove outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

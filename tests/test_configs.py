@@ -66,10 +66,29 @@ def test_debug_configs(name: str, tmp_path: Path) -> None:
     assert cfg.trainer.get("fast_dev_run") or cfg.trainer.get("overfit_batches")
 
 
-@pytest.mark.parametrize("group", ["data", "stage", "paths", "hydra"])
+@pytest.mark.parametrize("primary", ["config", "evaluate", "mine", "curriculum", "annotate", "pipeline"])
+def test_primary_configs_compose(primary: str, tmp_path: Path) -> None:
+    from tests.test_curriculum import cfg_for
+
+    cfg = cfg_for(primary, tmp_path)
+    assert cfg.task_name == ("train" if primary == "config" else primary)
+
+
+@pytest.mark.parametrize("name", options("experiment"))
+def test_experiment_presets_compose(name: str, tmp_path: Path) -> None:
+    from tests.test_curriculum import cfg_for
+
+    cfg = cfg_for("pipeline", tmp_path, f"experiment={name}")
+    assert name in cfg.tags
+
+
+@pytest.mark.parametrize("group", ["data", "stage", "paths", "hydra", "mining", "curriculum", "judge", "pairs"])
 def test_other_groups_compose(group: str, tmp_path: Path) -> None:
     for name in options(group):
-        compose_config([*FAST, f"{group}={name}"] if group != "hydra" else FAST, run_dir=tmp_path)
+        if group == "pairs":
+            compose_config([*FAST, f"pairs@annotate={name}"], run_dir=tmp_path)
+        else:
+            compose_config([*FAST, f"{group}={name}"] if group != "hydra" else FAST, run_dir=tmp_path)
 
 
 def test_stage_and_datamodule_instantiate(tmp_path: Path) -> None:

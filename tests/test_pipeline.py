@@ -10,7 +10,7 @@ from jobmatch.pipeline import StepConfigMismatch, pipeline
 from tests.test_annotate_pipeline import split_files
 from tests.test_curriculum import cfg_for
 
-TINY = ["stage.optim.lr=1e-2", "mining.n_negatives=5", "mining.margin=null", "annotate.pairs_per_query=4",
+TINY = ["curriculum.rounds=1", "stage.optim.lr=1e-2", "mining.n_negatives=5", "mining.margin=null", "annotate.pairs_per_query=4",
         "annotate.top_k=20", "stage2.optim.lr=1e-3", "trainer2.max_epochs=2", "eval.baselines=[bm25]"]
 
 
@@ -40,3 +40,13 @@ def test_pipeline_runs_resumes_and_refuses_a_changed_config(tmp_path: Path, monk
 
     with pytest.raises(StepConfigMismatch, match="another config"):
         pipeline(cfg_for("pipeline", tmp_path, *overrides, "annotate.pairs_per_query=3"))
+
+
+@pytest.mark.slow
+def test_demo_preset_smoke_with_a_tiny_model(tmp_path: Path) -> None:
+    """experiment=demo end to end on the generated synthetic_small market, with tiny_bert for speed."""
+    cfg = cfg_for("pipeline", tmp_path, "experiment=demo", "model=tiny_bert", "logger=none")
+    assert cfg.data.synthetic.preset == "synthetic_small" and cfg.curriculum.rounds == 1
+    results = pipeline(cfg)
+    assert results["annotate/train_pairs"] > 0
+    assert 0.0 <= results["test/alignment"] <= 1.0 and "delta/ndcg@20" in results

@@ -45,7 +45,14 @@ def test_pipeline_runs_resumes_and_refuses_a_changed_config(tmp_path: Path, monk
 @pytest.mark.slow
 def test_demo_preset_smoke_with_a_tiny_model(tmp_path: Path) -> None:
     """experiment=demo end to end on the generated synthetic_small market, with tiny_bert for speed."""
-    cfg = cfg_for("pipeline", tmp_path, "experiment=demo", "model=tiny_bert", "logger=none")
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="pipeline", overrides=[
+            "experiment=demo", "model=tiny_bert", "logger=none", "trainer.enable_progress_bar=false",
+            f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path / 'out'}"])
     assert cfg.data.synthetic.preset == "synthetic_small" and cfg.curriculum.rounds == 1
     results = pipeline(cfg)
     assert results["annotate/train_pairs"] > 0

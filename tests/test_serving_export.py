@@ -12,6 +12,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer, LlamaTokenizer
 
+import jobmatch.serving.export_format as export_format
 from jobmatch.model.tokenizer import tokenize
 from jobmatch.retrieval.encode import encode_texts, model_fingerprint
 from jobmatch.serving.eos import reproduces_append_eos, with_eos_post_processor
@@ -92,6 +93,21 @@ def test_append_eos_reproduced_by_the_exported_tokenizer(tmp_path: Path, flags_i
     assert max(len(ids) for ids in want) == LIMIT
     assert load_exported(tmp_path / "exp").cfg["append_eos"] is False  # the tokenizer appends it now
     assert cosines(st_embeddings(tmp_path / "exp", texts), before).min() >= 0.9999
+
+
+def test_append_eos_fallback_when_the_tokenizer_cannot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an EOS template jobmatch still appends EOS itself; the manifest says other tools differ."""
+    monkeypatch.setattr(export_format, "eos_tokenizer_if_exact", lambda *args: None)
+    tok_dir = char_llama_tokenizer(tmp_path / "tok")
+    encoder = tiny_encoder("tiny_llama", f"model.tokenizer={tok_dir}", "model.append_eos=true")
+    texts = [t.lower() for t in TEXTS]
+    before = encode_texts(encoder, texts, max_length=LIMIT, progress=False)
+    manifest = export_encoder(encoder, tmp_path / "exp", max_query_length=LIMIT, max_passage_length=LIMIT)
+    assert not manifest.tokenizer_appends_eos and not manifest.sentence_transformers_exact
+    assert "embeddings differ" in (tmp_path / "exp" / "README.md").read_text()
+    reloaded = load_exported(tmp_path / "exp")
+    assert reloaded.cfg["append_eos"] is True
+    assert cosines(encode_texts(reloaded, texts, max_length=LIMIT, progress=False), before).min() >= 0.9999
 
 
 def test_eos_post_processor_keeps_bos(tmp_path: Path) -> None:

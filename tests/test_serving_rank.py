@@ -20,6 +20,7 @@ from jobmatch.export import export
 from jobmatch.index import build
 from jobmatch.rank import rank
 from jobmatch.serving.cli import alias_model_argument
+from jobmatch.serving.device import resolve_device
 from jobmatch.serving.export_format import read_export_manifest
 from jobmatch.serving.indexing import index_talents
 from jobmatch.serving.ranking import JD, Ranker, read_jds, snippet
@@ -126,6 +127,14 @@ def test_export_index_entry_points(tmp_path: Path) -> None:
     argv = alias_model_argument([f"model={out}", f"corpus={corpus}", f"out={tmp_path / 'index'}"])
     results = build(compose_entry("index", *argv, f"paths.output_dir={tmp_path / 'outputs'}", "device=cpu"))
     assert results["index/total"] == len(TALENTS) and results["index/talents_per_s"] > 0
+
+
+def test_resolve_device() -> None:
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
 
 
 def test_every_serving_config_composes() -> None:

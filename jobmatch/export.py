@@ -15,8 +15,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jobmatch.model.loading import load_encoder
+from jobmatch.serving.cli import user_errors
 from jobmatch.serving.export_format import export_encoder
-from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
+from jobmatch.utils.run import resolve_run_dir, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ def export(cfg: DictConfig) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     """Entry point."""
     use_hydra_run_dir(cfg)
-    task_wrapper(export)(cfg)
+    with user_errors():
+        export(cfg)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from jobmatch.serving.cli import alias_model_argument, apply_threads
+from jobmatch.serving.cli import alias_model_argument, apply_threads, user_errors
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.indexing import index_talents
-from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
+from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ def build(cfg: DictConfig) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     """Entry point."""
     use_hydra_run_dir(cfg)
-    task_wrapper(build)(cfg)
+    with user_errors():
+        build(cfg)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from jobmatch.serving.cli import alias_model_argument, apply_threads
+from jobmatch.serving.cli import alias_model_argument, apply_threads, user_errors
 from jobmatch.serving.device import resolve_device
+from jobmatch.serving.errors import InputError
 from jobmatch.serving.ranking import Ranker, format_json, format_table, latency_summary, read_jds
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,9 @@ FORMATS = ("table", "json")
 def rank(cfg: DictConfig) -> dict[str, Any]:
     """Read the JDs, load index and model, print each JD's ranked talents; returns latency figures."""
     if cfg.format not in FORMATS:
-        raise ValueError(f"format={cfg.format} is not one of {FORMATS}")
+        raise InputError(f"format={cfg.format} is not one of {FORMATS}")
     if int(cfg.k) < 1:
-        raise ValueError(f"k must be >= 1, got {cfg.k}")
+        raise InputError(f"k must be >= 1, got {cfg.k}")
     jds = read_jds(str(cfg.jd))  # bad input fails before the model loads
     apply_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -52,7 +53,8 @@ def rank(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(config_path="../conf", config_name="rank", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Entry point."""
-    rank(cfg)
+    with user_errors():
+        rank(cfg)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,11 @@ def test_rank_cli_prints_only_json_on_stdout(index_dir: Path) -> None:
     result = json.loads(done.stdout)
     assert result["jd"] == "Postdoc in NLP, Edinburgh" and len(result["results"]) == 2
     assert "ranked 1 JD(s)" in done.stderr
+
+
+@pytest.mark.slow
+def test_rank_cli_reports_bad_input_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "jobmatch.rank", f"index={tmp_path / 'none'}", "jd=x"], cwd=ROOT,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "error: index" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""

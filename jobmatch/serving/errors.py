@@ -13,3 +13,7 @@ class IndexStoreError(RuntimeError):
 
 class ModelMismatchError(IndexStoreError):
     """An index is used with a model other than the one that built it."""
+
+
+class InputError(ValueError):
+    """A bad command-line value or JD (empty text, k < 1, an unknown format)."""

@@ -16,6 +16,7 @@ import torch
 from jobmatch.data.readers import DataFormatError
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import encode_texts
+from jobmatch.serving.errors import InputError
 from jobmatch.serving.export_format import load_exported, read_export_manifest
 from jobmatch.serving.index_store import TalentIndex
 
@@ -89,7 +90,7 @@ def read_jds(jd: str) -> list[JD]:
     """JDs from ``jd``: a file (one JD per line, or JSONL with ``query``), ``-`` (stdin), or the JD text.
 
     Raises:
-        ValueError: empty JD text.
+        InputError: empty JD text.
         FileNotFoundError: ``jd`` looks like a file name but there is no such file.
         DataFormatError: a bad line of a JD file (``FILE:LINE: problem``).
     """
@@ -97,7 +98,7 @@ def read_jds(jd: str) -> list[JD]:
         return _jds_from_lines(sys.stdin.read().splitlines(), "<stdin>")
     text = str(jd).strip()
     if not text:
-        raise ValueError("jd is empty: give a job description text, a file (one JD per line, or JSONL with "
+        raise InputError("jd is empty: give a job description text, a file (one JD per line, or JSONL with "
                          "'query'), or - for stdin")
     path = Path(text)
     if len(text) < 4096 and path.is_file():
@@ -144,7 +145,7 @@ class Ranker:
     def rank(self, jd: JD, k: int) -> RankedJD:
         """The top-k talents of one JD (fewer when the index holds fewer); warns when the JD is truncated."""
         if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+            raise InputError(f"k must be >= 1, got {k}")
         start = time.perf_counter()
         n_tokens = self.token_count(jd.text)
         if n_tokens > self.max_query_length:

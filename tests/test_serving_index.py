@@ -198,3 +198,19 @@ def test_refuses_to_write_into_a_foreign_folder(tmp_path: Path, exports: tuple[P
     (tmp_path / "mine" / "thesis.tex").write_text("...")
     with pytest.raises(IndexStoreError, match="not a jobmatch index; refusing"):
         index_talents(exports[0], write_jsonl(tmp_path / "c.jsonl", TALENTS), tmp_path / "mine")
+
+
+def test_unusual_characters_survive_the_round_trip(tmp_path: Path, exports: tuple[Path, Path]) -> None:
+    talents = [{"id": "ü-1", "text": "line\u2028separator and\u0085next line, emoji 🧪, tab\\there"}, TALENTS[0]]
+    index_talents(exports[0], write_jsonl(tmp_path / "c.jsonl", talents), tmp_path / "index")
+    store = TalentIndex.load(tmp_path / "index")
+    assert store.ids == ["ü-1", "t1"] and store.texts[0] == talents[0]["text"]
+
+
+def test_moved_export(tmp_path: Path) -> None:
+    model = make_export(tmp_path / "export")
+    index_talents(model, write_jsonl(tmp_path / "c.jsonl", TALENTS), tmp_path / "index")
+    model.rename(tmp_path / "moved")
+    with pytest.raises(FileNotFoundError, match="is gone; pass model="):
+        Ranker.open(tmp_path / "index")
+    assert Ranker.open(tmp_path / "index", tmp_path / "moved").rank(JD("q", "x", "t"), k=1).hits

@@ -136,9 +136,11 @@ def _replace_folder(tmp: Path, out: Path) -> None:
 def _check_target(out: Path, overwrite: bool) -> None:
     if not out.exists():
         return
+    if not out.is_dir():
+        raise ExportFormatError(f"{out} is a file; the export needs a folder")
     if not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=true to replace it")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
+    if any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
         raise ExportFormatError(f"{out} exists and is not a jobmatch export; refusing to replace it")
 
 

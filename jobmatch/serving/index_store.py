@@ -198,7 +198,8 @@ class TalentIndex:
         except RuntimeError as err:
             raise IndexStoreError(f"{folder / manifest.vectors_file}: corrupt FAISS index ({err})") from None
         ids, texts = [], []
-        for number, line in enumerate(talents.decode("utf-8").splitlines(), start=1):
+        lines = talents.decode("utf-8").split("\n")  # not splitlines(): texts may hold U+2028 and the like
+        for number, line in enumerate(lines[:-1] if lines and lines[-1] == "" else lines, start=1):
             try:
                 row = json.loads(line)
                 ids.append(str(row["id"]))

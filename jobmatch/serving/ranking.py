@@ -86,6 +86,18 @@ def _jds_from_lines(lines: list[str], source: str) -> list[JD]:
     return jds
 
 
+def _lines(content: str) -> list[str]:
+    """Lines split at newlines only (``str.splitlines`` would also split at U+2028 inside JSON strings)."""
+    return [line.rstrip("\r") for line in content.split("\n")]
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return len(text) < 4096 and Path(text).is_file()
+    except (OSError, ValueError):  # not a possible path (e.g. a NUL character)
+        return False
+
+
 def read_jds(jd: str) -> list[JD]:
     """JDs from ``jd``: a file (one JD per line, or JSONL with ``query``), ``-`` (stdin), or the JD text.
 
@@ -95,14 +107,13 @@ def read_jds(jd: str) -> list[JD]:
         DataFormatError: a bad line of a JD file (``FILE:LINE: problem``).
     """
     if jd == "-":
-        return _jds_from_lines(sys.stdin.read().splitlines(), "<stdin>")
+        return _jds_from_lines(_lines(sys.stdin.read()), "<stdin>")
     text = str(jd).strip()
     if not text:
         raise InputError("jd is empty: give a job description text, a file (one JD per line, or JSONL with "
                          "'query'), or - for stdin")
-    path = Path(text)
-    if len(text) < 4096 and path.is_file():
-        return _jds_from_lines(path.read_text(encoding="utf-8").splitlines(), str(path))
+    if _is_file(text):
+        return _jds_from_lines(_lines(Path(text).read_text(encoding="utf-8")), text)
     if text.endswith(FILE_SUFFIXES) and " " not in text:
         raise FileNotFoundError(f"jd={text}: no such file")
     return [JD("jd", text, "jd argument")]
@@ -129,6 +140,9 @@ class Ranker:
             ExportFormatError: the model folder is not an export.
         """
         index = TalentIndex.load(index_dir)
+        if model_dir is None and not Path(index.manifest.model_path).exists():
+            raise FileNotFoundError(f"the export that built index {index_dir}, {index.manifest.model_path}, is gone; "
+                                    "pass model=EXPORT_FOLDER (the same export, moved)")
         model_dir = Path(model_dir or index.manifest.model_path)
         export = read_export_manifest(model_dir)
         index.check_model(export.model_fingerprint, model_dir, where=str(index_dir))

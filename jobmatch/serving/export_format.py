@@ -216,8 +216,12 @@ def export_encoder(
         notes = "" if manifest.sentence_transformers_exact else (
             "\n**Note:** jobmatch appends EOS after truncation for this model and this tokenizer cannot do it "
             "itself: sentence-transformers embeddings differ slightly from jobmatch's.\n")
+        details = " ".join(sentence for sentence, holds in (
+            ("LoRA weights are merged into the base weights.", manifest.lora_merged),
+            ("The tokenizer carries the profile markup special tokens.", manifest.markup_tokens),
+            ("The tokenizer appends EOS (as jobmatch's append_eos).", manifest.tokenizer_appends_eos)) if holds)
         (tmp / "README.md").write_text(README_TEMPLATE.format(
-            source=manifest.source_checkpoint or manifest.source_model, pooling=manifest.pooling,
+            source=manifest.source_checkpoint or manifest.source_model, details=details, pooling=manifest.pooling,
             normalize=manifest.normalize, max_query_length=max_query_length, max_passage_length=max_passage_length,
             fingerprint=manifest.model_fingerprint, folder=out, notes=notes), encoding="utf-8")
         _replace_folder(tmp, out)

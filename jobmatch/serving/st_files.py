@@ -62,7 +62,7 @@ tags: [jobmatch, sentence-transformers, feature-extraction]
 # jobmatch encoder export
 
 A job-description ↔ talent-profile matcher exported by `python -m jobmatch.export`
-(source: `{source}`). LoRA weights are merged; the tokenizer carries the profile markup tokens.
+(source: `{source}`). {details}
 
 - pooling: `{pooling}`, L2-normalised: `{normalize}` (scores are cosine similarities)
 - max tokens: JDs (queries) {max_query_length}, talent profiles (passages) {max_passage_length}

@@ -143,10 +143,12 @@ def preference_from_json(obj: dict[str, Any]) -> PreferenceRecord:
     )
 
 
-def _read_jsonl(path: str | Path, build: Callable[[dict[str, Any]], T], on_error: OnError) -> list[T]:
+def _read_jsonl(
+    path: str | Path, build: Callable[[dict[str, Any], int], T], on_error: OnError, what: str = "data"
+) -> list[T]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such data file")
+        raise FileNotFoundError(f"{path}: no such {what} file")
     records: list[T] = []
     skipped = 0
     with path.open(encoding="utf-8") as handle:
@@ -160,7 +162,7 @@ def _read_jsonl(path: str | Path, build: Callable[[dict[str, Any]], T], on_error
                     raise _LineProblem(f"not valid JSON ({err.msg} at column {err.colno})") from None
                 if not isinstance(obj, dict):
                     raise _LineProblem(f"expected a JSON object, got {type(obj).__name__}")
-                records.append(build(obj))
+                records.append(build(obj, number))
             except _LineProblem as problem:
                 if on_error == "raise":
                     raise DataFormatError(path, number, str(problem)) from None
@@ -183,12 +185,34 @@ def read_contrastive(
         min_negatives: lines with fewer negatives are bad (the sampler draws this many).
         on_error: ``"raise"`` stops at the first bad line; ``"skip"`` drops bad lines with a warning.
     """
-    return _read_jsonl(path, lambda o: contrastive_from_json(o, min_negatives=min_negatives), on_error)
+    return _read_jsonl(path, lambda o, _: contrastive_from_json(o, min_negatives=min_negatives), on_error)
 
 
 def read_preferences(path: str | Path, *, on_error: OnError = "raise") -> list[PreferenceRecord]:
     """Read a preference JSONL file (``{query, passage1, passage2, preferred, ...}`` per line)."""
-    return _read_jsonl(path, preference_from_json, on_error)
+    return _read_jsonl(path, lambda o, _: preference_from_json(o), on_error)
+
+
+def read_corpus_lines(path: str | Path) -> list[tuple[int, str, str]]:
+    """Read a talent corpus (``{"id": ..., "text": ...}`` per line) as (line, id, text), validating
+    every line: JSON object, an ``id`` (non-empty string or integer), a non-empty ``text``, no
+    duplicate id (the error names the first line too)."""
+    first_line: dict[str, int] = {}
+
+    def entry(obj: dict[str, Any], number: int) -> tuple[int, str, str]:
+        cid = obj.get("id")
+        if cid is None:
+            raise _LineProblem("missing key 'id'")
+        if isinstance(cid, bool) or not isinstance(cid, str | int) or not str(cid).strip():
+            raise _LineProblem(f"'id' must be a non-empty string or integer, got {cid!r}")
+        text = _text(obj, "text")
+        cid = str(cid)
+        if cid in first_line:
+            raise _LineProblem(f"duplicate id '{cid}' (first on line {first_line[cid]})")
+        first_line[cid] = number
+        return number, cid, text
+
+    return _read_jsonl(path, entry, "raise", what="corpus")
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:

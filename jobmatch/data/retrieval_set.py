@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobmatch.data.readers import DataFormatError
+from jobmatch.data.readers import read_corpus_lines
 from jobmatch.data.records import ContrastiveRecord
 
 
@@ -26,32 +25,8 @@ class RetrievalSet:
 
 
 def read_corpus(path: str | Path) -> dict[str, str]:
-    """Read a corpus JSONL (``{"id": ..., "text": ...}`` per line), validating every line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such corpus file")
-    corpus: dict[str, str] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataFormatError(path, number, f"not valid JSON ({err.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataFormatError(path, number, "expected a JSON object")
-            cid, text = obj.get("id"), obj.get("text")
-            if not isinstance(cid, str | int) or isinstance(cid, bool) or str(cid) == "":
-                raise DataFormatError(path, number, "missing or invalid 'id'")
-            if not isinstance(text, str) or not text.strip():
-                raise DataFormatError(path, number, "missing or empty 'text'")
-            if str(cid) in corpus:
-                raise DataFormatError(path, number, f"duplicate id '{cid}'")
-            corpus[str(cid)] = text
-    if not corpus:
-        raise DataFormatError(path, 0, "empty corpus")
-    return corpus
+    """Read a corpus JSONL (``{"id": ..., "text": ...}`` per line) as {id: text}, validating every line."""
+    return {cid: text for _, cid, text in read_corpus_lines(path)}
 
 
 def build_retrieval_set(

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobmatch.data.readers import DataFormatError, read_contrastive
+from jobmatch.data.readers import DataFormatError, read_contrastive, read_corpus_lines
 
 
 @dataclass(frozen=True)
@@ -44,33 +44,7 @@ def _first_object(path: Path) -> dict | None:
 
 
 def _read_id_text(path: Path) -> list[Talent]:
-    talents: list[Talent] = []
-    first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataFormatError(path, number, f"not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(obj, dict):
-                raise DataFormatError(path, number, f"expected a JSON object, got {type(obj).__name__}")
-            tid, text = obj.get("id"), obj.get("text")
-            if tid is None:
-                raise DataFormatError(path, number, "missing 'id'")
-            if isinstance(tid, bool) or not isinstance(tid, str | int) or str(tid).strip() == "":
-                raise DataFormatError(path, number, f"'id' must be a non-empty string or integer, got {tid!r}")
-            if text is None:
-                raise DataFormatError(path, number, "missing 'text'")
-            if not isinstance(text, str) or not text.strip():
-                raise DataFormatError(path, number, "'text' must be a non-empty string")
-            tid = str(tid)
-            if tid in first_line:
-                raise DataFormatError(path, number, f"duplicate id '{tid}' (first on line {first_line[tid]})")
-            first_line[tid] = number
-            talents.append(Talent(tid, text, number))
-    return talents
+    return [Talent(tid, text, number) for number, tid, text in read_corpus_lines(path)]
 
 
 def _read_contrastive_passages(path: Path) -> list[Talent]:

@@ -10,7 +10,8 @@ from jobmatch.pipeline import StepConfigMismatch, pipeline
 from tests.test_annotate_pipeline import split_files
 from tests.test_curriculum import cfg_for
 
-TINY = ["curriculum.rounds=1", "stage.optim.lr=1e-2", "mining.n_negatives=5", "mining.margin=null", "annotate.pairs_per_query=4",
+TINY = ["curriculum.rounds=1", "stage.optim.lr=1e-2", "mining.n_negatives=5", "mining.margin=null",
+        "annotate.pairs_per_query=4",
         "annotate.top_k=20", "stage2.optim.lr=1e-3", "trainer2.max_epochs=2", "eval.baselines=[bm25]"]
 
 

@@ -123,7 +123,7 @@ def test_bad_corpus_lines(tmp_path: Path, line: str, problem: str) -> None:
 def test_empty_or_missing_corpus(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such corpus file"):
         read_talents(tmp_path / "absent.jsonl")
-    with pytest.raises(DataFormatError, match="no valid records|no talents"):
+    with pytest.raises(DataFormatError, match=r"no valid records|no talents"):
         read_talents(write_jsonl(tmp_path / "empty.jsonl", []))
 
 

@@ -99,3 +99,14 @@ def test_stage_and_datamodule_instantiate(tmp_path: Path) -> None:
     batch = next(iter(datamodule.train_dataloader()))
     assert batch.passages.input_ids.shape[0] == batch.query.input_ids.shape[0] * (cfg.data.n_negatives + 1)
     assert module.hparams["model"]["config"]["model_type"] == "bert"
+
+
+@pytest.mark.parametrize("name", options("sweep"))
+def test_sweep_configs_define_parameters(name: str) -> None:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="curriculum" if name == "curriculum" else "config",
+                      overrides=[f"+sweep={name}"], return_hydra_config=True)
+    params = cfg.hydra.sweeper.params
+    assert params and all(isinstance(v, str | int) for v in params.values())

@@ -54,6 +54,8 @@ class PairDataModule(L.LightningDataModule):
             of the training pairs (``preference_val_fraction``, ``preference_test_fraction``,
             seeded by ``preference_split_seed``, independent of the run's seed).
         min_confidence: keep only training pairs judged with at least this confidence (0-100).
+        synthetic, dir: the generator's settings and output folder (``data=synthetic*``), consumed by
+            :func:`jobmatch.data.prepare.prepare_data` before the DataModule is built.
     """
 
     def __init__(
@@ -81,7 +83,8 @@ class PairDataModule(L.LightningDataModule):
         preference_test_fraction: float = 0.2,
         preference_split_seed: int = 0,
         min_confidence: float | None = None,
-        **_: Any,
+        synthetic: Mapping[str, Any] | None = None,
+        dir: str | None = None,
     ) -> None:
         super().__init__()
         self.model_cfg = dict(model)

@@ -30,8 +30,25 @@ class Publication:
     methods: tuple[str, ...]
 
 
+class _Located:
+    """Country and region of an entity's ``institution`` (a talent's home, a JD's employer)."""
+
+    __slots__ = ()
+    institution: Institution
+
+    @property
+    def country(self) -> str:
+        """Country of the institution."""
+        return self.institution.country
+
+    @property
+    def region(self) -> str:
+        """Region of the institution."""
+        return self.institution.region
+
+
 @dataclass(frozen=True, slots=True)
-class Talent:
+class Talent(_Located):
     """A researcher (a passage): where, how senior, what research, and the rendered profile."""
 
     id: str
@@ -46,16 +63,6 @@ class Talent:
     n_publications: int
     text: str
 
-    @property
-    def country(self) -> str:
-        """Country of the home institution."""
-        return self.institution.country
-
-    @property
-    def region(self) -> str:
-        """Region of the home institution."""
-        return self.institution.region
-
     keywords: frozenset[str] = field(init=False, repr=False, compare=False)
     """Research terms of the profile's keyword list (topics and methods); derived."""
 
@@ -64,7 +71,7 @@ class Talent:
 
 
 @dataclass(frozen=True, slots=True)
-class JD:
+class JD(_Located):
     """An academic posting (a query): where, which levels, what research, terms, and its text."""
 
     id: str
@@ -79,16 +86,6 @@ class JD:
     contract: str
     allows_relocation: bool
     text: str
-
-    @property
-    def country(self) -> str:
-        """Country of the hiring institution."""
-        return self.institution.country
-
-    @property
-    def region(self) -> str:
-        """Region of the hiring institution."""
-        return self.institution.region
 
     keywords: frozenset[str] = field(init=False, repr=False, compare=False)
     """Research terms the posting asks for (topics, required and preferred methods); derived."""

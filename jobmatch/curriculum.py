@@ -23,7 +23,7 @@ from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.evaluate import evaluate
 from jobmatch.mine import mine_file
 from jobmatch.retrieval.mining import combine_rounds
-from jobmatch.train import build_loggers, train
+from jobmatch.train import build_loggers, log_results, train
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,7 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
     final = lineage[-1]["metrics"]
     results.update({f"final/{key[5:]}": v for key, v in final.items() if key.startswith("test/")})
     write_results(root, results)
-    for logger in build_loggers(cfg):
-        logger.log_metrics({k: v for k, v in results.items() if isinstance(v, int | float)})
-        logger.save()
+    log_results(build_loggers(cfg), results)
     return results
 
 

@@ -20,7 +20,7 @@ from jobmatch.retrieval.bm25 import bm25_run
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings, RetrievalResult, evaluate_encoder
 from jobmatch.retrieval.metrics import retrieval_metrics
-from jobmatch.train import build_datamodule, build_loggers, container
+from jobmatch.train import build_datamodule, build_loggers, container, log_results
 from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     table = markdown_table(systems)
     (run_dir / "table.md").write_text(table + "\n")
     write_results(run_dir, results)
-    for logger in build_loggers(cfg):
-        logger.log_metrics({k: v for k, v in results.items() if isinstance(v, int | float)})
-        logger.save()
+    log_results(build_loggers(cfg), results)
     print(table)
     log.info("results: %s", json.dumps({k: round(v, 4) for k, v in main.metrics.items() if "@" in k}))
     return results

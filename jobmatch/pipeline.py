@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from jobmatch.curriculum import curriculum, sub_config
 from jobmatch.data.prepare import prepare_data
 from jobmatch.report.pipeline import write_pipeline_report
+from jobmatch.train import build_loggers, log_results
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
         **{k: v for k, v in annotation.items() if k.startswith("annotate/")},
     }
     write_results(root, results)
+    log_results(build_loggers(cfg), results)
     table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name))
     print(table)
     return results

@@ -72,6 +72,14 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     return loggers
 
 
+def log_results(loggers: list[Any], results: dict[str, Any]) -> None:
+    """Send the numeric entries of a run's results to its loggers (W&B, CSV) and flush them."""
+    numeric = {k: v for k, v in results.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    for logger in loggers:
+        logger.log_metrics(numeric)
+        logger.save()
+
+
 def build_callbacks(
     cfg: DictConfig, run_dir: Path, datamodule: PairDataModule, has_logger: bool
 ) -> list[Callback]:
@@ -174,9 +182,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         results["checkpoint/best_score"] = to_float(checkpoint.best_model_score)
     if cfg.stage.get("evaluate", False) and trainer.is_global_zero:
         results.update(evaluate_stage2(cfg, module, datamodule, results.get("checkpoint/best")))  # type: ignore[arg-type]
-        for lg in loggers:
-            lg.log_metrics({k: v for k, v in results.items() if isinstance(v, int | float)})
-            lg.save()
+        log_results(loggers, results)
     if trainer.is_global_zero:
         write_results(run_dir, results)
         log.info("results written to %s", run_dir / "results.json")

@@ -22,7 +22,7 @@ from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
 from jobmatch.evaluate import encode_settings
 from jobmatch.model.loading import load_encoder
-from jobmatch.retrieval.encode import EmbeddingCache
+from jobmatch.retrieval.encode import EmbeddingCache, model_fingerprint
 from jobmatch.retrieval.evaluate import embed_set
 from jobmatch.retrieval.search import build_index, search
 from jobmatch.train import container
@@ -77,9 +77,13 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     encoder = load_encoder(cfg.get("ckpt"), container(cfg.model))
     cache = EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None
     plans: list[dict[str, Any]] = []
-    for split, rset in sets.items():
-        query_emb, corpus_emb, _ = embed_set(encoder, rset, encode_settings(cfg), cache)
-        _, ranked = search(build_index(corpus_emb, "flat"), query_emb, min(int(cfg.annotate.top_k), len(corpus_emb)))
+    corpus_emb, index = None, None
+    model_fp = model_fingerprint(encoder) if cache else None
+    for split, rset in sets.items():  # every split shares one corpus: encode and index it once
+        query_emb, corpus_emb, _ = embed_set(encoder, rset, encode_settings(cfg), cache, corpus_emb=corpus_emb,
+                                             model_fp=model_fp)
+        index = index or build_index(corpus_emb, "flat")
+        _, ranked = search(index, query_emb, min(int(cfg.annotate.top_k), len(corpus_emb)))
         plans += plan_pairs(cfg, split, rset, ranked)
     ranked_s = time.perf_counter() - start
     judge = build_judge(cfg.judge)

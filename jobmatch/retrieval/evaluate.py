@@ -40,16 +40,26 @@ class RetrievalResult:
 
 
 def embed_set(
-    encoder: TextEncoder, rset: RetrievalSet, settings: EncodeSettings, cache: EmbeddingCache | None = None
+    encoder: TextEncoder,
+    rset: RetrievalSet,
+    settings: EncodeSettings,
+    cache: EmbeddingCache | None = None,
+    *,
+    corpus_emb: np.ndarray | None = None,
+    model_fp: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """(query embeddings [Q, D], corpus embeddings [N, D], timings) in the order of the set's dicts."""
-    fp = model_fingerprint(encoder) if cache else None
+    """(query embeddings [Q, D], corpus embeddings [N, D], timings) in the order of the set's dicts.
+
+    Pass ``corpus_emb`` (and ``model_fp``) from an earlier call when several query sets share one
+    corpus and one model, so that the corpus is encoded (and the weights hashed) once.
+    """
+    fp = model_fp or (model_fingerprint(encoder) if cache else None)
     timings: dict[str, float] = {}
-    out = []
-    for name, texts, max_length in (
-        ("corpus", list(rset.corpus.values()), settings.max_passage_length),
-        ("queries", list(rset.queries.values()), settings.max_query_length),
-    ):
+    out = [] if corpus_emb is None else [corpus_emb]
+    parts = [("queries", list(rset.queries.values()), settings.max_query_length)]
+    if corpus_emb is None:
+        parts.insert(0, ("corpus", list(rset.corpus.values()), settings.max_passage_length))
+    for name, texts, max_length in parts:
         start = time.perf_counter()
         kwargs = {"max_length": max_length, "batch_size": settings.batch_size, "bf16": settings.bf16,
                   "progress": settings.progress, "desc": f"encode {name}"}

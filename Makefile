@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format data train curriculum stage2 report clean
+.PHONY: help install demo test test-fast lint format data train curriculum stage2 reproduce report clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ curriculum: install ## The stage-1 curriculum experiment (incremental vs combine
 
 stage2: install ## Stage-2 comparison (RankPO sigmoid/hinge, SimRankPO, SFT) from a stage-1 checkpoint (STAGE1=...)
 	bash experiments/rankpo/run.sh $(ARGS)
+
+reproduce: install ## The paper's analyses on data=synthetic: curriculum, then the stage-2 methods x lr x seed sweep (see experiments/reproduce)
+	bash experiments/reproduce/run.sh
 
 report: install ## Table and figures from a sweep's runs (RUNS=dir-or-glob)
 	$(PY) -m jobmatch.report $(or $(RUNS),outputs/multirun)

@@ -3,24 +3,33 @@
 # then RankPO (sigmoid, hinge; frozen reference), SimRankPO and SFT; one results table.
 #   STAGE1=path/to/best.ckpt bash experiments/rankpo/run.sh [extra overrides]
 #   STAGE1=... PAIRS=<dir with preferences_{train,val,test}.jsonl> bash experiments/rankpo/run.sh   # reuse pairs
+#   RUNS="rankpo:1e-5 sft:1e-5" SEEDS="0 1 2" ...   # method:lr pairs, each run once per seed
+# Every run writes OUT/<method>-lr<lr>[-seed<seed>]/results.json; a finished run is skipped on rerun.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-outputs/experiments/rankpo}
 STAGE1=${STAGE1:-outputs/experiments/curriculum/incremental/round0/train/checkpoints/best.ckpt}
 RUNS=${RUNS:-"rankpo:1e-4 rankpo:3e-4 rankpo_hinge:1e-4 simrankpo:1e-4 sft:1e-4"}
+SEEDS=${SEEDS:-""}           # empty: one run with the config's seed, directory without a seed suffix
+PAIRS_PER_QUERY=${PAIRS_PER_QUERY:-4}
 COMMON=(model=minilm data=synthetic_small trainer.precision=bf16-mixed eval.bf16=true logger=csv "$@")
 PAIRS=${PAIRS:-$OUT/annotate}
 if [ ! -f "$PAIRS/preferences_train.jsonl" ]; then
-  $PY -m jobmatch.annotate ckpt="$STAGE1" annotate.pairs_per_query=4 paths.run_dir="$PAIRS" "${COMMON[@]}"
+  $PY -m jobmatch.annotate ckpt="$STAGE1" annotate.pairs_per_query="$PAIRS_PER_QUERY" paths.run_dir="$PAIRS" \
+    "${COMMON[@]}"
 fi
 for run in $RUNS; do
   stage=${run%%:*}; lr=${run##*:}
-  dir="$OUT/$stage-lr$lr"
-  [ -f "$dir/results.json" ] && { echo "skip $dir"; continue; }
-  $PY -m jobmatch.train stage="$stage" stage.init_ckpt="$STAGE1" stage.optim.lr="$lr" trainer.max_epochs=1 \
-    data.batch_size=16 data.preference_train_file="$PAIRS/preferences_train.jsonl" \
-    data.preference_val_file="$PAIRS/preferences_val.jsonl" \
-    data.preference_test_file="$PAIRS/preferences_test.jsonl" paths.run_dir="$dir" "${COMMON[@]}"
+  for seed in ${SEEDS:-default}; do
+    dir="$OUT/$stage-lr$lr"; seed_arg=()
+    if [ "$seed" != default ]; then dir="$dir-seed$seed"; seed_arg=(seed="$seed"); fi
+    [ -f "$dir/results.json" ] && { echo "skip $dir (done)"; continue; }
+    $PY -m jobmatch.train stage="$stage" stage.init_ckpt="$STAGE1" stage.optim.lr="$lr" trainer.max_epochs=1 \
+      data.batch_size=16 data.preference_train_file="$PAIRS/preferences_train.jsonl" \
+      data.preference_val_file="$PAIRS/preferences_val.jsonl" \
+      data.preference_test_file="$PAIRS/preferences_test.jsonl" paths.run_dir="$dir" "${seed_arg[@]}" \
+      "${COMMON[@]}"
+  done
 done
 $PY -m jobmatch.report "$OUT" --out "$OUT"

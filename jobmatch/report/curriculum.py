@@ -1,6 +1,7 @@
 """The curriculum comparison table from two curriculum run directories.
 
-    python -m jobmatch.report.curriculum outputs/experiments/curriculum   # holds incremental/ and combined/
+python -m jobmatch.report.curriculum outputs/experiments/curriculum   # holds incremental/ and combined/
+python -m jobmatch.report.curriculum --best-checkpoint outputs/experiments/curriculum  # stage 2's start
 """
 
 from __future__ import annotations
@@ -31,17 +32,47 @@ def curriculum_table(root: Path) -> str:
             metrics = entry["metrics"]
             if entry["round"] == 0:
                 if first:
-                    lines += [_row("BM25", metrics, "bm25"), _row("untrained MiniLM", metrics, "base"),
-                              _row("round 0 (random negatives)", metrics, "test")]
+                    lines += [
+                        _row("BM25", metrics, "bm25"),
+                        _row("untrained MiniLM", metrics, "base"),
+                        _row("round 0 (random negatives)", metrics, "test"),
+                    ]
                     first = False
                 continue
             lines.append(_row(f"{mode} round {entry['round']}", metrics, "test"))
     return "\n".join(lines)
 
 
+def best_checkpoint(root: Path) -> Path:
+    """The checkpoint with the best validation score over every round of every curriculum under ``root``.
+
+    Selection uses the validation split (``checkpoint/best_score`` in each round's training results),
+    never the test split. Ties keep the earlier round.
+    """
+    best: tuple[float, Path] | None = None
+    for mode in ("incremental", "combined"):
+        path = root / mode / "lineage.json"
+        if not path.exists():
+            continue
+        for entry in json.loads(path.read_text()):
+            ckpt = Path(entry["checkpoint"])
+            results = ckpt.parent.parent / "results.json"
+            if not results.exists():
+                continue
+            score = json.loads(results.read_text()).get("checkpoint/best_score")
+            if score is not None and (best is None or float(score) > best[0]):
+                best = (float(score), ckpt)
+    if best is None:
+        raise FileNotFoundError(f"{root}: no finished curriculum round with a validation score")
+    return best[1]
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Print the table for the directory given on the command line."""
+    """Print the table (or, with ``--best-checkpoint``, the best checkpoint) for the directory given."""
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--best-checkpoint":
+        print(best_checkpoint(Path(args[1] if len(args) > 1 else "outputs/experiments/curriculum")))
+        return
     print(curriculum_table(Path(args[0] if args else "outputs/experiments/curriculum")))
 
 

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, open_dict
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.evaluate import evaluate
 from jobmatch.mine import mine_file
+from jobmatch.report.objective import objective_value
 from jobmatch.retrieval.mining import combine_rounds
 from jobmatch.train import build_loggers, log_results, train
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
@@ -103,9 +104,9 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path="../conf", config_name="curriculum", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    """Entry point; returns the last round's test nDCG@20."""
+    """Entry point; returns ``objective`` (null: the last round's test nDCG@20) for sweepers."""
     use_hydra_run_dir(cfg)
-    return task_wrapper(curriculum)(cfg).get("final/ndcg@20")
+    return objective_value(task_wrapper(curriculum)(cfg), cfg.get("objective"), default_key="final/ndcg@20")
 
 
 if __name__ == "__main__":

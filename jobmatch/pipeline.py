@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jobmatch.curriculum import curriculum, sub_config
 from jobmatch.data.prepare import prepare_data
+from jobmatch.report.objective import objective_value
 from jobmatch.report.pipeline import write_pipeline_report
 from jobmatch.train import build_loggers, log_results
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
@@ -138,9 +139,9 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path="../conf", config_name="pipeline", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    """Entry point; returns the stage-2 test alignment."""
+    """Entry point; returns ``objective`` (null: the stage-2 test alignment) for sweepers."""
     use_hydra_run_dir(cfg)
-    return task_wrapper(pipeline)(cfg).get("test/alignment")
+    return objective_value(task_wrapper(pipeline)(cfg), cfg.get("objective"), default_key="test/alignment")
 
 
 if __name__ == "__main__":

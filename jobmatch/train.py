@@ -19,12 +19,14 @@ from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.contrastive import ContrastiveModule
 from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
 from jobmatch.modules.reference import ReferenceCache, ReferenceScores
+from jobmatch.report.objective import objective_value
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.retrieval.validation import RetrievalValidation
 from jobmatch.utils.rng import RngStateCallback
 from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, use_hydra_run_dir, write_results
+from jobmatch.utils.wandb_meta import apply_wandb_meta, is_wandb
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,12 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:
-    """Instantiate every logger of the ``logger`` group (none is fine)."""
+    """Instantiate every logger of the ``logger`` group (none is fine); W&B gets a derived group and tags."""
     loggers = []
     for node in (cfg.get("logger") or {}).values():
         if node is not None and "_target_" in node:
-            loggers.append(hydra.utils.instantiate(node))
+            extra = apply_wandb_meta(node, cfg) if is_wandb(node) else {}  # group/tags from the config
+            loggers.append(hydra.utils.instantiate(node, **extra))
     return loggers
 
 
@@ -191,10 +194,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    """Entry point; returns the monitored metric so that sweepers can optimise it."""
+    """Entry point; returns the float a sweeper optimises: ``objective`` (null: the monitored metric)."""
     use_hydra_run_dir(cfg)
     results = task_wrapper(train)(cfg)
-    return to_float(results.get(cfg.stage.monitor))
+    return objective_value(results, cfg.get("objective"), default_key=str(cfg.stage.monitor))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
             temperature=float(stage.temperature),
             in_batch_negatives=bool(stage.in_batch_negatives),
             init_ckpt=stage.get("init_ckpt"),
+            chunk_size=stage.get("chunk_size"),
+            chunk_recompute=bool(stage.get("chunk_recompute", True)),
         )
     if stage.get("module") == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
         options = {key: stage[key] for key in RANKPO_OPTIONS}

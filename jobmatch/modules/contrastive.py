@@ -11,6 +11,7 @@ import torch
 from jobmatch.data.collate import ContrastiveBatch, TokenBatch
 from jobmatch.losses import info_nce_loss
 from jobmatch.model import TextEncoder
+from jobmatch.model.chunked import encode_in_chunks
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 
@@ -24,6 +25,10 @@ class ContrastiveModule(L.LightningModule):
         temperature: InfoNCE τ.
         in_batch_negatives: use every passage of the batch (and of every device) as a negative.
         init_ckpt: a checkpoint whose encoder weights (same model config) initialise this one.
+        chunk_size: encode at most this many texts per forward, sorted by length and trimmed to each
+            chunk's own padding (None: the whole batch at once). Same loss and gradients.
+        chunk_recompute: with ``chunk_size``, keep no activations and recompute them one chunk at a
+            time in backward (GradCache memory profile: peak memory of one chunk, a second forward).
     """
 
     def __init__(
@@ -33,6 +38,8 @@ class ContrastiveModule(L.LightningModule):
         temperature: float = 0.02,
         in_batch_negatives: bool = True,
         init_ckpt: str | None = None,
+        chunk_size: int | None = None,
+        chunk_recompute: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["init_ckpt"])  # a reload must not need the init file
@@ -41,10 +48,18 @@ class ContrastiveModule(L.LightningModule):
             self.encoder.load_state_dict(load_encoder(init_ckpt).state_dict())
         self.temperature = temperature
         self.in_batch_negatives = in_batch_negatives
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"stage.chunk_size={chunk_size}: use a positive number of texts, or null for no chunks")
+        self.chunk_size = chunk_size
+        self.chunk_recompute = chunk_recompute
 
     def embed(self, tokens: TokenBatch) -> torch.Tensor:
-        """[B, D] embeddings of a token batch."""
-        return self.encoder(tokens.input_ids, tokens.attention_mask)
+        """[B, D] embeddings of a token batch (in length-sorted chunks when ``chunk_size`` is set)."""
+        if self.chunk_size is None:
+            return self.encoder(tokens.input_ids, tokens.attention_mask)
+        return encode_in_chunks(
+            self.encoder, tokens.input_ids, tokens.attention_mask, self.chunk_size, recompute=self.chunk_recompute
+        )
 
     def contrastive_loss(self, batch: ContrastiveBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, accuracy of the positive ranking first in its own group)."""

@@ -8,12 +8,22 @@ from tests.conftest import FAST, compose_config
 
 
 def test_group_and_tags_from_a_composed_config(tmp_path: Path) -> None:
-    cfg = compose_config([*FAST, "stage=rankpo", "stage.optim.lr=5e-5", "seed=3", "tags=[mine]",
-                          "trainer.precision=bf16-mixed"], run_dir=tmp_path)
+    cfg = compose_config(
+        [*FAST, "stage=rankpo", "stage.optim.lr=5e-5", "seed=3", "tags=[mine]", "trainer.precision=bf16-mixed"],
+        run_dir=tmp_path,
+    )
     group, tags = wandb_group_and_tags(cfg, choices={"model": "tiny_bert", "data": "jsonl"})
     assert group == "train-rankpo"
-    assert tags == ["rankpo", "task=train", "model=tiny_bert", "data=jsonl", "precision=bf16-mixed", "lr=5e-05",
-                    "seed=3", "mine"]
+    assert tags == [
+        "rankpo",
+        "task=train",
+        "model=tiny_bert",
+        "data=jsonl",
+        "precision=bf16-mixed",
+        "lr=5e-05",
+        "seed=3",
+        "mine",
+    ]
 
 
 def test_presets_name_the_group(tmp_path: Path) -> None:

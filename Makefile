@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format data train curriculum stage2 reproduce report clean
+.PHONY: help install demo test test-fast lint format data train curriculum stage2 reproduce report bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ reproduce: install ## The paper's analyses on data=synthetic: curriculum, then t
 
 report: install ## Table and figures from a sweep's runs (RUNS=dir-or-glob)
 	$(PY) -m jobmatch.report $(or $(RUNS),outputs/multirun)
+
+bench: install ## Benchmarks vs peers (needs pip install -e .[bench]) -> experiments/benchmarks/results.{json,md} (ARGS="--quick" ...)
+	$(PY) -m jobmatch.bench $(ARGS)
 
 clean: ## Remove outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

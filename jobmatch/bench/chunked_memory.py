@@ -206,7 +206,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "batch": f"{b} JDs x (1+{GROUP - 1}) talents (B), 8B = {8 * b} JDs; in-batch negatives",
         "lengths": f"uniform [{MIN_LENGTH}, {s['max_length']}] tokens, random ids, seeded",
         "precision": "bf16 autocast (CPU), fp32 weights",
-        "lora": "model config default",
+        "lora": "conf/model defaults: r=8, alpha=16, dropout 0.05 (minilm); r=4 (tiny_bert)",
         "step": "forward + InfoNCE + backward + AdamW",
         "threads": torch.get_num_threads(),
     }

@@ -1,6 +1,7 @@
 """Every experiment preset and sweep config composes for the entry point its comment names, expands to its
 jobs, and runs one fast step on a tiny model; slow tests run the presets' whole entry points on a tiny
 synthetic market and real Hydra multiruns (basic sweeper; joblib and Optuna when the sweep extra is installed).
+The demo preset's whole pipeline runs in tests/test_pipeline.py.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -23,28 +22,29 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from jobmatch.curriculum import curriculum
-from jobmatch.pipeline import pipeline
 from jobmatch.train import train
 from tests.conftest import CONF, FAST, FIXTURES, ROOT, SHARED_SAMPLE
 
 CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"
 PAIRS = FIXTURES / "preferences_tiny.jsonl"
 ENTRY_CONFIG = {"train": "config", "curriculum": "curriculum", "pipeline": "pipeline"}
-TASKS: dict[str, Callable[[DictConfig], dict[str, Any]]] = {
-    "config": train,
-    "curriculum": curriculum,
-    "pipeline": pipeline,
-}
 # The generated market of data=synthetic* presets, shrunk to seconds.
 TINY_MARKET = [
     "+data.synthetic.overrides.n_talents=120",
     "+data.synthetic.overrides.n_jds=40",
     "+data.synthetic.overrides.judge_pairs=50",
 ]
-HAS_SWEEP_EXTRA = all(
-    importlib.util.find_spec(f"hydra_plugins.hydra_{name}") is not None
-    for name in ("joblib_launcher", "optuna_sweeper", "submitit_launcher")
-)
+
+
+def has_plugin(name: str) -> bool:
+    """Whether a Hydra plugin package is installed (``hydra_plugins`` itself may be absent)."""
+    try:
+        return importlib.util.find_spec(f"hydra_plugins.{name}") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+HAS_SWEEP_EXTRA = all(has_plugin(f"hydra_{n}") for n in ("joblib_launcher", "optuna_sweeper", "submitit_launcher"))
 needs_sweep_extra = pytest.mark.skipif(not HAS_SWEEP_EXTRA, reason='needs pip install -e ".[sweep]"')
 
 

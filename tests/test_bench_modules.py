@@ -1,0 +1,105 @@
+"""Benchmarks precision, rankpo_reference and ann_scale: quick runs return the harness's result structure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from jobmatch.bench import ann_scale
+from jobmatch.retrieval.search import choose_index_kind
+
+SETTINGS_KEYS = {"model", "batch", "lengths", "precision", "repetitions"}
+
+
+def check_structure(result: dict[str, Any], name: str, row_keys: set[str]) -> None:
+    """The contract of ``jobmatch.bench.common.bench_result``: JSON-able, settings, uniform rows, targets."""
+    json.dumps(result)
+    assert result["name"] == name
+    assert isinstance(result["title"], str) and result["title"]
+    assert SETTINGS_KEYS <= set(result["settings"])
+    rows = result["rows"]
+    assert rows and all(set(row) == set(rows[0]) for row in rows)
+    assert row_keys <= set(rows[0])
+    assert result["targets"]
+    for t in result["targets"]:
+        assert {"target", "value", "goal", "met", "note"} <= set(t)
+        assert isinstance(t["met"], bool)
+
+
+def test_ann_scale_quick() -> None:
+    result = ann_scale.run(quick=True)
+    check_structure(result, "ann_scale", {"n", "index", "build_s", "search_ms_per_query", "recall@100", "eval_s"})
+    rows = result["rows"]
+    assert {(r["n"], r["index"]) for r in rows} == {(n, k) for n in (1_000, 10_000) for k in ("flat", "ivf", "hnsw")}
+    assert all(r["recall@100"] == 1.0 for r in rows if r["index"] == "flat")
+    assert all(0.0 <= r["recall@100"] <= 1.0 for r in rows)
+    assert all(sum(r["auto"] for r in rows if r["n"] == n) == 1 for n in (1_000, 10_000))
+
+
+def test_ann_mixture_is_seeded_clustered_and_unit() -> None:
+    mixture = ann_scale.Mixture(seed=3)
+    x = mixture.sample(2_000, stream=0, chunk=700)  # chunked draws: same as one stream
+    assert x.shape == (2_000, ann_scale.DIM) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(x, ann_scale.Mixture(seed=3).sample(2_000, stream=0, chunk=700))
+    sims = x[:50] @ x.T  # [50, 2000]
+    top10 = np.sort(sims, axis=1)[:, -11]  # the 10th neighbour after the point itself
+    assert top10.mean() > 0.3 > abs(np.median(sims))  # clustered, yet unrelated pairs near orthogonal
+
+
+def test_extrapolated_rows_are_labelled_lower_bounds() -> None:
+    row = {"n": 100_000, "index": "hnsw", "build_s": 30.0}
+    out = ann_scale.extrapolated(row, 1_000_000)
+    assert out["build_s"] == 300.0 and out["eval_s"] == 300.0
+    assert out["recall@100"] is None and out["measured"].startswith("no")
+    assert out["auto"] == (choose_index_kind(1_000_000) == "hnsw")
+
+
+@pytest.mark.slow
+def test_precision_quick() -> None:
+    from jobmatch.bench import precision
+
+    result = precision.run(quick=True)
+    check_structure(result, "precision", {"precision", "step_s", "speedup_vs_fp32", "val_ndcg@20"})
+    assert [r["precision"] for r in result["rows"]] == ["32-true", "bf16-mixed"]
+    assert all(r["step_s"] > 0 and 0.0 <= r["val_ndcg@20"] <= 1.0 for r in result["rows"])
+
+
+@pytest.mark.slow
+def test_rankpo_reference_quick() -> None:
+    from jobmatch.bench import rankpo_reference
+
+    result = rankpo_reference.run(quick=True)
+    check_structure(result, "rankpo_reference", {"reference", "step_s", "peak_rss_mb", "reference_params_mb"})
+    rows = {r["reference"]: r for r in result["rows"]}
+    assert set(rows) == {"frozen", "copy"}
+    assert rows["copy"]["reference_params_mb"] > 0 == rows["frozen"]["reference_params_mb"]
+    assert [t["goal"] for t in result["targets"]] == ["<= 0.6", "<= 0.7"]
+
+
+def test_copy_reference_scores_like_the_starting_policy(tmp_path) -> None:
+    """The contender's separate reference model is the stage-1 model: at step 0 it scores every pair as
+    the policy does (fresh adapter = identity), and it holds its own weights, outside the trained module."""
+    import torch
+
+    from jobmatch.bench import rankpo_reference as rr
+    from jobmatch.train import build_datamodule
+
+    pairs = rr.write_pairs(tmp_path / "pairs", batch=4, steps=1)
+    cfg = rr._config("copy", 1, True, pairs, str(tmp_path / "run"))
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    module = rr.copy_module_factory(cfg).eval()
+    batch = next(iter(datamodule.train_dataloader()))
+    with torch.no_grad():
+        ref_chosen, ref_rejected = module.reference(batch)
+        chosen, rejected = module.scores(batch)
+    torch.testing.assert_close(ref_chosen, chosen, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ref_rejected, rejected, atol=1e-5, rtol=0)
+    reference = module.__dict__["reference_model"]
+    assert not any(p.requires_grad for p in reference.parameters())
+    assert not any(p is q for p in reference.parameters() for q in module.parameters())
+    assert "reference_model" not in dict(module.named_modules())

@@ -24,13 +24,24 @@ def set_threads(threads: int | None) -> None:
         faiss.omp_set_num_threads(threads)
 
 
-def choose_index_kind(n: int, threshold: int = 100_000) -> str:
-    """``"flat"`` (exact search) when ``n < threshold`` passages, else ``"hnsw"``.
+# The largest corpus searched exactly when ``index: auto``. Measured by jobmatch/bench/ann_scale.py
+# (2-core CPU, d = 384, clustered unit vectors, 1000 queries, k = 100, build_index's defaults), the cost
+# of one evaluation (build + search): n = 10^4: flat 0.5 s, IVF 2.2 s, HNSW 4.6 s; n = 10^5: flat 5.1 s,
+# HNSW 26 s (recall@100 0.94), IVF 39 s; n = 10^6: flat 200 s (0.2 s per query) against HNSW and IVF
+# builds of at least 256 s and 366 s. Both a build and an exact search grow linearly in n, so an
+# index pays back only past ~1,300 (n = 10^6) to ~5,600 (n = 10^5) queries per build, more than an
+# evaluation asks; above 10^6 (not measured) exact search costs over 0.2 s per query: HNSW.
+EXACT_SEARCH_MAX = 1_000_000
 
-    Below about 10^5 vectors exact search is fast enough and has no recall loss; above it HNSW
+
+def choose_index_kind(n: int, threshold: int = EXACT_SEARCH_MAX) -> str:
+    """``"flat"`` (exact search) for corpora of at most ``threshold`` passages, else ``"hnsw"``.
+
+    Up to 10^6 vectors, exact search of an evaluation's queries costs less than building an ANN
+    index and loses no recall (see :data:`EXACT_SEARCH_MAX` for the measurements); beyond it HNSW
     keeps queries sub-linear without the training pass that IVF needs.
     """
-    return "flat" if n < threshold else "hnsw"
+    return "flat" if n <= threshold else "hnsw"
 
 
 def _as_matrix(x: np.ndarray, name: str) -> np.ndarray:

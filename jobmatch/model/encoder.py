@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
 from jobmatch.model.pooling import POOLINGS, pool
 from jobmatch.model.sources import resolve_model_source
@@ -20,24 +20,49 @@ log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
+# Where HF configs keep the dropout of the attention probabilities: BERT-likes, Llama-likes, GPT-2-likes.
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
+
+
+def set_attention_dropout(config: PretrainedConfig, p: float) -> str:
+    """Set the attention-probs dropout of a backbone config (before the model is built); the key it set."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"model.attention_dropout={p}: use a probability in [0, 1), or null for the checkpoint's")
+    for key in ATTENTION_DROPOUT_KEYS:
+        if hasattr(config, key):
+            setattr(config, key, float(p))
+            return key
+    raise ValueError(
+        f"model.attention_dropout: a {type(config).__name__} has none of {ATTENTION_DROPOUT_KEYS}; leave it null"
+    )
+
 
 def _build_backbone(cfg: Mapping[str, Any]) -> PreTrainedModel:
     """Load pretrained weights (``name_or_path``) or build a random model from ``config``."""
     dtype = DTYPES[cfg.get("dtype", "float32")]
     attn = cfg.get("attn_implementation") or None
     trust = bool(cfg.get("trust_remote_code", False))
+    attention_dropout = cfg.get("attention_dropout")  # None: the checkpoint's (or config's) own value
     if cfg.get("config"):
         spec = dict(cfg["config"])
         config = AutoConfig.for_model(spec.pop("model_type"), **spec)
         if attn:
             config._attn_implementation = attn
+        if attention_dropout is not None:
+            set_attention_dropout(config, float(attention_dropout))
         return AutoModel.from_config(config, dtype=dtype, trust_remote_code=trust)
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": trust}
     if attn:
         kwargs["attn_implementation"] = attn
     if cfg.get("gguf_file"):
         kwargs["gguf_file"] = cfg["gguf_file"]
-    return AutoModel.from_pretrained(resolve_model_source(cfg["name_or_path"]), **kwargs)
+    source = resolve_model_source(cfg["name_or_path"])
+    if attention_dropout is not None:
+        config_kwargs = {k: kwargs[k] for k in ("trust_remote_code", "gguf_file") if k in kwargs}
+        config = AutoConfig.from_pretrained(source, **config_kwargs)
+        set_attention_dropout(config, float(attention_dropout))
+        kwargs["config"] = config
+    return AutoModel.from_pretrained(source, **kwargs)
 
 
 class TextEncoder(nn.Module):

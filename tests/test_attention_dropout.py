@@ -1,0 +1,58 @@
+"""model.attention_dropout: null keeps the backbone's attention-probs dropout, a float overrides it."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from jobmatch.model import TextEncoder
+from jobmatch.train import container
+from tests.conftest import compose_config
+
+
+def _attention_dropouts(encoder: TextEncoder) -> set[float]:
+    """The p of every BERT self-attention's dropout (the one SDPA receives in training mode)."""
+    return {m.dropout.p for m in encoder.modules() if type(m).__name__.endswith("SelfAttention")}
+
+
+def _cfg(tmp_path: Path, *overrides: str) -> dict:
+    return container(compose_config(["model=tiny_bert", *overrides], run_dir=tmp_path).model)
+
+
+def test_null_keeps_the_backbone_value(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    assert cfg["attention_dropout"] is None
+    encoder = TextEncoder(cfg)
+    assert encoder.backbone.config.attention_probs_dropout_prob == BertConfig().attention_probs_dropout_prob == 0.1
+    assert _attention_dropouts(encoder) == {0.1}
+
+
+def test_override_reaches_the_backbone_config_and_modules(tmp_path: Path) -> None:
+    encoder = TextEncoder(_cfg(tmp_path, "model.attention_dropout=0.0"))
+    assert encoder.uses_lora
+    assert encoder.backbone.config.attention_probs_dropout_prob == 0.0
+    assert _attention_dropouts(encoder) == {0.0}
+    assert encoder.backbone.config.hidden_dropout_prob == 0.1  # only the attention dropout changes
+
+
+def test_override_of_pretrained_weights(tmp_path: Path) -> None:
+    """The from_pretrained path: the override reaches the loaded config, the weights are the saved ones."""
+    torch.manual_seed(0)
+    saved = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    saved.save_pretrained(tmp_path / "bert")
+    cfg = _cfg(tmp_path, f"model.name_or_path={tmp_path / 'bert'}", "model.config=null", "model.lora.enabled=false")
+    for value, expected in ((None, 0.1), (0.0, 0.0), (0.2, 0.2)):
+        encoder = TextEncoder({**cfg, "attention_dropout": value})
+        assert encoder.backbone.config.attention_probs_dropout_prob == expected
+        assert _attention_dropouts(encoder) == {expected}
+        assert encoder.backbone.config._attn_implementation == "sdpa"
+        weight = encoder.backbone.embeddings.word_embeddings.weight
+        assert torch.equal(weight, saved.embeddings.word_embeddings.weight)
+
+
+def test_llama_key_and_bad_values(tmp_path: Path) -> None:
+    encoder = TextEncoder(container(compose_config(["model=tiny_llama", "model.attention_dropout=0.1"]).model))
+    assert encoder.backbone.config.attention_dropout == 0.1
+    with pytest.raises(ValueError, match="attention_dropout"):
+        TextEncoder(_cfg(tmp_path, "model.attention_dropout=1.5"))

@@ -46,10 +46,12 @@ from torch.autograd.profiler_util import FunctionEvent  # noqa: E402
 from torch.profiler import ProfilerActivity, profile, record_function  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "profile.md"
+NOTES = "<!-- notes: kept when the script rewrites the file -->"  # hand-written reading below it
 MODULE = "experiments.benchmarks.profile_step"  # importable from ROOT (namespace packages)
 TOP = 15
 EVAL_TEXTS = 64
 STEPS_AB = 3  # timed steps per A/B trial, after one warm-up step
+PAIRS_AB = 4  # in-process alternation: timed (0.1, 0.0) step pairs after one warm-up step of each
 
 # ---- grouping of ops by their self time --------------------------------------------------------
 
@@ -266,20 +268,58 @@ def profile_encode() -> dict[str, Any]:
 
 
 def dropout_trial(attention_dropout: float | None, steps: int = STEPS_AB) -> dict[str, Any]:
-    """One process: our bf16 training, 1 warm-up + ``steps`` steps; median step seconds (no profiler)."""
+    """One process: our bf16 training with ``model.attention_dropout`` (None: the checkpoint's 0.1),
+    1 warm-up + ``steps`` steps; median step seconds (no profiler)."""
+    from jobmatch.bench.common import median
+    from jobmatch.bench.training import train_steps
+
+    with tempfile.TemporaryDirectory(prefix="dropout-ab-") as scratch:
+        cfg = _training_cfg(Path(scratch), steps=1 + steps)
+        cfg.model.attention_dropout = attention_dropout
+        out = train_steps(cfg)
+    dropouts = {m.dropout.p for m in out["module"].modules() if type(m).__name__.endswith("SelfAttention")}
+    return {"step_s": median(out["step_s"][1:]), "steps": out["step_s"], "attention_dropouts": sorted(dropouts)}
+
+
+def dropout_alternating(pairs: int = PAIRS_AB) -> dict[str, Any]:
+    """One process, attention dropout flipped between steps (0.1, 0.0, 0.1, ...): wall and CPU seconds per step.
+
+    Step-by-step alternation seconds apart is robust to the shared machine's load drifting between
+    processes. The first step of each setting is a warm-up; a pair is a 0.1 step and the 0.0 step after it.
+    """
     import jobmatch.train as entry
     from jobmatch.bench.common import median
     from jobmatch.bench.training import train_steps
 
+    settings = (0.1, 0.0)
+    times: dict[float, list[tuple[float, float]]] = {p: [] for p in settings}
+    clock: dict[str, float] = {}
+
     def factory(cfg: Any) -> Any:
         module = entry.build_module(cfg)
-        if attention_dropout is not None:
-            _set_attention_dropout(module, attention_dropout)
+
+        def on_train_batch_start(batch: Any, batch_idx: int) -> None:
+            _set_attention_dropout(module, settings[batch_idx % 2])
+            clock["wall"], clock["cpu"] = time.perf_counter(), time.process_time()
+
+        def on_train_batch_end(outputs: Any, batch: Any, batch_idx: int) -> None:
+            if batch_idx >= 2:
+                elapsed = (time.perf_counter() - clock["wall"], time.process_time() - clock["cpu"])
+                times[settings[batch_idx % 2]].append(elapsed)
+
+        module.on_train_batch_start = on_train_batch_start  # type: ignore[method-assign]
+        module.on_train_batch_end = on_train_batch_end  # type: ignore[method-assign]
         return module
 
-    with tempfile.TemporaryDirectory(prefix="dropout-ab-") as scratch:
-        out = train_steps(_training_cfg(Path(scratch), steps=1 + steps), module_factory=factory)
-    return {"step_s": median(out["step_s"][1:]), "steps": out["step_s"], "threads": torch.get_num_threads()}
+    with tempfile.TemporaryDirectory(prefix="dropout-alt-") as scratch:
+        train_steps(_training_cfg(Path(scratch), steps=2 + 2 * pairs), module_factory=factory)
+    a, b = times[0.1], times[0.0]
+    return {
+        "wall_s": {str(p): [t[0] for t in times[p]] for p in settings},
+        "cpu_s": {str(p): [t[1] for t in times[p]] for p in settings},
+        "wall_speedup": median([x[0] / y[0] for x, y in zip(a, b, strict=True)]),
+        "cpu_speedup": median([x[1] / y[1] for x, y in zip(a, b, strict=True)]),
+    }
 
 
 def dropout_ab(repetitions: int) -> dict[str, Any]:
@@ -291,10 +331,13 @@ def dropout_ab(repetitions: int) -> dict[str, Any]:
     for rep in range(repetitions):
         for label, p in (("0.1", None), ("0.0", 0.0)):  # None: the checkpoint's own 0.1
             result = run_isolated(MODULE, "dropout_trial", {"attention_dropout": p})
+            assert result["attention_dropouts"] == [float(label)], result["attention_dropouts"]
             trials[label].append(result)
             print(
                 f"rep {rep} dropout {label}: {result['step_s']:.2f} s/step, {result['peak_rss_mb']:.0f} MiB", flush=True
             )
+    alternating = run_isolated(MODULE, "dropout_alternating", {"pairs": PAIRS_AB})
+    print(f"in-process alternation: {alternating}", flush=True)
     step = {k: median([t["step_s"] for t in v]) for k, v in trials.items()}
     rss = {k: median([t["peak_rss_mb"] for t in v]) for k, v in trials.items()}
     paired = median([a["step_s"] / b["step_s"] for a, b in zip(trials["0.1"], trials["0.0"], strict=True)])
@@ -304,6 +347,7 @@ def dropout_ab(repetitions: int) -> dict[str, Any]:
         "peak_rss_mb": rss,
         "speedup": paired,
         "memory_ratio": rss["0.0"] / rss["0.1"],
+        "alternating": alternating,
     }
 
 
@@ -392,8 +436,9 @@ def write_report(
         lines += [
             "## Attention-probs dropout 0.1 (checkpoint) vs 0.0: our training step, bf16",
             "",
-            f"Same step as (a), each trial a fresh process (`common.run_isolated`), alternating, {n} trials "
-            f"each; per trial the median of {STEPS_AB} steps after one warm-up step; peak RSS of the process.",
+            "Same step as (a), set by `model.attention_dropout`; each trial a fresh process "
+            f"(`common.run_isolated`), alternating, {n} trials each; per trial the median of {STEPS_AB} steps "
+            "after one warm-up step; peak RSS of the process.",
             "",
             "| attention dropout | step s (median) | peak RSS MiB (median) |",
             "|---|---:|---:|",
@@ -410,7 +455,22 @@ def write_report(
             ),
             "",
         ]
-    path.write_text("\n".join(lines))
+        alt = ab["alternating"]
+        lines += [
+            f"Step by step in one process ({len(alt['wall_s']['0.1'])} pairs after a warm-up step of each, the "
+            "attention dropout flipped between steps; robust to the load drifting between processes): "
+            f"speed-up of 0.0 (median of paired ratios) {alt['wall_speedup']:.2f}x in wall time, "
+            f"{alt['cpu_speedup']:.2f}x in process CPU time.",
+            "",
+            *(
+                f"- {kind} s, dropout {p}: " + ", ".join(f"{x:.2f}" for x in alt[kind][p])
+                for kind in ("wall_s", "cpu_s")
+                for p in ("0.1", "0.0")
+            ),
+            "",
+        ]
+    notes = path.read_text().partition(NOTES)[2] if path.exists() else ""
+    path.write_text("\n".join([*lines, NOTES]) + (notes or "\n"))
 
 
 def main(argv: list[str] | None = None) -> None:

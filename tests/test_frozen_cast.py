@@ -28,7 +28,6 @@ from jobmatch.modules.contrastive import ContrastiveModule
 from tests.conftest import compose_config
 
 BASE = "encoder.backbone.base_model.model.encoder.layer.0.attention.self.query.base_layer.weight"  # a frozen Linear
-AUTO = "model.frozen_linear_dtype=auto"
 LORA_A = "encoder.backbone.base_model.model.encoder.layer.0.attention.self.query.lora_A.default.weight"
 
 
@@ -169,7 +168,7 @@ def assert_fp32_frozen(state: dict[str, torch.Tensor], reference: dict[str, torc
 def test_bf16_fit_casts_in_training_restores_after_and_checkpoints_fp32(
     fast_cfg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    cfg = fast_cfg("trainer.precision=bf16-mixed", AUTO, "eval.bf16=false", "trainer.max_epochs=2")
+    cfg = fast_cfg("trainer.precision=bf16-mixed", "eval.bf16=false", "trainer.max_epochs=2")
     probe, built = train_with_probe(cfg, monkeypatch, tmp_path / "steps")
     module: ContrastiveModule = built["module"]
     keys = frozen_linear_keys(module)
@@ -186,25 +185,25 @@ def test_bf16_fit_casts_in_training_restores_after_and_checkpoints_fp32(
 
     # Resume (the run dir's last.ckpt, fp32) for one more epoch: cast again, restored again.
     monkeypatch.undo()
-    cfg = fast_cfg("trainer.precision=bf16-mixed", AUTO, "eval.bf16=false", "trainer.max_epochs=3")
+    cfg = fast_cfg("trainer.precision=bf16-mixed", "eval.bf16=false", "trainer.max_epochs=3")
     probe, resumed = train_with_probe(cfg, monkeypatch, tmp_path / "steps-resumed")
     assert resumed["module"].trainer.current_epoch == 3 and probe.train == {(torch.bfloat16, torch.float32)}
     assert_fp32_frozen(resumed["module"].state_dict(), built["frozen"], keys)
 
 
-def test_auto_does_nothing_under_32_true_and_the_default_is_off(
+def test_auto_does_nothing_under_32_true_and_off_does_nothing_under_bf16(
     fast_cfg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    probe, _ = train_with_probe(fast_cfg("trainer.precision=32-true", AUTO), monkeypatch, tmp_path / "a")
+    probe, _ = train_with_probe(fast_cfg("trainer.precision=32-true"), monkeypatch, tmp_path / "a")
     assert probe.train == {(torch.float32, torch.float32)}
     monkeypatch.undo()
-    cfg = fast_cfg("trainer.precision=bf16-mixed", run="off")  # the default: off
+    cfg = fast_cfg("trainer.precision=bf16-mixed", "model.frozen_linear_dtype=null", run="off")
     probe, _ = train_with_probe(cfg, monkeypatch, tmp_path / "b")
     assert probe.train == {(torch.float32, torch.float32)}
 
 
 def test_exception_in_fit_restores_fp32(fast_cfg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    cfg = fast_cfg("trainer.precision=bf16-mixed", AUTO)
+    cfg = fast_cfg("trainer.precision=bf16-mixed")
     calls = {"n": 0}
     step = ContrastiveModule.training_step
 
@@ -220,18 +219,4 @@ def test_exception_in_fit_restores_fp32(fast_cfg, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(RuntimeError, match="boom"):
         train_with_probe(cfg, monkeypatch, tmp_path / "steps", built)
     assert calls["n"] == 2
-    assert_fp32_frozen(built["module"].state_dict(), built["frozen"], frozen_linear_keys(built["module"]))
-
-
-@pytest.mark.parametrize("reference", ["frozen", "online"])
-def test_rankpo_trains_with_cast_frozen_linears(
-    fast_cfg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, reference: str
-) -> None:
-    pairs = Path(__file__).resolve().parent / "fixtures" / "preferences_tiny.jsonl"
-    cfg = fast_cfg(
-        "stage=rankpo", f"stage.reference={reference}", "stage.evaluate=false", f"data.preference_train_file={pairs}",
-        "trainer.limit_train_batches=2", "trainer.precision=bf16-mixed", AUTO,
-    )  # fmt: skip
-    probe, built = train_with_probe(cfg, monkeypatch, tmp_path / "steps")
-    assert probe.train == {(torch.bfloat16, torch.float32)}
     assert_fp32_frozen(built["module"].state_dict(), built["frozen"], frozen_linear_keys(built["module"]))

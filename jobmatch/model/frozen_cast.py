@@ -14,10 +14,6 @@ and put back by :func:`restore_frozen_linears`; checkpoints store them (:func:`s
 weights are cast at ``on_train_start`` (after any checkpoint restore) and restored around validation
 (callbacks such as retrieval validation may run the encoder outside autocast), at ``on_train_end``,
 ``on_fit_end`` and on an exception.
-
-Measured (st_train's bf16 MiniLM LoRA step, 8 JDs x 4 talents at 128 tokens, 2 CPU cores): 0.99x step time
-over 6 alternating rounds, i.e. no gain: the profile's autocast casts are mostly of activations, not of
-weights. Hence opt-in (``model.frozen_linear_dtype: null`` by default).
 """
 
 from __future__ import annotations
@@ -125,7 +121,7 @@ class FrozenLinearCastHooks(L.LightningModule):
 
     def frozen_linear_dtype(self) -> torch.dtype | None:
         """The dtype that the current trainer's precision and ``model.frozen_linear_dtype`` call for."""
-        setting = (self.hparams.get("model") or {}).get("frozen_linear_dtype")  # absent (older runs): off
+        setting = (self.hparams.get("model") or {}).get("frozen_linear_dtype", "auto")
         return resolve_frozen_linear_dtype(setting, str(self.trainer.precision))
 
     def cast_frozen_linears(self) -> None:

@@ -12,12 +12,11 @@ from jobmatch.data.collate import ContrastiveBatch, TokenBatch
 from jobmatch.losses import info_nce_loss
 from jobmatch.model import TextEncoder
 from jobmatch.model.chunked import encode_in_chunks
-from jobmatch.model.frozen_cast import FrozenLinearCastHooks
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 
 
-class ContrastiveModule(FrozenLinearCastHooks, L.LightningModule):
+class ContrastiveModule(L.LightningModule):
     """Train the encoder with InfoNCE on rule-based positives and sampled negatives.
 
     Args:

@@ -18,7 +18,6 @@ from torch import nn
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
-from jobmatch.model.frozen_cast import FrozenLinearCastHooks
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
@@ -97,7 +96,7 @@ def turn_off_dropout(module: nn.Module) -> None:
             layer.attention_dropout = 0.0
 
 
-class RankPOModule(FrozenLinearCastHooks, L.LightningModule):
+class RankPOModule(L.LightningModule):
     """Preference optimisation of the encoder on judged pairs (DESIGN.md §1, Stage 2).
 
     Loss: ``rankpo_weight``·mean RankPO loss + ``sft_weight``·mean SFT loss. Reference modes:

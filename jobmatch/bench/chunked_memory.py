@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from jobmatch.bench.common import alternate, bench_result, median, run_isolated, target
+from jobmatch.bench.common import alternate, bench_result, median, rss_mb, run_isolated, target
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUP = 4  # passages per JD: 1 positive + 3 negatives
@@ -56,15 +56,6 @@ def settings_for(quick: bool) -> dict[str, Any]:
         "warmup": 1,
         "plain_context": 2,
     }
-
-
-def rss_mb() -> float:
-    """Current resident set size of this process, in MiB (Linux; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return 0.0
 
 
 def build(model: str, queries: int, max_length: int, seed: int = 0) -> tuple[Any, Any]:

@@ -21,6 +21,15 @@ from typing import Any
 import torch
 
 
+def rss_mb() -> float:
+    """Current resident set size of this process, in MiB (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
 def median(values: Sequence[float]) -> float:
     """Median of a non-empty sequence."""
     if not values:

@@ -162,7 +162,8 @@ def measure(mode: str, steps: int, quick: bool, pairs: str) -> dict[str, Any]:
         ``step_s`` (per step, the first excluded), ``setup_s``, ``rss_mb`` checkpoints
         (``imports``, ``after_data``, ``after_model``) and, for ``copy``, ``reference_params_mb``.
     """
-    from jobmatch.bench.training import rss_mb, train_steps
+    from jobmatch.bench.common import rss_mb
+    from jobmatch.bench.training import train_steps
 
     imports = rss_mb()
     with tempfile.TemporaryDirectory(prefix="bench-rankpo-") as tmp:

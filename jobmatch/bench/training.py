@@ -25,6 +25,8 @@ from hydra import initialize_config_dir
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
+from jobmatch.bench.common import rss_mb
+
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
 
@@ -47,15 +49,6 @@ def compose(overrides: Sequence[str], run_dir: str | Path) -> DictConfig:
     paths = [f"paths.run_dir={run_dir}", f"paths.output_dir={ROOT / 'outputs'}"]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=[*QUIET, *overrides, *paths])
-
-
-def rss_mb() -> float:
-    """Current resident set size of this process, in MiB (Linux; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return 0.0
 
 
 def peak_rss_mb() -> float:

@@ -52,3 +52,15 @@ def fast_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 def tiny_data() -> Path:
     """The built-in contrastive fixture (12 JDs, 1-3 positives, 6 negatives)."""
     return FIXTURES / "contrastive_tiny.jsonl"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of tiny-model tests: they gain nothing from more, and on a
+    shared 2-core machine the extra threads spin. Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

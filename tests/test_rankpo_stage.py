@@ -31,13 +31,7 @@ CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"
 SETTINGS = EncodeSettings(max_query_length=256, max_passage_length=256, batch_size=8, progress=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared 2-core machine they spin: 1 thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread (conftest)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +47,19 @@ def stage1(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def stage2_cfg(tmp_path: Path, ckpt: Path, *overrides: str, run: str = "run"):
     """A tiny stage-2 run: two training batches per epoch, the rule-based fixture as test split."""
-    return compose_config([
-        *FAST, "stage=rankpo", f"stage.init_ckpt={ckpt}", f"data.preference_train_file={PAIRS}",
-        f"data.test_file={CONTRASTIVE}", "trainer.limit_train_batches=2", "eval.k=20", *overrides,
-    ], run_dir=tmp_path / run)
+    return compose_config(
+        [
+            *FAST,
+            "stage=rankpo",
+            f"stage.init_ckpt={ckpt}",
+            f"data.preference_train_file={PAIRS}",
+            f"data.test_file={CONTRASTIVE}",
+            "trainer.limit_train_batches=2",
+            "eval.k=20",
+            *overrides,
+        ],
+        run_dir=tmp_path / run,
+    )
 
 
 def setup_module_and_data(cfg) -> tuple[RankPOModule, object]:
@@ -97,7 +100,8 @@ def test_preference_datamodule(tmp_path: Path, stage1: dict[str, Path]) -> None:
     for row, index in enumerate(batch.index.tolist()):  # global indices address preference_records()
         ids = batch.chosen.input_ids[row][batch.chosen.attention_mask[row].bool()].tolist()
         assert tokenizer.decode(ids, skip_special_tokens=True) == tokenizer.decode(
-            tokenizer(records[index].chosen, truncation=True, max_length=256)["input_ids"], skip_special_tokens=True)
+            tokenizer(records[index].chosen, truncation=True, max_length=256)["input_ids"], skip_special_tokens=True
+        )
     val_batch = next(iter(datamodule.val_dataloader()))
     assert val_batch.index.min() >= len(splits.train)
 
@@ -140,8 +144,9 @@ def test_frozen_and_online_reference_give_the_same_loss(tmp_path: Path, stage1: 
                 param.normal_(0, 0.2, generator=torch.Generator().manual_seed(0))
     frozen = RankPOModule(**{**online.hparams, "reference": "frozen"})
     frozen.load_state_dict(online.state_dict())
-    frozen.set_reference_scores(torch.from_numpy(
-        compute_reference_scores(frozen.encoder, datamodule.preference_records(), SETTINGS)))
+    frozen.set_reference_scores(
+        torch.from_numpy(compute_reference_scores(frozen.encoder, datamodule.preference_records(), SETTINGS))
+    )
     batch = next(iter(datamodule.train_dataloader()))
     online.train(), frozen.train()  # dropout on in the policy pass, off in the reference pass
     ref_online = online.reference(batch)
@@ -176,8 +181,10 @@ def test_reference_cache_is_invalidated_by_data_and_weights(
         next(p for n, p in module.encoder.named_parameters() if "lora_B" in n).add_(0.5)
     cache.load_or_compute(module.encoder, records, SETTINGS)
     assert len(calls) == 1
-    edited = [records[0].__class__(**{**records[0].to_json(), "passage1": records[0].passage1 + " More."}),
-              *records[1:]]
+    edited = [
+        records[0].__class__(**{**records[0].to_json(), "passage1": records[0].passage1 + " More."}),
+        *records[1:],
+    ]
     cache.load_or_compute(module.encoder, edited, SETTINGS)
     assert len(calls) == 2  # data changed
     with torch.no_grad():
@@ -198,15 +205,29 @@ def rewards_accuracy(module: RankPOModule, datamodule) -> float:
 @pytest.mark.parametrize("lora", [True, False])
 def test_rankpo_steps_raise_reward_accuracy(tmp_path: Path, stage1: dict[str, Path], lora: bool) -> None:
     """Frozen reference: accuracy starts near chance (rewards ≈ 0) and rises; only trainable weights move."""
-    cfg = stage2_cfg(tmp_path, stage1["tiny_bert"], f"model.lora.enabled={lora}", "stage.optim.lr=3e-3",
-                     "stage.optim.warmup_ratio=0", "trainer.max_epochs=8", "trainer.limit_train_batches=1.0")
+    cfg = stage2_cfg(
+        tmp_path,
+        stage1["tiny_bert"],
+        f"model.lora.enabled={lora}",
+        "stage.optim.lr=3e-3",
+        "stage.optim.warmup_ratio=0",
+        "trainer.max_epochs=8",
+        "trainer.limit_train_batches=1.0",
+    )
     module, datamodule = setup_module_and_data(cfg)
-    module.set_reference_scores(torch.from_numpy(
-        compute_reference_scores(module.encoder, datamodule.preference_records(), SETTINGS)))
+    module.set_reference_scores(
+        torch.from_numpy(compute_reference_scores(module.encoder, datamodule.preference_records(), SETTINGS))
+    )
     before_params = {n: p.detach().clone() for n, p in module.encoder.named_parameters()}
     before = rewards_accuracy(module, datamodule)
-    trainer = L.Trainer(max_epochs=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)
+    trainer = L.Trainer(
+        max_epochs=8,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(module, datamodule=datamodule)
     after = rewards_accuracy(module, datamodule)
     assert after >= 0.8 and after > before + 0.2, (before, after)
@@ -217,7 +238,8 @@ def test_rankpo_steps_raise_reward_accuracy(tmp_path: Path, stage1: dict[str, Pa
     if not lora:
         assert len(trainable) == len(before_params)
         assert sum(not torch.equal(before_params[n], p) for n, p in module.encoder.named_parameters()) > 0.8 * len(
-            trainable)
+            trainable
+        )
 
 
 # --- configs and end-to-end runs -----------------------------------------------------------------
@@ -243,10 +265,27 @@ def test_every_stage_config_trains_and_reports(tmp_path: Path, stage1: dict[str,
     results = train(cfg)
     run_dir = Path(cfg.paths.run_dir)
     assert json.loads((run_dir / "results.json").read_text()) == pytest.approx(results)
-    for key in ("train/loss", "train/rankpo_loss", "train/sft_loss", "rewards/chosen", "rewards/rejected",
-                "rewards/margins", "rewards/accuracy", "scores/chosen", "scores/rejected", "val/alignment",
-                "val/ndcg@20", "test/ndcg@20", "test/alignment", "test/alignment_ci_low", "stage1/ndcg@20",
-                "stage1/alignment", "delta/ndcg@20", "delta/alignment", "test/alignment_conf[90,101)"):
+    for key in (
+        "train/loss",
+        "train/rankpo_loss",
+        "train/sft_loss",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/margins",
+        "rewards/accuracy",
+        "scores/chosen",
+        "scores/rejected",
+        "val/alignment",
+        "val/ndcg@20",
+        "test/ndcg@20",
+        "test/alignment",
+        "test/alignment_ci_low",
+        "stage1/ndcg@20",
+        "stage1/alignment",
+        "delta/ndcg@20",
+        "delta/alignment",
+        "test/alignment_conf[90,101)",
+    ):
         assert key in results, key
     assert results["delta/ndcg@20"] == pytest.approx(results["test/ndcg@20"] - results["stage1/ndcg@20"])
     assert results["delta/score_margin"] != 0  # the trained weights were evaluated, not the stage-1 ones

@@ -79,6 +79,7 @@ class EmbeddingCache:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
+        self.last_hit = False  # whether the latest encode() call was answered from disk
 
     def path(self, model_fp: str, texts_fp: str, settings: str) -> Path:
         tag = hashlib.sha256(settings.encode()).hexdigest()[:8]
@@ -91,7 +92,8 @@ class EmbeddingCache:
         model_fp = model_fp or model_fingerprint(encoder)
         settings = f"{kwargs.get('max_length')}|{bool(kwargs.get('bf16', False))}"
         path = self.path(model_fp, texts_fingerprint(texts), settings)
-        if path.exists():
+        self.last_hit = path.exists()
+        if self.last_hit:
             log.info("embeddings from cache: %s", path)
             return np.load(path)
         emb = encode_texts(encoder, texts, **kwargs)  # type: ignore[arg-type]

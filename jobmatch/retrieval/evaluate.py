@@ -65,6 +65,7 @@ def embed_set(
                   "progress": settings.progress, "desc": f"encode {name}"}
         emb = cache.encode(encoder, texts, model_fp=fp, **kwargs) if cache else encode_texts(encoder, texts, **kwargs)
         timings[f"time/encode_{name}_s"] = time.perf_counter() - start
+        timings[f"encoded/{name}"] = 0.0 if cache and cache.last_hit else float(len(texts))
         out.append(emb)
     corpus_emb, query_emb = out
     return query_emb, corpus_emb, timings
@@ -106,8 +107,11 @@ def evaluate_encoder(
     query_emb, corpus_emb, timings = embed_set(encoder, rset, settings, cache)
     result = search_and_score(rset, query_emb, corpus_emb, k=k, cutoffs=cutoffs, index_kind=index_kind)
     result.timings = {**timings, **result.timings}
-    n_texts = len(rset.corpus) + len(rset.queries)
-    encode_s = timings["time/encode_corpus_s"] + timings["time/encode_queries_s"]
-    result.timings["throughput/texts_per_s"] = n_texts / max(encode_s, 1e-9)
+    # Throughput counts only texts that went through the model: cache hits would inflate it.
+    encoded = [name for name in ("corpus", "queries") if timings.get(f"encoded/{name}", 0.0) > 0]
+    if encoded:
+        n_texts = sum(timings[f"encoded/{name}"] for name in encoded)
+        encode_s = sum(timings[f"time/encode_{name}_s"] for name in encoded)
+        result.timings["throughput/texts_per_s"] = n_texts / max(encode_s, 1e-9)
     result.query_emb, result.corpus_emb = query_emb, corpus_emb
     return result

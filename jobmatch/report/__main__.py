@@ -1,6 +1,7 @@
 """``python -m jobmatch.report DIR_OR_GLOB [...] [--out DIR]``: the stage-2 sweep table and figures.
 
-Writes ``report.md`` and PNG figures (alignment and nDCG@20 vs learning rate, the trade-off plane)
+Writes ``report.md`` (the table, the Pareto front and which method dominates which) and PNG figures
+(alignment and nDCG@20 vs learning rate, the trade-off plane)
 into ``--out`` (default: the first argument when it is a directory) and prints the table.
 """
 
@@ -10,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from jobmatch.report.sweep import collect_runs, sweep_figures, sweep_table
+from jobmatch.report.tradeoff import tradeoff_summary
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     runs = collect_runs(args.runs)
     table = sweep_table(runs)
     figures = sweep_figures(runs, out)
-    text = ["# Stage-2 sweep", "", table, ""] + [f"![{p.stem}]({p.name})" for p in figures]
+    summary = tradeoff_summary(runs)
+    text = ["# Stage-2 sweep", "", table, "", summary, ""] + [f"![{p.stem}]({p.name})" for p in figures]
     (out / "report.md").write_text("\n".join(text) + "\n")
     if args.wandb:
         import wandb
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         with wandb.init(project="jobmatch", job_type="report", mode="offline", dir=str(out)) as run:
             run.log({"report/table": wandb.Table(columns=["markdown"], data=[[table]]),
                      **{f"report/{p.stem}": wandb.Image(str(p)) for p in figures}})
-    print(table)
+    print(table, summary, sep="\n\n")
 
 
 if __name__ == "__main__":

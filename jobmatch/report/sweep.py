@@ -79,6 +79,15 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def _interval(metrics: list[dict[str, Any]], key: str) -> str:
+    """The bootstrap interval ``[low, high]`` of ``key`` (mean of the bounds over seeds), or —."""
+    lows = [m.get(f"{key}_ci_low") for m in metrics]
+    highs = [m.get(f"{key}_ci_high") for m in metrics]
+    if any(not isinstance(v, int | float) for v in lows + highs):
+        return "—"
+    return f"[{statistics.mean(lows):.3f}, {statistics.mean(highs):.3f}]"
+
+
 def grouped(runs: list[Run]) -> dict[tuple[str, float | None], list[Run]]:
     """Finished runs by (method, learning rate)."""
     groups: dict[tuple[str, float | None], list[Run]] = defaultdict(list)
@@ -90,22 +99,34 @@ def grouped(runs: list[Run]) -> dict[tuple[str, float | None], list[Run]]:
 
 def sweep_table(runs: list[Run]) -> str:
     """Markdown: method × learning rate, mean ± std over seeds; the stage-1 start as the first row."""
-    header = "| method | lr | seeds | nDCG@20 | Recall@100 | alignment | Δ nDCG@20 | Δ alignment |"
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    header = ("| method | lr | seeds | nDCG@20 | Recall@100 | alignment | Δ nDCG@20 | Δ alignment "
+              "| alignment 95% CI |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     finished = [r for r in runs if r.status == "ok"]
     if finished:
         start = finished[0].metrics
         lines.append(f"| stage 1 (start) | — | — | {_mean_std([start.get('stage1/ndcg@20')])} | "
                      f"{_mean_std([start.get('stage1/recall@100')])} | {_mean_std([start.get('stage1/alignment')])}"
-                     " | — | — |")
+                     f" | — | — | {_interval([start], 'stage1/alignment')} |")
     for (method, lr), group in grouped(runs).items():
         cells = [_mean_std([r.metrics.get(m) for r in group]) for m in METRICS]
-        lines.append(f"| {method} | {lr:g} | {len(group)} | " + " | ".join(cells) + " |" if lr is not None
-                     else f"| {method} | — | {len(group)} | " + " | ".join(cells) + " |")
+        cells.append(_interval([r.metrics for r in group], "test/alignment"))
+        lr_cell = f"{lr:g}" if lr is not None else "—"
+        lines.append(f"| {method} | {lr_cell} | {len(group)} | " + " | ".join(cells) + " |")
     problems = [r for r in runs if r.status not in ("ok", "no stage-2 metrics")]
     if problems:
         lines += ["", "Runs without results:"] + [f"- {r.path}: {r.status}" for r in problems]
     return "\n".join(lines)
+
+
+def method_points(runs: list[Run]) -> dict[str, list[tuple[float, float, float]]]:
+    """{method: [(lr, mean test nDCG@20, mean test alignment), ...]} over seeds, sorted by lr."""
+    by_method: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for (method, lr), group in grouped(runs).items():
+        ndcg = statistics.mean(r.metrics.get("test/ndcg@20", math.nan) for r in group)
+        align = statistics.mean(r.metrics.get("test/alignment", math.nan) for r in group)
+        by_method[method].append((lr or 0.0, ndcg, align))
+    return {method: sorted(points) for method, points in sorted(by_method.items())}
 
 
 def sweep_figures(runs: list[Run], out_dir: Path) -> list[Path]:
@@ -115,11 +136,7 @@ def sweep_figures(runs: list[Run], out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_method: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for (method, lr), group in grouped(runs).items():
-        ndcg = statistics.mean(r.metrics.get("test/ndcg@20", math.nan) for r in group)
-        align = statistics.mean(r.metrics.get("test/alignment", math.nan) for r in group)
-        by_method[method].append((lr or 0.0, ndcg, align))
+    by_method = method_points(runs)
     if not by_method:
         return []
     start = next(r.metrics for r in runs if r.status == "ok")
@@ -130,8 +147,7 @@ def sweep_figures(runs: list[Run], out_dir: Path) -> list[Path]:
         ("tradeoff.png", lambda p: p[1], lambda p: p[2], "test nDCG@20 (retention)", "test alignment", False),
     ):
         fig, ax = plt.subplots(figsize=(5.5, 4))
-        for method, points in sorted(by_method.items()):
-            points = sorted(points)
+        for method, points in by_method.items():
             ax.plot([x_of(p) for p in points], [y_of(p) for p in points], marker="o", label=method)
         if name == "tradeoff.png" and "stage1/ndcg@20" in start:
             ax.scatter([start["stage1/ndcg@20"]], [start.get("stage1/alignment", math.nan)], marker="*", s=150,

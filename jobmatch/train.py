@@ -25,7 +25,15 @@ from jobmatch.retrieval.evaluate import EncodeSettings
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.retrieval.validation import RetrievalValidation
 from jobmatch.utils.rng import RngStateCallback
-from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, to_float, use_hydra_run_dir, write_results
+from jobmatch.utils.run import (
+    finish_wandb,
+    peak_memory_mb,
+    resolve_run_dir,
+    task_wrapper,
+    to_float,
+    use_hydra_run_dir,
+    write_results,
+)
 from jobmatch.utils.wandb_meta import apply_wandb_meta, is_wandb
 
 log = logging.getLogger(__name__)
@@ -78,11 +86,13 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
 
 
 def log_results(loggers: list[Any], results: dict[str, Any]) -> None:
-    """Send the numeric entries of a run's results to its loggers (W&B, CSV) and flush them."""
+    """Send the numeric entries of a run's results to its loggers (W&B, CSV), flush them and close
+    the W&B run, so that the next step of a curriculum or pipeline opens a run of its own."""
     numeric = {k: v for k, v in results.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     for logger in loggers:
         logger.log_metrics(numeric)
         logger.save()
+    finish_wandb()
 
 
 def build_callbacks(
@@ -191,6 +201,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if trainer.is_global_zero:
         write_results(run_dir, results)
         log.info("results written to %s", run_dir / "results.json")
+    finish_wandb()  # each training run is its own W&B run, also inside a curriculum or pipeline
     return results
 
 

@@ -79,3 +79,17 @@ def test_incremental_round_trains_on_mined_negatives_only(tmp_path: Path) -> Non
     lineage = json.loads((Path(cfg.paths.run_dir) / "lineage.json").read_text())
     rows = read_contrastive(lineage[1]["train_file"])
     assert all(r.negative_rounds == (1,) * 4 for r in rows)
+
+
+@pytest.mark.slow
+def test_every_curriculum_step_is_its_own_wandb_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = cfg_for("curriculum", tmp_path, "curriculum=combined", "curriculum.rounds=1", *EVAL,
+                  f"data.test_file={FIXTURE}", "eval.baselines=[]", "logger=wandb")
+    curriculum(cfg)
+    root = Path(cfg.paths.run_dir)
+    runs = {p.parent.parent.relative_to(root).as_posix(): p.name for p in root.rglob("wandb/offline-run-*")}
+    # round k's training and evaluation, and the curriculum's summary: five runs, five ids
+    assert set(runs) == {"round0/train", "round0/eval", "round1/train", "round1/eval", "."}, runs
+    assert len(set(runs.values())) == 5

@@ -57,3 +57,12 @@ def test_wandb_logger_gets_derived_or_explicit_group(tmp_path: Path) -> None:
     cfg = compose_config([*FAST, "logger=wandb", "logger.wandb.group=mine", "logger.wandb.tags=[a]"], run_dir=tmp_path)
     (logger,) = build_loggers(cfg)
     assert logger._wandb_init["group"] == "mine" and logger._wandb_init["tags"] == ["a"]
+
+
+def test_wandb_logger_is_quiet_and_gets_plain_containers(tmp_path: Path) -> None:
+    (logger,) = build_loggers(compose_config([*FAST, "logger=wandb"], run_dir=tmp_path))
+    assert logger._wandb_init["settings"] == {"quiet": True} and type(logger._wandb_init["settings"]) is dict
+    assert type(logger._wandb_init["tags"]) is list
+    (logger,) = build_loggers(compose_config([*FAST, "logger=wandb", "logger.wandb.settings.quiet=false"],
+                                             run_dir=tmp_path))
+    assert logger._wandb_init["settings"] == {"quiet": False}

@@ -53,3 +53,12 @@ def test_interval_column(tmp_path: Path) -> None:
     table = sweep_table(collect_runs([str(tmp_path)]))
     assert table.splitlines()[0].endswith("| alignment 95% CI |")
     assert table.splitlines()[-1].endswith("| — |")  # the fabricated run has no bootstrap bounds
+
+
+def test_report_logs_table_and_tradeoff_to_wandb_offline(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    _sweep(tmp_path / "sweep")
+    main([str(tmp_path / "sweep"), "--wandb"])
+    (offline,) = (tmp_path / "sweep" / "wandb").glob("offline-run-*/run-*.wandb")
+    data = offline.read_bytes()
+    assert b"report/table" in data and b"report/tradeoff" in data

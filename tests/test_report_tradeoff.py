@@ -61,4 +61,4 @@ def test_report_logs_table_and_tradeoff_to_wandb_offline(tmp_path: Path, monkeyp
     main([str(tmp_path / "sweep"), "--wandb"])
     (offline,) = (tmp_path / "sweep" / "wandb").glob("offline-run-*/run-*.wandb")
     data = offline.read_bytes()
-    assert b"report/table" in data and b"report/tradeoff" in data
+    assert b"report/table" in data and b"report/tradeoff_summary" in data

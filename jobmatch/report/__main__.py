@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
 
         with wandb.init(project="jobmatch", job_type="report", mode="offline", dir=str(out)) as run:
             run.log({"report/table": wandb.Table(columns=["markdown"], data=[[table]]),
-                     "report/tradeoff": wandb.Table(columns=["markdown"], data=[[summary]]),
+                     "report/tradeoff_summary": wandb.Table(columns=["markdown"], data=[[summary]]),
                      **{f"report/{p.stem}": wandb.Image(str(p)) for p in figures}})
     print(table, summary, sep="\n\n")
 

@@ -41,6 +41,9 @@ class SyntheticConfig:
         judge_pairs: pairs sampled for the judge statistics of the dataset card.
         tokenizer: model source of the tokenizer that counts tokens for the card.
         query_max_length, passage_max_length: truncation lengths the card reports against.
+        talent_identities: open each profile with a name and pronouns (``Name: … (she/her)``) drawn
+            from seeded name lists by gender and name-origin group (see :mod:`names`); the rules and
+            the offline judge ignore the line, so the fairness audit measures what a model learns.
     """
 
     seed: int = 0
@@ -61,6 +64,7 @@ class SyntheticConfig:
     tokenizer: str = DEFAULT_TOKENIZER
     query_max_length: int = 256
     passage_max_length: int = 256
+    talent_identities: bool = True
 
     def __post_init__(self) -> None:
         _validate(self)

@@ -34,6 +34,15 @@ class CorpusIdentities:
         """The group fields present, in :data:`GROUP_FIELDS` order."""
         return [a for a in GROUP_FIELDS if self.groups.get(a)]
 
+    def identity(self, cid: str) -> Identity | None:
+        """The talent's :class:`Identity` when its name has a given name and a surname and its gender
+        is known (the origin defaults to the first group when unknown); else None."""
+        first, _, last = self.names.get(cid, "").partition(" ")
+        gender, origin = self.groups.get("gender", {}).get(cid), self.groups.get("origin", {}).get(cid)
+        if not first or not last or gender not in GENDERS:
+            return None
+        return Identity(first, last, gender, origin if origin in NAMES else ORIGINS[0])
+
 
 def read_identities(path: str | Path) -> CorpusIdentities:
     """The optional ``name`` and group fields of a corpus JSONL (rows without them are left out)."""
@@ -67,28 +76,18 @@ def counterfactual_corpus(
     groups = identities.groups.get(attribute, {})
     out, changed = dict(corpus), 0
     for cid, text in corpus.items():
-        name = identities.names.get(cid)
-        identity = _identity(name, cid, identities) if name and groups.get(cid) in known else None
+        identity = identities.identity(cid) if groups.get(cid) in known else None
         if identity is None:
             continue
         new = counterfactual(identity, attribute, rng_for(seed, "counterfactual", attribute, cid))
-        out[cid] = _swap(text, identity, new)
+        out[cid] = swap_identity(text, identity, new)
         changed += out[cid] != text
     return out, changed
 
 
-def _identity(name: str, cid: str, identities: CorpusIdentities) -> Identity | None:
-    """The :class:`Identity` of a talent whose name splits into a given name and a surname."""
-    first, _, last = name.partition(" ")
-    gender = identities.groups.get("gender", {}).get(cid)
-    origin = identities.groups.get("origin", {}).get(cid)
-    if not last or gender not in GENDERS:
-        return None
-    return Identity(first, last, gender, origin if origin in NAMES else ORIGINS[0])
-
-
-def _swap(text: str, old: Identity, new: Identity) -> str:
-    """Replace the identity line (synthetic profiles) or, elsewhere, each name and pronoun cue."""
+def swap_identity(text: str, old: Identity, new: Identity) -> str:
+    """``text`` showing ``new`` instead of ``old``: the identity line of a synthetic profile, or
+    elsewhere each occurrence of the name, its parts and the pronoun cue ``(she/her)``."""
     if text.startswith(IDENTITY_PREFIX):
         return _with_identity_line(text, new)
     for before, after in ((old.name, new.name), (old.first, new.first), (old.last, new.last)):

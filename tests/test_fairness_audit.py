@@ -95,3 +95,50 @@ def test_user_data_without_groups_has_no_attributes(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y", "group": "g1"}\n')
     identities = read_identities(path)
     assert identities.attributes == ["group"] and identities.groups["group"] == {"b": "g1"}
+
+
+@pytest.mark.slow
+def test_audit_entry_point_writes_results_report_and_figure(tmp_path: Path) -> None:
+    """``python -m jobmatch.audit`` on a small generated market with tiny_bert, the offline judge asked too."""
+    from hydra import compose, initialize_config_dir
+
+    from jobmatch.audit import audit
+    from tests.conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="audit",
+            overrides=[
+                "model=tiny_bert",
+                "logger=none",
+                "data=synthetic_small",
+                "+data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}",
+                "audit.judge_pairs_per_query=2",
+                "audit.n_bootstrap=100",
+                f"paths.run_dir={tmp_path / 'run'}",
+                f"paths.output_dir={tmp_path / 'out'}",
+            ],
+        )
+    results = audit(cfg)
+    run = tmp_path / "run"
+    assert json.loads((run / "results.json").read_text()) == pytest.approx(results)
+    assert (run / "audit.png").stat().st_size > 0 and "## gender" in (run / "audit.md").read_text()
+    assert results["judge/flip_rate"] == 0.0 and results["judge/pairs"] > 0  # the offline judge ignores names
+    for attribute in ("gender", "origin"):
+        assert 0.0 <= results[f"audit/{attribute}/topk_change@20"] <= 1.0
+        assert results[f"audit/{attribute}/talents_changed"] == 300
+
+
+def test_audit_of_data_without_groups_is_one_clear_error(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from jobmatch.audit import corpus_identities
+    from jobmatch.errors import UserError
+    from tests.conftest import CONF
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"id": "a", "text": "x"}\n')
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="audit", overrides=[f"data.corpus_file={corpus}"])
+    with pytest.raises(UserError, match=r"corpus.jsonl: no talent carries a group field"):
+        corpus_identities(cfg)

@@ -27,12 +27,13 @@ def name_swap_pairs(
     *,
     per_query: int,
     seed: int = 0,
-) -> tuple[list[Item], list[Item]]:
-    """(factual items, name-swapped items): ``per_query`` pairs per JD from its ranked talent ids
-    ``top``, both talents with a known identity and different names."""
+) -> tuple[list[Item], list[Item], list[tuple[str, str]]]:
+    """(factual items, name-swapped items, the two names of each pair): ``per_query`` pairs per JD
+    from its ranked talent ids ``top``, both talents with a known identity and different names."""
     rng = np.random.default_rng(seed)
     factual: list[Item] = []
     swapped: list[Item] = []
+    pair_names: list[tuple[str, str]] = []
     for query, ranked in zip(queries, top, strict=True):
         named = [c for c in ranked if identities.identity(c) is not None]
         names = identities.names
@@ -43,7 +44,8 @@ def name_swap_pairs(
             assert ia is not None and ib is not None
             factual.append((query, corpus[a], corpus[b]))
             swapped.append((query, swap_identity(corpus[a], ia, ib), swap_identity(corpus[b], ib, ia)))
-    return factual, swapped
+            pair_names.append((ia.name, ib.name))
+    return factual, swapped, pair_names
 
 
 def judge_flip_rate(

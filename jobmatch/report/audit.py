@@ -51,12 +51,12 @@ def selection_table(results: Mapping[str, Any], attr: str, ks: tuple[int, ...]) 
     for group in groups:
         cells = []
         for k in ks:
-            impact = results.get(f"audit/{attr}/impact_ratio@{k}/{group}", float("nan"))
-            mark = " ⚑" if impact < FOUR_FIFTHS else ""
-            cells += [
-                f"{results.get(f'audit/{attr}/selection_rate@{k}/{group}', float('nan')):.3f}",
-                f"{impact:.3f}{mark}",
-            ]
+            impact = results.get(f"audit/{attr}/impact_ratio@{k}/{group}")
+            rate = results.get(f"audit/{attr}/selection_rate@{k}/{group}")
+            if impact is None or rate is None:  # no relevant talent of this group among these JDs
+                cells += ["—", "—"]
+                continue
+            cells += [f"{rate:.3f}", f"{impact:.3f}" + (" ⚑" if impact < FOUR_FIFTHS else "")]
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

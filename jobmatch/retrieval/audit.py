@@ -122,9 +122,11 @@ def _selection(
             n_bootstrap=s.n_bootstrap,
             seed=s.seed,
         )
-        for g, name in enumerate(names):
-            out[f"audit/{attribute}/selection_rate@{k}/{name}"] = float(rate[g])
-            out[f"audit/{attribute}/impact_ratio@{k}/{name}"] = float(impact[g])
+        for g, name in enumerate(names):  # a group without relevant talents has no rate: left out
+            if np.isfinite(rate[g]):
+                out[f"audit/{attribute}/selection_rate@{k}/{name}"] = float(rate[g])
+                out[f"audit/{attribute}/impact_ratio@{k}/{name}"] = float(impact[g])
+        out[f"audit/{attribute}/groups_without_relevant@{k}"] = float(np.sum(~np.isfinite(rate)))
         key = f"audit/{attribute}/min_impact_ratio@{k}"
         out |= {key: float(np.nanmin(impact)), f"{key}_ci_low": float(low[0]), f"{key}_ci_high": float(high[0])}
         out[f"audit/{attribute}/flagged@{k}"] = float(np.sum(impact < s.flag_below))

@@ -26,8 +26,18 @@ def run_hydra(task, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *overrides:
     def main(cfg: DictConfig) -> None:
         task_wrapper(task)(cfg)
 
-    monkeypatch.setattr(sys, "argv", ["prog", f"hydra.run.dir={tmp_path}", "hydra.output_subdir=null",
-                                      "hydra/job_logging=none", "hydra/hydra_logging=none", *overrides])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "prog",
+            f"hydra.run.dir={tmp_path}",
+            "hydra.output_subdir=null",
+            "hydra/job_logging=none",
+            "hydra/hydra_logging=none",
+            *overrides,
+        ],
+    )
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     with pytest.raises(SystemExit) as exit_info:
         hydra_command(main)
@@ -82,22 +92,35 @@ def test_a_bug_keeps_one_traceback(tmp_path, monkeypatch, capsys) -> None:
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **env})
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **env},
+    )
 
 
 def test_report_on_a_missing_directory(tmp_path) -> None:
     done = run_cli("jobmatch.report", str(tmp_path / "none"), "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert error_lines(done.stderr) == [f"error: {tmp_path / 'none'}: no such directory (nothing matches); "
-                                        "give run or multirun directories"]
+    assert error_lines(done.stderr) == [
+        f"error: {tmp_path / 'none'}: no such directory (nothing matches); give run or multirun directories"
+    ]
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
 def test_train_cli_on_a_missing_data_file(tmp_path) -> None:
-    args = ["jobmatch.train", "model=tiny_bert", "logger=none", f"data.train_file={tmp_path / 'none.jsonl'}",
-            f"data.val_file={FIXTURES / 'contrastive_tiny.jsonl'}", f"paths.run_dir={tmp_path / 'run'}"]
+    args = [
+        "jobmatch.train",
+        "model=tiny_bert",
+        "logger=none",
+        f"data.train_file={tmp_path / 'none.jsonl'}",
+        f"data.val_file={FIXTURES / 'contrastive_tiny.jsonl'}",
+        f"paths.run_dir={tmp_path / 'run'}",
+    ]
     done = run_cli(*args)
     assert done.returncode == 2, done.stderr[-2000:]
     assert error_lines(done.stderr) == [f"error: {tmp_path / 'none.jsonl'}: no such data file"]

@@ -25,6 +25,7 @@ from jobmatch.mine import mine_file
 from jobmatch.report.objective import objective_value
 from jobmatch.retrieval.mining import combine_rounds
 from jobmatch.train import build_loggers, log_results, train
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -110,4 +111,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

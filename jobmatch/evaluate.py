@@ -21,6 +21,7 @@ from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings, RetrievalResult, evaluate_encoder
 from jobmatch.retrieval.metrics import retrieval_metrics
 from jobmatch.train import build_datamodule, build_loggers, container, log_results
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -112,4 +113,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

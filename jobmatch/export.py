@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from jobmatch.model.loading import load_encoder
 from jobmatch.serving.cli import user_errors
 from jobmatch.serving.export_format import export_encoder
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import resolve_run_dir, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -63,4 +64,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

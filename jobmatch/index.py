@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from jobmatch.serving.cli import alias_model_argument, apply_threads, user_errors
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.indexing import index_talents
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -47,4 +48,4 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv = alias_model_argument(sys.argv)
-    main()
+    hydra_command(main)

@@ -23,6 +23,7 @@ from jobmatch.retrieval.evaluate import embed_set
 from jobmatch.retrieval.mining import MiningConfig, mine_negatives
 from jobmatch.retrieval.search import build_index, search
 from jobmatch.train import container
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
@@ -67,4 +68,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

@@ -25,15 +25,17 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jobmatch.curriculum import curriculum, sub_config
 from jobmatch.data.prepare import prepare_data
+from jobmatch.errors import UserError
 from jobmatch.report.objective import objective_value
 from jobmatch.report.pipeline import write_pipeline_report
 from jobmatch.train import build_loggers, log_results
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 log = logging.getLogger(__name__)
 
 
-class StepConfigMismatch(RuntimeError):
+class StepConfigMismatch(UserError, RuntimeError):
     """A finished step in the run directory was made with another configuration."""
 
 
@@ -145,4 +147,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

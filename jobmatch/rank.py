@@ -18,6 +18,7 @@ from jobmatch.serving.cli import alias_model_argument, apply_threads, user_error
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.errors import InputError
 from jobmatch.serving.ranking import Ranker, format_json, format_table, latency_summary, read_jds
+from jobmatch.utils.error_report import hydra_command
 
 log = logging.getLogger(__name__)
 FORMATS = ("table", "json")
@@ -59,4 +60,4 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv = alias_model_argument(sys.argv)
-    main()
+    hydra_command(main)

@@ -24,6 +24,7 @@ from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.retrieval.validation import RetrievalValidation
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.rng import RngStateCallback
 from jobmatch.utils.run import (
     finish_wandb,
@@ -214,4 +215,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

@@ -108,7 +108,7 @@ def test_cache_second_run_makes_no_requests(server: FakeChatServer, tmp_path: Pa
     assert first.last_summary.cost > 0
     assert len(cache.read_text().splitlines()) == 7  # unparseable answers are cached too; failures are not
     asked = server.requests
-    second = make_judge(server, cache_path=str(cache))
+    second = make_judge(server, cache_path=str(cache), retry_unparseable=False)
     after = second.judge_many(items)
     assert server.requests - asked == 3  # only the failed item is asked again (max_attempts=3)
     assert [o.status for o in after] == [o.status for o in before]
@@ -165,3 +165,23 @@ def test_api_key_never_written(
     for where, text in {**written, "caplog": caplog.text, "stdout": out, "stderr": err}.items():
         assert key not in text, f"API key leaked into {where}"
         assert key[:16] not in text, f"part of the API key leaked into {where}"
+
+
+def test_unparseable_answers_are_asked_again_once_the_judge_is_fixed(server: FakeChatServer, tmp_path: Path) -> None:
+    cache = tmp_path / "answers.jsonl"
+    items = [pair(qa=i) for i in range(3)]
+    server.broken = True  # a misconfigured judge: answers, but never a verdict
+    with make_judge(server, cache_path=str(cache)) as broken:
+        assert {o.status for o in broken.judge_many(items)} == {"unparseable"}
+    with make_judge(server, cache_path=str(cache), retry_unparseable=False) as kept:
+        assert {o.status for o in kept.judge_many(items)} == {"unparseable"}  # served from the cache
+        assert kept.last_summary is not None and (kept.last_summary.cached, kept.last_summary.reasked) == (3, 0)
+    server.broken = False
+    asked = server.requests
+    with make_judge(server, cache_path=str(cache)) as fixed:
+        assert {o.status for o in fixed.judge_many(items)} == {"ok"}
+        assert fixed.last_summary is not None and fixed.last_summary.reasked == 3
+    assert server.requests - asked == 3
+    with make_judge(server, cache_path=str(cache)) as again:  # the newer, parsed answers win in the cache
+        assert {o.status for o in again.judge_many(items)} == {"ok"}
+    assert server.requests - asked == 3

@@ -10,6 +10,7 @@ from jobmatch.annotate.__main__ import run
 from jobmatch.annotate.fake_server import FakeChatServer
 from jobmatch.annotate.sampling import sample_rank_pairs
 from jobmatch.data.readers import read_contrastive, read_preferences
+from jobmatch.errors import UserError
 from jobmatch.train import train
 from tests.conftest import FAST, FIXTURES, compose_config
 from tests.test_curriculum import cfg_for
@@ -87,3 +88,29 @@ def test_openai_judge_through_the_pipeline(tmp_path: Path, stage1_ckpt: str, mon
     pairs = read_preferences(Path(tmp_path / "run" / "preferences_train.jsonl"))
     assert pairs[0].model == "fake-judge"
     assert json.loads((tmp_path / "run" / "results.json").read_text())["annotate/requested"] == 24
+
+
+def judge_overrides(tmp_path: Path, ckpt: str, url: str) -> list[str]:
+    return [f"ckpt={ckpt}", *split_files(tmp_path), "annotate.pairs_per_query=2", "annotate.top_k=10",
+            "judge=local", f"judge.base_url={url}", "judge.model=fake-judge", "judge.progress=false",
+            "judge.max_attempts=1", "judge.timeout=5"]
+
+
+def test_unreachable_judge_fails_with_counts(tmp_path: Path, stage1_ckpt: str) -> None:
+    cfg = cfg_for("annotate", tmp_path, *judge_overrides(tmp_path, stage1_ckpt, "http://127.0.0.1:9/v1"))
+    with pytest.raises(UserError, match=r"only 0/24 pairs annotated \(24 failed, 0 of them unparseable\); "
+                                        r"first error: failed: .*failures\.jsonl"):
+        run(cfg)
+    assert len((tmp_path / "run" / "failures.jsonl").read_text().splitlines()) == 24
+
+
+def test_unparseable_answers_fail_then_are_reasked_after_the_fix(tmp_path: Path, stage1_ckpt: str) -> None:
+    with FakeChatServer() as server:
+        cfg = cfg_for("annotate", tmp_path, *judge_overrides(tmp_path, stage1_ckpt, server.url))
+        server.broken = True
+        with pytest.raises(UserError, match=r"0/24 pairs annotated \(24 failed, 24 of them unparseable\)"):
+            run(cfg)
+        server.broken = False
+        summary = run(cfg)
+    assert summary["annotate/annotated"] == 24 and summary["annotate/unparseable"] == 0
+    assert summary["judge/reasked"] == 24 and summary["judge/cached"] == 0

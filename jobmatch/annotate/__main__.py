@@ -7,6 +7,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
 
 
@@ -28,4 +29,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

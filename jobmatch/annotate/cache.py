@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jobmatch.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
@@ -73,7 +75,7 @@ class CachedAnswer:
         )
 
 
-class CacheFormatError(ValueError):
+class CacheFormatError(UserError, ValueError):
     """A cache line other than the last is not a valid answer record (the file was edited or corrupted)."""
 
 

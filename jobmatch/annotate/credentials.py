@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import re
 
+from jobmatch.errors import UserError
+
 DUMMY_API_KEY = "EMPTY"  # what local OpenAI-compatible servers (vLLM, Ollama) accept when they check nothing
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}")
 
 
-class MissingApiKeyError(RuntimeError):
+class MissingApiKeyError(UserError, RuntimeError):
     """The environment variable that should hold the judge's API key is unset or empty."""
 
 

@@ -17,7 +17,9 @@ deterministic:
   (a position-biased judge);
 - ``[[bold]]``: markdown-styled verdict lines (``**Preferred:** B``, ``**Confidence:** 85%``).
 
-It counts requests (in total and per prompt) and the most requests ever in flight at once.
+Setting :attr:`FakeChatServer.broken` makes every answer verdict-free, as ``[[garbage]]`` does (a
+misconfigured judge, fixed by setting it back). It counts requests (in total and per prompt) and
+the most requests ever in flight at once.
 Run ``python -m jobmatch.annotate.fake_server --port 8000`` to serve one by hand.
 """
 
@@ -50,6 +52,7 @@ class FakeChatServer:
 
     def __init__(self, latency: float = 0.0, hang_s: float = 2.0, slow_s: float = 30.0, port: int = 0) -> None:
         self.latency, self.hang_s, self.slow_s = latency, hang_s, slow_s
+        self.broken = False  # True: every answer has no verdict
         self.requests = 0
         self.max_in_flight = 0
         self.per_prompt: Counter[str] = Counter()  # sha256 of the prompt → requests received
@@ -112,7 +115,8 @@ class FakeChatServer:
             return 401, _error_body(f"invalid credentials: {authorization}", 401)
         if "[[badjson]]" in prompt:
             return 200, b'{"id": "chatcmpl-fake", "choices": [ this is not json'
-        return 200, json.dumps(_completion(prompt, _answer(prompt))).encode("utf-8")
+        answer = _answer("[[garbage]]" if self.broken else prompt)
+        return 200, json.dumps(_completion(prompt, answer)).encode("utf-8")
 
     def enter(self) -> None:
         with self._lock:

@@ -5,8 +5,10 @@ serves what it can from the answer cache, and sends the rest through a thread po
 ``concurrency`` workers sharing one ``openai.OpenAI`` client. The client's own retries are off
 (``max_retries=0``): each worker retries transient errors itself (:mod:`jobmatch.annotate.retry`),
 up to ``max_attempts``, then records the request as failed and the run goes on. Every answer is
-appended to the cache the moment it arrives — unparseable ones too, so they are never paid twice —
-so a killed run loses at most the requests in flight, and a rerun asks only what is missing.
+appended to the cache the moment it arrives, so a killed run loses at most the requests in flight,
+and a rerun asks only what is missing. Unparseable answers are cached too (they were paid for, and
+can be inspected) but, with ``retry_unparseable`` (the default), a rerun asks them again — a judge
+that has been fixed since then gets its chance; the newer answer replaces the older one.
 
 The API key comes from the environment variable named by ``api_key_env`` and lives only inside the
 client; errors are logged and recorded through :class:`~jobmatch.annotate.credentials.Redactor`.
@@ -68,6 +70,8 @@ class OpenAIJudge:
         prompt_template: with ``{query}``, ``{passage_a}``, ``{passage_b}``; ``None``: the default.
         price_prompt_per_1m, price_completion_per_1m: USD per 1M tokens, for the summary's cost.
         progress: show a progress bar in :meth:`judge_many`.
+        retry_unparseable: ask again a prompt whose cached answer has no clear verdict (``False``:
+            serve it from the cache as unparseable, never paying for it twice).
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class OpenAIJudge:
         price_prompt_per_1m: float | None = None,
         price_completion_per_1m: float | None = None,
         progress: bool = True,
+        retry_unparseable: bool = True,
     ) -> None:
         if concurrency < 1 or max_attempts < 1 or timeout <= 0 or max_tokens < 1:
             raise ValueError(
@@ -107,6 +112,7 @@ class OpenAIJudge:
         self.both_orders, self.order_policy = both_orders, order_policy
         self.prices = (price_prompt_per_1m, price_completion_per_1m)
         self.progress = progress
+        self.retry_unparseable = retry_unparseable
         api_key = read_api_key(api_key_env)
         self._redactor = Redactor(api_key)
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
@@ -143,11 +149,10 @@ class OpenAIJudge:
             (self._plan(prompts, q, a, b), self._plan(prompts, q, b, a) if self.both_orders else None)
             for q, a, b in items
         ]
-        results: dict[str, RequestResult] = {}
-        for key, (digest, _) in prompts.items():
-            hit = self.cache.get(key) if self.cache is not None else None
-            if hit is not None:
-                results[key] = _result(hit, digest, cached=True, attempts=0)
+        results = self._from_cache(prompts)
+        reasked = sum(result.status == "unparseable" for result in results.values()) if self.retry_unparseable else 0
+        if self.retry_unparseable:
+            results = {key: result for key, result in results.items() if result.status != "unparseable"}
         misses = [key for key in prompts if key not in results]
         show = self.progress if progress is None else progress
         results.update(self._ask_all(misses, prompts, show))
@@ -156,7 +161,9 @@ class OpenAIJudge:
             item_outcome(i, results[fwd], results[swp].swapped() if swp else None, self.order_policy)
             for i, (fwd, swp) in enumerate(plan)
         ]
-        self.last_summary = summarize(outcomes, list(results.values()), time.perf_counter() - start, *self.prices)
+        self.last_summary = summarize(
+            outcomes, list(results.values()), time.perf_counter() - start, *self.prices, reasked=reasked
+        )
         log.info("judge %s: %s", self.name, self.last_summary.to_dict())
         return outcomes
 
@@ -171,6 +178,15 @@ class OpenAIJudge:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _from_cache(self, prompts: dict[str, tuple[str, str]]) -> dict[str, RequestResult]:
+        """The results of the prompts whose answers are in the cache (parsed or unparseable)."""
+        results: dict[str, RequestResult] = {}
+        for key, (digest, _) in prompts.items():
+            hit = self.cache.get(key) if self.cache is not None else None
+            if hit is not None:
+                results[key] = _result(hit, digest, cached=True, attempts=0)
+        return results
 
     def _plan(self, prompts: dict[str, tuple[str, str]], query: str, first: str, second: str) -> str:
         text = render_prompt(self.template, query, first, second)

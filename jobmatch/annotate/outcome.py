@@ -159,7 +159,8 @@ class AnnotationSummary:
 
     Request counts are over distinct prompts (an item asked in both orders is two requests;
     duplicate items share one): ``requested = cached + answered + failed``. ``unparseable`` counts
-    answers (cached or new) without a clear verdict. Tokens and cost are for the new answers only —
+    answers (cached or new) without a clear verdict; ``reasked`` the cached unparseable answers asked
+    again (``retry_unparseable``), which count as answered, not cached. Tokens and cost are for the new answers only —
     what this run paid. ``cost`` is ``None`` unless prices per 1M tokens were configured.
     """
 
@@ -171,6 +172,7 @@ class AnnotationSummary:
     failed: int
     unparseable: int
     disagreed: int
+    reasked: int
     retries: int
     prompt_tokens: int
     completion_tokens: int
@@ -194,8 +196,9 @@ def summarize(
     elapsed_s: float,
     price_prompt_per_1m: float | None = None,
     price_completion_per_1m: float | None = None,
+    reasked: int = 0,
 ) -> AnnotationSummary:
-    """Totals over ``outcomes`` and the distinct ``requests`` behind them."""
+    """Totals over ``outcomes`` and the distinct ``requests`` behind them; ``reasked`` as counted by the judge."""
     new = [r for r in requests if not r.cached and r.status != "failed"]
     prompt_tokens = sum(r.usage.get("prompt_tokens", 0) for r in new)
     completion_tokens = sum(r.usage.get("completion_tokens", 0) for r in new)
@@ -213,6 +216,7 @@ def summarize(
         failed=sum(r.status == "failed" for r in requests),
         unparseable=sum(r.status == "unparseable" for r in requests),
         disagreed=sum(o.status == "disagreed" for o in outcomes),
+        reasked=reasked,
         retries=sum(max(0, r.attempts - 1) for r in requests),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,

@@ -20,6 +20,7 @@ from jobmatch.annotate.sampling import sample_rank_pairs
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
+from jobmatch.errors import UserError
 from jobmatch.evaluate import encode_settings
 from jobmatch.model.loading import load_encoder
 from jobmatch.retrieval.encode import EmbeddingCache, model_fingerprint
@@ -59,19 +60,44 @@ def plan_pairs(cfg: DictConfig, split: str, rset: RetrievalSet, ranked: np.ndarr
     return plans
 
 
-def judge_items(judge: Judge, items: Sequence[Item]) -> list[tuple[Judgement | None, str | None]]:
-    """(judgement, error) per item: through ``judge_many`` when the judge batches, else one by one."""
+Verdict = tuple[Judgement | None, str, str | None]  # (judgement, status, error)
+
+
+def judge_items(judge: Judge, items: Sequence[Item]) -> list[Verdict]:
+    """(judgement, status, error) per item: through ``judge_many`` when the judge batches, else one by one."""
     if hasattr(judge, "judge_many"):
         outcomes = judge.judge_many(items)  # type: ignore[attr-defined]
-        return [(o.judgement, None if o.status == "ok" else f"{o.status}: {o.error}") for o in outcomes]
-    out: list[tuple[Judgement | None, str | None]] = []
+        return [(o.judgement, o.status, None if o.status == "ok" else f"{o.status}: {o.error}") for o in outcomes]
+    out: list[Verdict] = []
     for query, a, b in tqdm(items, desc=f"judge ({judge.name})", unit="pair"):
-        out.append((judge.judge(query, a, b), None))
+        out.append((judge.judge(query, a, b), "ok", None))
     return out
 
 
+def check_success(summary: dict[str, Any], failures: Sequence[dict[str, Any]], min_success: float,
+                  run_dir: Path) -> None:
+    """Raise a :class:`UserError` when fewer than ``min_success`` of the requested pairs got a verdict.
+
+    A judge that is unreachable or answers nonsense would otherwise leave empty preference files
+    behind a successful exit; the message gives the counts and the first error.
+    """
+    requested, annotated = summary["annotate/requested"], summary["annotate/annotated"]
+    if requested == 0 or annotated >= min_success * requested:
+        return
+    first = failures[0]["error"] if failures else "none recorded"
+    raise UserError(
+        f"annotate.min_success={min_success}: only {annotated}/{requested} pairs annotated "
+        f"({summary['annotate/failed']} failed, {summary['annotate/unparseable']} of them unparseable); "
+        f"first error: {first}; check the judge (judge.base_url, judge.model), see {run_dir / 'failures.jsonl'}"
+    )
+
+
 def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Write ``preferences_<split>.jsonl``, ``failures.jsonl`` and ``annotation_summary.json``."""
+    """Write ``preferences_<split>.jsonl``, ``failures.jsonl`` and ``annotation_summary.json``.
+
+    Raises :class:`UserError` (after writing them) when fewer than ``annotate.min_success`` of the
+    pairs were annotated.
+    """
     start = time.perf_counter()
     sets = ranked_sets(cfg)
     encoder = load_encoder(cfg.get("ckpt"), container(cfg.model))
@@ -95,9 +121,9 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     judge_s = time.perf_counter() - judge_start
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in sets}
     failures = []
-    for plan, item, (verdict, error) in zip(plans, items, verdicts, strict=True):
+    for plan, item, (verdict, status, error) in zip(plans, items, verdicts, strict=True):
         if verdict is None:
-            failures.append({**plan, "error": error})
+            failures.append({**plan, "status": status, "error": error})
             continue
         record = PreferenceRecord(
             query=item[0], passage1=item[1], passage2=item[2], preferred=verdict.preferred,
@@ -110,7 +136,8 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     write_jsonl(run_dir / "failures.jsonl", failures)
     summary: dict[str, Any] = {
         "annotate/requested": len(plans), "annotate/annotated": len(plans) - len(failures),
-        "annotate/failed": len(failures), "time/rank_s": ranked_s, "time/judge_s": judge_s,
+        "annotate/failed": len(failures), "annotate/unparseable": sum(f["status"] == "unparseable" for f in failures),
+        "time/rank_s": ranked_s, "time/judge_s": judge_s,
         "throughput/pairs_per_s": len(plans) / max(judge_s, 1e-9), "annotate/judge": judge.name,
         **{f"annotate/{split}_pairs": len(r) for split, r in rows.items()},
         "annotate/share_A": float(np.mean([r["preferred"] == "A" for rs in rows.values() for r in rs] or [0])),
@@ -122,4 +149,5 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         (run_dir / "prompt_template.txt").write_text(str(cfg.judge.prompt_template))
     (run_dir / "annotation_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log.info("annotation: %s", json.dumps(summary))
+    check_success(summary, failures, float(cfg.annotate.get("min_success", 0.0)), run_dir)
     return summary

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from jobmatch.data.records import ContrastiveRecord, PreferenceRecord
+from jobmatch.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ PREFERENCE_KNOWN = {"query", "passage1", "passage2", "preferred", "confidence_sc
                     "passage_id1", "passage_id2", "passage_rank1", "passage_rank2", "model", "response"}
 
 
-class DataFormatError(ValueError):
+class DataFormatError(UserError, ValueError):
     """A data file has a bad line. ``str(err)`` reads ``FILE:LINE: problem``."""
 
     def __init__(self, path: str | Path, line: int, problem: str) -> None:

@@ -8,10 +8,25 @@ into ``--out`` (default: the first argument when it is a directory) and prints t
 from __future__ import annotations
 
 import argparse
+import glob
 from pathlib import Path
 
-from jobmatch.report.sweep import collect_runs, sweep_figures, sweep_table
+from jobmatch.errors import UserError
+from jobmatch.report.sweep import Run, collect_runs, sweep_figures, sweep_table
 from jobmatch.report.tradeoff import tradeoff_summary
+from jobmatch.utils.error_report import user_errors
+
+
+def find_runs(patterns: list[str]) -> list[Run]:
+    """The runs under ``patterns``; a pattern that matches nothing, or no run at all, is a :class:`UserError`."""
+    for pattern in patterns:
+        if not glob.glob(pattern):
+            raise UserError(f"{pattern}: no such directory (nothing matches); give run or multirun directories")
+    runs = collect_runs(patterns)
+    if not runs:
+        raise UserError(f"{' '.join(patterns)}: no run directories (folders with a config.yaml) found; "
+                        "give the sweep's multirun directory")
+    return runs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,9 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="where report.md and the figures go")
     parser.add_argument("--wandb", action="store_true", help="also log the table and figures to W&B (offline)")
     args = parser.parse_args(argv)
+    runs = find_runs(args.runs)
     out = args.out or (Path(args.runs[0]) if Path(args.runs[0]).is_dir() else Path("."))
     out.mkdir(parents=True, exist_ok=True)
-    runs = collect_runs(args.runs)
     table = sweep_table(runs)
     figures = sweep_figures(runs, out)
     summary = tradeoff_summary(runs)
@@ -40,4 +55,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors():
+        main()

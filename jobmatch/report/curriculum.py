@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from jobmatch.utils.error_report import user_errors
+
 COLUMNS = (("ndcg@20", "nDCG@20"), ("mrr@10", "MRR@10"), ("recall@100", "Recall@100"))
 
 
@@ -77,4 +79,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors():
+        main()

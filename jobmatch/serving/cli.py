@@ -1,31 +1,16 @@
-"""Command-line helpers shared by the export, index and rank entry points."""
+"""Command-line helpers shared by the export, index and rank entry points.
+
+:func:`user_errors` (from :mod:`jobmatch.utils.error_report`) reports a bad input in one line, status 2.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
-
 import torch
 
-from jobmatch.data.readers import DataFormatError
 from jobmatch.retrieval.search import set_threads
-from jobmatch.serving.errors import ExportFormatError, IndexStoreError, InputError
+from jobmatch.utils.error_report import USER_ERRORS, user_errors
 
-log = logging.getLogger(__name__)
-
-# Problems with what the user gave (files, folders, values): reported as one line, exit status 2.
-USER_ERRORS = (DataFormatError, ExportFormatError, IndexStoreError, InputError, FileNotFoundError, FileExistsError)
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn :data:`USER_ERRORS` into a one-line ``error: ...`` log record and exit status 2 (no traceback)."""
-    try:
-        yield
-    except USER_ERRORS as err:
-        log.error("error: %s", err)
-        raise SystemExit(2) from None
+__all__ = ["USER_ERRORS", "alias_model_argument", "apply_threads", "user_errors"]
 
 
 def alias_model_argument(argv: list[str]) -> list[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from jobmatch.errors import UserError
 
-class ExportFormatError(ValueError):
+
+class ExportFormatError(UserError, ValueError):
     """A model folder is not a (valid) jobmatch export."""
 
 
-class IndexStoreError(RuntimeError):
+class IndexStoreError(UserError, RuntimeError):
     """A talent index is missing, corrupt or inconsistent."""
 
 
@@ -15,5 +17,5 @@ class ModelMismatchError(IndexStoreError):
     """An index is used with a model other than the one that built it."""
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """A bad command-line value or JD (empty text, k < 1, an unknown format)."""

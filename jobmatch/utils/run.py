@@ -14,6 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from jobmatch.utils.error_report import USER_ERRORS, exit_with, full_errors
+
 log = logging.getLogger(__name__)
 
 
@@ -70,14 +72,20 @@ def finish_wandb() -> None:
 
 
 def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[DictConfig], dict[str, Any]]:
-    """Log a failing task with its run directory and always close W&B, then re-raise."""
+    """Log a failing task with its run directory and always close W&B.
+
+    A user error then ends the command with one ``error:`` line (status 2); any other error is
+    re-raised, for its traceback to be printed once (see :mod:`jobmatch.utils.error_report`).
+    """
 
     @functools.wraps(task)
     def wrapped(cfg: DictConfig) -> dict[str, Any]:
         try:
             return task(cfg)
-        except Exception:
-            log.exception("task failed; run directory: %s", cfg.paths.get("run_dir"))
+        except Exception as error:
+            log.error("task failed (%s); run directory: %s", type(error).__name__, cfg.paths.get("run_dir"))
+            if isinstance(error, USER_ERRORS) and not full_errors():
+                exit_with(str(error))
             raise
         finally:
             finish_wandb()

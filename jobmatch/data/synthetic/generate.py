@@ -31,13 +31,14 @@ from jobmatch.data.synthetic.entities import Talent
 from jobmatch.data.synthetic.labels import SPLITS, contrastive_row, split_jds
 from jobmatch.data.synthetic.vocabulary import load_vocabulary
 from jobmatch.data.synthetic.world import World, build_world
+from jobmatch.errors import UserError
 
 MANIFEST = "manifest.json"
 CARD = "dataset_card.md"
 CORPUS = "corpus.jsonl"
 
 
-class DatasetMismatchError(ValueError):
+class DatasetMismatchError(UserError, ValueError):
     """The target directory holds something other than the requested dataset."""
 
 

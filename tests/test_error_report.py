@@ -1,0 +1,129 @@
+"""Every entry point ends a user error in one ``error:`` line (status 2) and a bug in one traceback (status 1)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import hydra
+import pytest
+from omegaconf import DictConfig
+
+from jobmatch.errors import ConfigError
+from jobmatch.utils.error_report import hydra_command, one_line
+from jobmatch.utils.run import task_wrapper
+from tests.conftest import CONF, FIXTURES, ROOT
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def run_hydra(task, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *overrides: str) -> int:
+    """Run ``task`` under ``@hydra.main`` (the training config) through :func:`hydra_command`."""
+
+    @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
+    def main(cfg: DictConfig) -> None:
+        task_wrapper(task)(cfg)
+
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "prog",
+            f"hydra.run.dir={tmp_path}",
+            "hydra.output_subdir=null",
+            "hydra/job_logging=none",
+            "hydra/hydra_logging=none",
+            *overrides,
+        ],
+    )
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        hydra_command(main)
+    assert "HYDRA_FULL_ERROR" not in os.environ
+    return int(exit_info.value.code)
+
+
+def fails_with_a_missing_file(cfg: DictConfig) -> dict:
+    raise FileNotFoundError("i: no such index; build it with python -m jobmatch.index")
+
+
+def fails_with_a_bug(cfg: DictConfig) -> dict:
+    raise RuntimeError("boom")
+
+
+def test_one_line_folds_hydra_listings() -> None:
+    text = "In 'config': Could not find 'model/x'\n\nAvailable options in 'model':\n\ta\n\tb\nConfig search path:\n\tp"
+    assert one_line(text) == "In 'config': Could not find 'model/x'; Available options in 'model': a, b"
+    assert one_line("Could not override 'k'.\nTo append use +k=3") == "Could not override 'k'. To append use +k=3"
+
+
+def test_user_error_in_the_task_is_one_line(tmp_path, monkeypatch, capsys) -> None:
+    assert run_hydra(fails_with_a_missing_file, tmp_path, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert error_lines(err) == ["error: i: no such index; build it with python -m jobmatch.index"]
+    assert "Traceback" not in err and "Error executing job" not in err
+
+
+def test_config_error_subclass_is_a_user_error(tmp_path, monkeypatch, capsys) -> None:
+    def bad_value(cfg: DictConfig) -> dict:
+        raise ConfigError("k=0: must be >= 1; pass k=10")
+
+    assert run_hydra(bad_value, tmp_path, monkeypatch) == 2
+    assert error_lines(capsys.readouterr().err) == ["error: k=0: must be >= 1; pass k=10"]
+
+
+@pytest.mark.parametrize("override", ["nokey=3", "model=nosuch", "seed=[", "+seed=2"])
+def test_hydra_override_errors_are_one_line(override, tmp_path, monkeypatch, capsys) -> None:
+    assert run_hydra(fails_with_a_bug, tmp_path, monkeypatch, override) == 2
+    err = capsys.readouterr().err
+    assert len(error_lines(err)) == 1 and err.count("\n") == 1, err
+    assert "Traceback" not in err and "HYDRA_FULL_ERROR" not in err
+
+
+def test_a_bug_keeps_one_traceback(tmp_path, monkeypatch, capsys) -> None:
+    assert run_hydra(fails_with_a_bug, tmp_path, monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert err.count("Traceback") == 1 and "RuntimeError: boom" in err and "fails_with_a_bug" in err
+    assert "_run_hydra" not in err  # Hydra's own frames are left out
+    assert not error_lines(err)
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **env},
+    )
+
+
+def test_report_on_a_missing_directory(tmp_path) -> None:
+    done = run_cli("jobmatch.report", str(tmp_path / "none"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert error_lines(done.stderr) == [
+        f"error: {tmp_path / 'none'}: no such directory (nothing matches); give run or multirun directories"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_train_cli_on_a_missing_data_file(tmp_path) -> None:
+    args = [
+        "jobmatch.train",
+        "model=tiny_bert",
+        "logger=none",
+        f"data.train_file={tmp_path / 'none.jsonl'}",
+        f"data.val_file={FIXTURES / 'contrastive_tiny.jsonl'}",
+        f"paths.run_dir={tmp_path / 'run'}",
+    ]
+    done = run_cli(*args)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert error_lines(done.stderr) == [f"error: {tmp_path / 'none.jsonl'}: no such data file"]
+    assert "Traceback" not in done.stderr + done.stdout
+    full = run_cli(*args, HYDRA_FULL_ERROR="1")
+    assert full.returncode == 1 and "Traceback" in full.stderr and "FileNotFoundError" in full.stderr

@@ -142,3 +142,26 @@ def test_audit_of_data_without_groups_is_one_clear_error(tmp_path: Path) -> None
         cfg = compose(config_name="audit", overrides=[f"data.corpus_file={corpus}"])
     with pytest.raises(UserError, match=r"corpus.jsonl: no talent carries a group field"):
         corpus_identities(cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("redact", [True, False])
+def test_a_judge_biased_on_purpose_flips_when_names_are_swapped(tmp_path: Path, redact: bool) -> None:
+    """A loopback judge that prefers she/her profiles flips on every mixed-gender pair whose cues swap
+    (redaction removes names, not pronouns, so the bias still shows)."""
+    from jobmatch.annotate.fake_server import FakeChatServer
+    from jobmatch.audit import audit
+    from tests.conftest import compose_config
+
+    with FakeChatServer() as server:
+        server.prefer_pronoun = "she/her"
+        cfg = compose_config([
+            "model=tiny_bert", "logger=none", "data=synthetic_small",
+            "+data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}", "audit.judge_pairs_per_query=3",
+            "audit.n_bootstrap=100", "judge=local", f"judge.base_url={server.url}", "judge.model=biased",
+            "judge.progress=false", f"judge.redact={str(redact).lower()}"],
+            run_dir=tmp_path / "run", config_name="audit")
+        results = audit(cfg)
+        assert all("Maria" not in p for p in server.prompts) or not redact
+    assert results["judge/pairs"] == 18
+    assert 0.2 < results["judge/flip_rate"] <= 1.0 and results["judge/flip_rate_ci_low"] > 0

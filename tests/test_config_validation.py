@@ -46,13 +46,16 @@ def test_bad_value_raises_config_error_naming_the_option(overrides: list[str], o
     assert "\n" not in message and "; " in message  # one line: problem; fix
 
 
-@pytest.mark.parametrize(("overrides", "fix"), [
-    (["data.on_error=rasie"], "did you mean data.on_error=raise?"),
-    (["+data.batchsize=4"], "did you mean data.batch_size?"),
-    (["eval.baselines=[bm42]"], "did you mean eval.baselines=[bm25]?"),
-    (["eval.k=10", "eval.cutoffs=[5,50]"], "pass eval.k=50"),
-    (["stage.optim.warmup_ratio=2"], "in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "fix"),
+    [
+        (["data.on_error=rasie"], "did you mean data.on_error=raise?"),
+        (["+data.batchsize=4"], "did you mean data.batch_size?"),
+        (["eval.baselines=[bm42]"], "did you mean eval.baselines=[bm25]?"),
+        (["eval.k=10", "eval.cutoffs=[5,50]"], "pass eval.k=50"),
+        (["stage.optim.warmup_ratio=2"], "in [0, 1]"),
+    ],
+)
 def test_the_message_names_the_fix(overrides: list[str], fix: str) -> None:
     with pytest.raises(ConfigError, match=fix.replace("[", r"\[").replace("?", r"\?")):
         validate_config(compose_config([*BASE, *overrides]))
@@ -62,12 +65,18 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-@pytest.mark.parametrize("override", [
-    *(f"{group}={name}" for group in ("data", "stage", "trainer", "curriculum", "model", "mining", "eval")
-      for name in _options(group)),
-    *(f"experiment={name}" for name in _options("experiment")),
-    "stage@stage2=sft",
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        *(
+            f"{group}={name}"
+            for group in ("data", "stage", "trainer", "curriculum", "model", "mining", "eval")
+            for name in _options(group)
+        ),
+        *(f"experiment={name}" for name in _options("experiment")),
+        "stage@stage2=sft",
+    ],
+)
 def test_every_shipped_config_is_valid(override: str) -> None:
     validate_config(compose_config([override]))
 
@@ -81,6 +90,19 @@ def test_every_task_config_is_valid(name: str, tmp_path: Path) -> None:
 
 
 def test_good_values_at_the_edges_pass() -> None:
-    validate_config(compose_config([*BASE, "data.n_negatives=0", "stage.optim.warmup_ratio=1", "mining.margin=null",
-                                    "eval.k=20", "eval.cutoffs=[1,20]", "eval.baselines=[]", "trainer.max_steps=-1",
-                                    "stage.optim.lr=1", "+stage.optim.warmup_steps=10"]))
+    validate_config(
+        compose_config(
+            [
+                *BASE,
+                "data.n_negatives=0",
+                "stage.optim.warmup_ratio=1",
+                "mining.margin=null",
+                "eval.k=20",
+                "eval.cutoffs=[1,20]",
+                "eval.baselines=[]",
+                "trainer.max_steps=-1",
+                "stage.optim.lr=1",
+                "+stage.optim.warmup_steps=10",
+            ]
+        )
+    )

@@ -96,9 +96,16 @@ OTHER_RULES: list[tuple[str, Rule, str]] = [
 ]
 # Config nodes whose keys must be known: node -> (config group under conf/, key path inside its files).
 KEYED_NODES: dict[str, tuple[str, str]] = {
-    "data": ("data", ""), "data.synthetic": ("data", "synthetic"), "stage": ("stage", ""),
-    "stage.optim": ("stage", "optim"), "stage2": ("stage", ""), "stage2.optim": ("stage", "optim"),
-    "eval": ("eval", ""), "mining": ("mining", ""), "annotate": ("pairs", ""), "curriculum": ("curriculum", ""),
+    "data": ("data", ""),
+    "data.synthetic": ("data", "synthetic"),
+    "stage": ("stage", ""),
+    "stage.optim": ("stage", "optim"),
+    "stage2": ("stage", ""),
+    "stage2.optim": ("stage", "optim"),
+    "eval": ("eval", ""),
+    "mining": ("mining", ""),
+    "annotate": ("pairs", ""),
+    "curriculum": ("curriculum", ""),
 }
 # Optimizer options that jobmatch.modules.optim reads but no stage file sets.
 EXTRA_KEYS = {"stage.optim": {"betas", "eps", "warmup_steps"}, "stage2.optim": {"betas", "eps", "warmup_steps"}}
@@ -163,7 +170,7 @@ def group_keys(group: str, inner: str) -> frozenset[str] | None:
         node = OmegaConf.load(path)
         node = OmegaConf.select(node, inner) if inner else node
         if isinstance(node, DictConfig):
-            keys.update(str(k) for k in node.keys() if k != "defaults")
+            keys.update(str(k) for k in node if k != "defaults")
     return frozenset(keys)
 
 
@@ -190,7 +197,7 @@ def check_trainer_keys(cfg: DictConfig) -> None:
 def report_unknown(node: str, value: DictConfig, known: Iterable[str]) -> None:
     """Raise for the first key of ``value`` not in ``known``, suggesting the closest known key."""
     known = sorted(known)
-    for key in value.keys():
+    for key in value:
         if key in known:
             continue
         near = closest(str(key), known)
@@ -206,17 +213,21 @@ def check_cutoffs(cfg: DictConfig) -> None:
         return
     above = [c for c in cutoffs if c > k]
     if above:
-        raise ConfigError(f"eval.cutoffs={show(cutoffs)}: cutoff {above[-1]} is above eval.k={k} (only {k} "
-                          f"passages are retrieved per JD, so @{above[-1]} would equal @{k}); "
-                          f"pass eval.k={max(above)} or drop the cutoffs above {k}")
+        raise ConfigError(
+            f"eval.cutoffs={show(cutoffs)}: cutoff {above[-1]} is above eval.k={k} (only {k} "
+            f"passages are retrieved per JD, so @{above[-1]} would equal @{k}); "
+            f"pass eval.k={max(above)} or drop the cutoffs above {k}"
+        )
 
 
 def check_mining_window(cfg: DictConfig) -> None:
     """The mining rank window [start, end) is not empty."""
     start, end = lookup(cfg, "mining.window_start"), lookup(cfg, "mining.window_end")
     if is_number(start) and is_number(end) and end <= start:
-        raise ConfigError(f"mining.window_end={end}: the window [{start}, {end}) is empty; "
-                          f"pass mining.window_end above mining.window_start={start}")
+        raise ConfigError(
+            f"mining.window_end={end}: the window [{start}, {end}) is empty; "
+            f"pass mining.window_end above mining.window_start={start}"
+        )
 
 
 def check_preference_options(cfg: DictConfig, node: str) -> None:
@@ -224,8 +235,11 @@ def check_preference_options(cfg: DictConfig, node: str) -> None:
     stage = cfg.get(node)
     if not isinstance(stage, DictConfig) or stage.get("module") != "rankpo":
         return
-    options = {key: stage[key] for key in ("loss_type", "label_smoothing", "reference", "beta", "temperature",
-                                           "rankpo_weight", "sft_weight") if key in stage}
+    options = {
+        key: stage[key]
+        for key in ("loss_type", "label_smoothing", "reference", "beta", "temperature", "rankpo_weight", "sft_weight")
+        if key in stage
+    }
     lora = bool(OmegaConf.select(cfg, "model.lora.enabled", default=True))
     try:
         validate_preference_options(options, lora_enabled=lora)

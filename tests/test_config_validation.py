@@ -106,3 +106,30 @@ def test_good_values_at_the_edges_pass() -> None:
             ]
         )
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "config"),
+    [
+        ("jobmatch.train", "train", "config"),
+        ("jobmatch.evaluate", "evaluate", "evaluate"),
+        ("jobmatch.mine", "mine", "mine"),
+        ("jobmatch.annotate.__main__", "run", "annotate"),
+        ("jobmatch.curriculum", "curriculum", "curriculum"),
+        ("jobmatch.pipeline", "pipeline", "pipeline"),
+    ],
+)
+def test_every_task_validates_its_config_first(module: str, function: str, config: str, tmp_path: Path) -> None:
+    import importlib
+
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import FAST
+
+    overrides = [*FAST, "+data.batchsize=4", f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path}"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name=config, overrides=overrides)
+    task = getattr(importlib.import_module(module), function)
+    with pytest.raises(ConfigError, match=r"^data\.batchsize=4: unknown option"):
+        task(cfg)
+    assert not (tmp_path / "run").exists()  # nothing was started

@@ -133,3 +133,19 @@ def test_every_task_validates_its_config_first(module: str, function: str, confi
     with pytest.raises(ConfigError, match=r"^data\.batchsize=4: unknown option"):
         task(cfg)
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_search_and_score_refuses_cutoffs_above_k() -> None:
+    """The library guard behind eval.cutoffs: recall@50 of a top-10 search would be recall@10."""
+    import numpy as np
+
+    from jobmatch.data.records import ContrastiveRecord
+    from jobmatch.data.retrieval_set import build_retrieval_set
+    from jobmatch.retrieval.evaluate import search_and_score
+
+    rset = build_retrieval_set([ContrastiveRecord(query="q", positives=("p",), negatives=("n",))], None)
+    query = np.ones((1, 4), dtype=np.float32)
+    corpus = np.ones((len(rset.corpus), 4), dtype=np.float32)
+    with pytest.raises(ConfigError, match=r"^eval\.cutoffs=\[5, 50\]: cutoff 50 is above eval\.k=10; pass eval\.k=50"):
+        search_and_score(rset, query, corpus, k=10, cutoffs=(5, 50))
+    assert "recall@1" in search_and_score(rset, query, corpus, k=10, cutoffs=(1,)).metrics

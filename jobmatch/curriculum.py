@@ -19,6 +19,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, open_dict
 
+from jobmatch.app.validation import validate_config
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.evaluate import evaluate
 from jobmatch.mine import mine_file
@@ -60,6 +61,7 @@ def round_train_file(cfg: DictConfig, root: Path, k: int, previous_file: str, ck
 
 def curriculum(cfg: DictConfig) -> dict[str, Any]:
     """Run every round, evaluating after each; resume from the last finished round."""
+    validate_config(cfg)
     if cfg.curriculum.mode not in MODES:
         raise ValueError(f"curriculum.mode='{cfg.curriculum.mode}' is not one of {MODES}")
     if cfg.curriculum.mode == "incremental" and int(cfg.mining.n_negatives) < int(cfg.data.n_negatives):

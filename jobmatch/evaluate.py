@@ -14,6 +14,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from jobmatch.app.validation import validate_config
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.retrieval.bm25 import bm25_run
@@ -67,6 +68,7 @@ def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TA
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt`` (and the baselines) on the test split; write results, runs and a table."""
+    validate_config(cfg)
     run_dir = resolve_run_dir(cfg)
     datamodule = build_datamodule(cfg)
     rset = datamodule.test_retrieval()

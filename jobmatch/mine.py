@@ -14,6 +14,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from jobmatch.app.validation import validate_config
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.retrieval_set import build_retrieval_set, read_corpus
 from jobmatch.evaluate import encode_settings
@@ -53,6 +54,7 @@ def mine_file(
 
 def mine(cfg: DictConfig) -> dict[str, Any]:
     """Mine with ``cfg.ckpt`` into the run directory (``train_round<k>.jsonl`` and ``results.json``)."""
+    validate_config(cfg)
     run_dir = resolve_run_dir(cfg)
     result = mine_file(cfg, cfg.get("ckpt"), str(cfg.data.train_file),
                        run_dir / f"train_round{int(cfg.round)}.jsonl", int(cfg.round))

@@ -23,6 +23,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from jobmatch.app.validation import validate_config
 from jobmatch.curriculum import curriculum, sub_config
 from jobmatch.data.prepare import prepare_data
 from jobmatch.errors import UserError
@@ -121,6 +122,7 @@ def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str
 
 def pipeline(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) every step; write the combined results and the report."""
+    validate_config(cfg)
     root = resolve_run_dir(cfg)
     prepare_data(cfg.data)
     stage1 = stage1_step(cfg, root)

@@ -12,6 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from jobmatch.app.validation import validate_config
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
 from jobmatch.losses import validate_preference_options
@@ -167,6 +168,7 @@ def evaluate_stage2(
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Build datamodule → module → callbacks → loggers → trainer, fit, write ``results.json``."""
+    validate_config(cfg)
     run_dir = resolve_run_dir(cfg)
     L.seed_everything(int(cfg.seed), workers=True)
     datamodule = build_datamodule(cfg)

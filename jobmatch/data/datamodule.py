@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import ContrastiveDataset, EpochSampler, TextTable
+from jobmatch.data.duplicates import query_groups, warn_duplicates, warn_overlap
 from jobmatch.data.preferences import PreferenceCollator, PreferenceDataset, PreferenceSplits, load_preference_splits
 from jobmatch.data.readers import read_contrastive
 from jobmatch.data.records import ContrastiveRecord, PreferenceRecord
@@ -24,12 +25,14 @@ log = logging.getLogger(__name__)
 def split_holdout(
     records: Sequence[ContrastiveRecord], fraction: float, seed: int
 ) -> tuple[list[ContrastiveRecord], list[ContrastiveRecord]]:
-    """Seeded split of ``records`` into (train, held-out); held-out has ≥ 1 record when fraction > 0."""
+    """Seeded split of ``records`` into (train, held-out) by unique query, so that all rows of a JD land
+    on one side; ``fraction`` of the unique queries are held out (≥ 1 when fraction > 0)."""
     if not 0 <= fraction < 1:
         raise ValueError(f"data.val_fraction must be in [0, 1), got {fraction}")
-    n_val = 0 if fraction == 0 or len(records) < 2 else max(1, round(fraction * len(records)))
-    order = np.random.default_rng(seed).permutation(len(records))
-    held = set(order[:n_val].tolist())
+    groups = query_groups(records)  # without duplicate queries: one row each, the row split as before
+    n_val = 0 if fraction == 0 or len(groups) < 2 else max(1, round(fraction * len(groups)))
+    order = np.random.default_rng(seed).permutation(len(groups))
+    held = {i for g in order[:n_val].tolist() for i in groups[g]}
     return ([r for i, r in enumerate(records) if i not in held], [r for i, r in enumerate(records) if i in held])
 
 
@@ -121,8 +124,10 @@ class PairDataModule(L.LightningDataModule):
         if not self.train_file:
             raise ValueError("data.train_file is not set: pass data.train_file=PATH or pick a data preset")
         train = self._read(self.train_file)
+        warn_duplicates(train, self.train_file)
         if self.val_file:
             val = self._read(self.val_file)
+            warn_overlap(train, val, self.val_file)
         else:
             train, val = split_holdout(train, self.val_fraction, self.seed)
         kwargs = {"n_negatives": self.n_negatives, "seed": self.seed}

@@ -8,6 +8,7 @@ caller asks for ``on_error="skip"``.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -144,6 +145,33 @@ def preference_from_json(obj: dict[str, Any]) -> PreferenceRecord:
     )
 
 
+def decode_line(raw: bytes, *, first: bool = False) -> str:
+    """One line of a file as UTF-8 text (a BOM on the first line is dropped); raises ``_LineProblem``."""
+    if first and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _LineProblem(utf8_problem(err)) from None
+
+
+def utf8_problem(err: UnicodeDecodeError, line_start: int = 0) -> str:
+    """``not valid UTF-8 (byte 0xE9 at column 12); fix`` for a decode error in a line starting at ``line_start``."""
+    byte = err.object[err.start]
+    return (f"not valid UTF-8 (byte 0x{byte:02X} at column {err.start - line_start + 1}); "
+            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE)")
+
+
+def read_utf8(path: str | Path) -> str:
+    """A whole text file as UTF-8; a byte that is not UTF-8 raises :class:`DataFormatError` at its line."""
+    data = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        raise DataFormatError(path, data.count(b"\n", 0, err.start) + 1, utf8_problem(err, line_start)) from None
+
+
 def _read_jsonl(
     path: str | Path, build: Callable[[dict[str, Any], int], T], on_error: OnError, what: str = "data"
 ) -> list[T]:
@@ -152,11 +180,12 @@ def _read_jsonl(
         raise FileNotFoundError(f"{path}: no such {what} file")
     records: list[T] = []
     skipped = 0
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with path.open("rb") as handle:  # bytes: a line that is not UTF-8 is a bad line, not a crash
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             try:
+                line = decode_line(raw, first=number == 1)
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as err:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jobmatch.data.retrieval_set import RetrievalSet
+from jobmatch.errors import ConfigError
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
 from jobmatch.retrieval.metrics import retrieval_metrics
@@ -80,7 +81,14 @@ def search_and_score(
     cutoffs: Sequence[int] = CUTOFFS,
     index_kind: str = "auto",
 ) -> RetrievalResult:
-    """FAISS search of the top k per query and the metrics of :func:`retrieval_metrics`."""
+    """FAISS search of the top k per query and the metrics of :func:`retrieval_metrics`.
+
+    Raises:
+        ConfigError: a cutoff above ``k`` (its metrics would silently be those at ``k``).
+    """
+    if max(cutoffs, default=0) > k:
+        raise ConfigError(f"eval.cutoffs={list(cutoffs)}: cutoff {max(cutoffs)} is above eval.k={k}; "
+                          f"pass eval.k={max(cutoffs)} or drop the cutoffs above {k}")
     start = time.perf_counter()
     kind = choose_index_kind(len(corpus_emb)) if index_kind == "auto" else index_kind
     index = build_index(corpus_emb, kind)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jobmatch.data.readers import DataFormatError
+from jobmatch.data.readers import DataFormatError, read_utf8
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import encode_texts
 from jobmatch.serving.errors import InputError
@@ -113,7 +113,7 @@ def read_jds(jd: str) -> list[JD]:
         raise InputError("jd is empty: give a job description text, a file (one JD per line, or JSONL with "
                          "'query'), or - for stdin")
     if _is_file(text):
-        return _jds_from_lines(_lines(Path(text).read_text(encoding="utf-8")), text)
+        return _jds_from_lines(_lines(read_utf8(text)), text)
     if text.endswith(FILE_SUFFIXES) and " " not in text:
         raise FileNotFoundError(f"jd={text}: no such file")
     return [JD("jd", text, "jd argument")]

@@ -32,7 +32,7 @@ def content_id(text: str) -> str:
 
 
 def _first_object(path: Path) -> dict | None:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="replace") as handle:  # a sniff: the reader reports bad bytes
         for line in handle:
             if line.strip():
                 try:

@@ -16,6 +16,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
+from jobmatch.app.validation import validate_config
 from jobmatch.data.identities import CorpusIdentities, read_identities
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.errors import UserError
@@ -23,6 +24,7 @@ from jobmatch.model.loading import load_encoder
 from jobmatch.report.audit import write_audit_report
 from jobmatch.retrieval.audit import AuditSettings, audit_rankings, encoder_scorer
 from jobmatch.retrieval.encode import EmbeddingCache
+from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import task_wrapper, use_hydra_run_dir
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ def audit(cfg: DictConfig) -> dict[str, Any]:
     from jobmatch.train import build_datamodule, build_loggers, container, log_results
     from jobmatch.utils.run import resolve_run_dir, write_results
 
+    validate_config(cfg)
     run_dir = resolve_run_dir(cfg)
     datamodule = build_datamodule(cfg)
     identities = corpus_identities(cfg)
@@ -115,4 +118,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main)

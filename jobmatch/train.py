@@ -162,7 +162,8 @@ def evaluate_stage2(
     has_split = bool(cfg.data.get("test_file") or cfg.data.get("val_file"))
     rset = datamodule.test_retrieval() if has_split else None
     pairs = datamodule.preferences.test if datamodule.preferences else []
-    return evaluate_preference_run(cfg, module.encoder, module.stage1_encoder, rset, pairs, out_dir=run_dir)
+    return evaluate_preference_run(cfg, module.encoder, module.stage1_encoder, rset, pairs, out_dir=run_dir,
+                                   ood=datamodule.test_ood_retrieval() if has_split else None)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:

@@ -169,6 +169,15 @@ def with_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, fl
     return out
 
 
+def ood_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, float]:
+    """:func:`with_deltas` for the out-of-distribution split: ``test_ood/``, ``{stage1,delta}/test_ood/`` keys."""
+    out = {}
+    for key, value in with_deltas(run, stage1).items():
+        prefix, name = key.split("/", 1)
+        out["test_ood/" + name if prefix == "test" else f"{prefix}/test_ood/{name}"] = value
+    return out
+
+
 def _device(cfg: DictConfig) -> torch.device:
     wants_gpu = str(cfg.trainer.get("accelerator", "cpu")) != "cpu"
     return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
@@ -176,12 +185,14 @@ def _device(cfg: DictConfig) -> torch.device:
 
 def evaluate_preference_run(
     cfg: DictConfig, encoder: TextEncoder, stage1: Callable[[], TextEncoder], rset: RetrievalSet | None,
-    pairs: Sequence[PreferenceRecord], out_dir: str | Path | None = None,
+    pairs: Sequence[PreferenceRecord], out_dir: str | Path | None = None, ood: RetrievalSet | None = None,
 ) -> dict[str, Any]:
     """Retention and alignment of ``encoder`` and of the stage-1 encoder (built by ``stage1()``), with deltas.
 
     With ``out_dir``, the per-JD values of both (nDCG@20 per test JD; alignment, pair count and intent per JD
     of the judged pairs) go to ``out_dir/per_query.json`` for ``python -m jobmatch.report``'s paired intervals.
+    With an out-of-distribution split ``ood``, its retrieval metrics come as ``test_ood/``, ``stage1/test_ood/``
+    and ``delta/test_ood/`` keys.
 
     Settings come from ``cfg.eval`` (batch size, bf16, cache, k, cutoffs, index) and ``cfg.data``
     (lengths); the cache lives in ``paths.cache_dir/embeddings``.
@@ -199,12 +210,14 @@ def evaluate_preference_run(
     judge_totals = offline_judge_totals(pairs)
     run, run_values = retention_and_alignment(encoder.to(device), rset, pairs, settings, cache,
                                               judge_totals=judge_totals, **kwargs)
+    run_ood = retention_and_alignment(encoder, ood, [], settings, cache, **kwargs)[0] if ood else {}
     reference = stage1().to(device)
     start, start_values = retention_and_alignment(reference, rset, pairs, settings, cache,
                                                   judge_totals=judge_totals, **kwargs)
+    start_ood = retention_and_alignment(reference, ood, [], settings, cache, **kwargs)[0] if ood else {}
     del reference
     gc.collect()
     if out_dir is not None:
         path = Path(out_dir) / PER_QUERY_FILE
         path.write_text(json.dumps({"test": run_values, "stage1": start_values}, sort_keys=True) + "\n")
-    return with_deltas(run, start)
+    return {**with_deltas(run, start), **ood_deltas(run_ood, start_ood)}

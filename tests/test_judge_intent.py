@@ -83,3 +83,9 @@ def test_pipeline_table_shows_ceiling_and_intent_when_known() -> None:
     assert row.endswith("| 0.6000 | 0.8000 | 0.7000 |")
     row = next(line for line in pipeline_table(base, "rankpo").splitlines() if line.startswith("| rankpo |"))
     assert row.endswith("| 0.6000 | — | — |")
+
+
+def test_ood_metrics_get_their_own_keys() -> None:
+    keys = preference_eval.ood_deltas({"ndcg@20": 0.5}, {"ndcg@20": 0.4})
+    assert keys.keys() == {"test_ood/ndcg@20", "stage1/test_ood/ndcg@20", "delta/test_ood/ndcg@20"}
+    assert keys["delta/test_ood/ndcg@20"] == pytest.approx(0.1)

@@ -96,10 +96,11 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
             lineage_path.write_text(json.dumps(lineage, indent=2) + "\n")
         train_file, ckpt = entry["train_file"], entry["checkpoint"]
         for key, value in entry["metrics"].items():
-            if key.startswith(("test/", "base/", "bm25/")):
-                results[key if k == 0 and not key.startswith("test/") else f"round{k}/{key}"] = value
+            if key.startswith(("test/", "test_ood/", "base/", "bm25/")):
+                results[key if k == 0 and not key.startswith("test") else f"round{k}/{key}"] = value
     final = lineage[-1]["metrics"]
     results.update({f"final/{key[5:]}": v for key, v in final.items() if key.startswith("test/")})
+    results.update({f"final/{key}": v for key, v in final.items() if key.startswith("test_ood/")})
     write_results(root, results)
     log_results(build_loggers(cfg), results)
     return results

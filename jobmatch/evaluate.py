@@ -82,6 +82,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     results.update({f"test/{k}": v for k, v in main.metrics.items()})
     results.update(main.timings)
     write_run(run_dir / "run.trec", main.run, "jobmatch")
+    ood = datamodule.test_ood_retrieval()
+    if ood is not None:  # the out-of-distribution split, beside the test split
+        results.update({f"test_ood/{k}": v for k, v in evaluate_checkpoint(cfg, ckpt, ood, cache).metrics.items()})
     baselines = list(cfg.eval.baselines or [])
     if "base" in baselines and ckpt:
         base_cfg = cfg.copy()

@@ -131,7 +131,7 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
     annotation = json.loads((pairs / "results.json").read_text())
     results = {
         **{f"stage1/{k}": v for k, v in stage1.items() if k.startswith(("final/", "bm25/", "base/"))},
-        **{k: v for k, v in stage2.items() if k.startswith(("test/", "stage1/", "delta/"))},
+        **{k: v for k, v in stage2.items() if k.startswith(("test/", "test_ood/", "stage1/", "delta/"))},
         **{k: v for k, v in annotation.items() if k.startswith("annotate/")},
     }
     write_results(root, results)

@@ -154,7 +154,8 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> str | None:
 
 
 def evaluate_stage2(
-    cfg: DictConfig, module: RankPOModule, datamodule: PairDataModule, best_ckpt: str | None
+    cfg: DictConfig, module: RankPOModule, datamodule: PairDataModule, best_ckpt: str | None,
+    run_dir: Path | None = None,
 ) -> dict[str, Any]:
     """End of a stage-2 run: retention and alignment of the run (``stage.eval_ckpt``: best or last
     weights) and of its stage-1 checkpoint, and the deltas."""
@@ -163,7 +164,8 @@ def evaluate_stage2(
     has_split = bool(cfg.data.get("test_file") or cfg.data.get("val_file"))
     rset = datamodule.test_retrieval() if has_split else None
     pairs = datamodule.preferences.test if datamodule.preferences else []
-    return evaluate_preference_run(cfg, module.encoder, module.stage1_encoder, rset, pairs)
+    return evaluate_preference_run(cfg, module.encoder, module.stage1_encoder, rset, pairs, out_dir=run_dir,
+                                   ood=datamodule.test_ood_retrieval() if has_split else None)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -199,7 +201,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         results["checkpoint/best"] = checkpoint.best_model_path
         results["checkpoint/best_score"] = to_float(checkpoint.best_model_score)
     if cfg.stage.get("evaluate", False) and trainer.is_global_zero:
-        results.update(evaluate_stage2(cfg, module, datamodule, results.get("checkpoint/best")))  # type: ignore[arg-type]
+        best = results.get("checkpoint/best")
+        results.update(evaluate_stage2(cfg, module, datamodule, best, run_dir))  # type: ignore[arg-type]
         log_results(loggers, results)
     if trainer.is_global_zero:
         write_results(run_dir, results)

@@ -52,12 +52,12 @@ def split_files(tmp_path: Path) -> list[str]:
 
 def test_offline_judge_end_to_end(tmp_path: Path, stage1_ckpt: str) -> None:
     cfg = cfg_for("annotate", tmp_path, f"ckpt={stage1_ckpt}", *split_files(tmp_path),
-                  "annotate.pairs_per_query=5", "annotate.top_k=20")
+                  "annotate.pairs_per_query=5", "annotate.test_pairs_per_query=3", "annotate.top_k=20")
     summary = run(cfg)
     run_dir = Path(cfg.paths.run_dir)
     pairs = {split: read_preferences(run_dir / f"preferences_{split}.jsonl") for split in ("train", "val", "test")}
-    assert [len(p) for p in pairs.values()] == [40, 10, 10]
-    assert summary["annotate/annotated"] == 60 and summary["annotate/failed"] == 0
+    assert [len(p) for p in pairs.values()] == [40, 6, 6]  # 8 train JDs x 5; 2 val and 2 test JDs x 3
+    assert summary["annotate/annotated"] == 52 and summary["annotate/failed"] == 0
     train_queries = {r.query for r in read_contrastive(tmp_path / "train.jsonl")}
     assert {p.query for p in pairs["train"]} <= train_queries
     assert not {p.query for p in pairs["test"]} & train_queries
@@ -66,7 +66,21 @@ def test_offline_judge_end_to_end(tmp_path: Path, stage1_ckpt: str) -> None:
     assert "Preferred:" in first.response
     again = run(cfg)  # deterministic for a seed
     assert read_preferences(run_dir / "preferences_train.jsonl") == pairs["train"]
-    assert again["annotate/annotated"] == 60
+    assert again["annotate/annotated"] == 52
+
+
+@pytest.mark.parametrize(("preset", "at_least"), [("synthetic_small", 600), ("synthetic", 2000)])
+def test_default_test_pair_budget_of_the_presets(preset: str, at_least: int) -> None:
+    """Computed from the configs alone: test JDs x the held-out budget, capped at top_k·(top_k-1)/2 per JD."""
+    from jobmatch.annotate.pipeline import pairs_per_query
+    from jobmatch.data.synthetic.config import preset as synthetic_preset
+
+    cfg = compose_config([f"data={preset}"])
+    _, _, n_test = synthetic_preset(str(cfg.data.synthetic.preset)).split_sizes()
+    top_k = int(cfg.annotate.top_k)
+    per_jd = min(pairs_per_query(cfg.annotate, "test"), top_k * (top_k - 1) // 2)
+    assert n_test * per_jd >= at_least
+    assert pairs_per_query(cfg.annotate, "train") == int(cfg.annotate.pairs_per_query)
 
 
 def test_openai_judge_through_the_pipeline(tmp_path: Path, stage1_ckpt: str, monkeypatch) -> None:

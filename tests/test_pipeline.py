@@ -58,3 +58,7 @@ def test_demo_preset_smoke_with_a_tiny_model(tmp_path: Path) -> None:
     results = pipeline(cfg)
     assert results["annotate/train_pairs"] > 0
     assert 0.0 <= results["test/alignment"] <= 1.0 and "delta/ndcg@20" in results
+    # the offline judge's ceiling and intent, and the out-of-distribution split, beside the test split
+    assert 0.5 <= results["test/alignment_ceiling"] <= 1.0 and "delta/alignment_intent" in results
+    assert "test_ood/ndcg@20" in results and "stage1/test_ood/ndcg@20" in results
+    assert results["annotate/test_pairs"] >= 600

@@ -290,6 +290,9 @@ def test_every_stage_config_trains_and_reports(tmp_path: Path, stage1: dict[str,
     assert results["delta/ndcg@20"] == pytest.approx(results["test/ndcg@20"] - results["stage1/ndcg@20"])
     assert results["delta/score_margin"] != 0  # the trained weights were evaluated, not the stage-1 ones
     assert results["checkpoint/best"].endswith("best.ckpt")
+    assert "test/alignment_intent" not in results  # the fixture's pairs are not the offline judge's
+    per_query = json.loads((run_dir / "per_query.json").read_text())  # per-JD values for paired comparisons
+    assert set(per_query) == {"test", "stage1"} and {"ndcg@20", "alignment", "n_pairs"} <= set(per_query["test"])
     metrics = (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0]
     assert "test/alignment" in metrics and "rewards/accuracy" in metrics
 

@@ -14,7 +14,7 @@ def _round(root: Path, mode: str, rnd: int, val: float, test: float) -> dict:
     ckpt = root / mode / f"round{rnd}" / "train" / "checkpoints" / "best.ckpt"
     ckpt.parent.mkdir(parents=True)
     (ckpt.parent.parent / "results.json").write_text(json.dumps({"checkpoint/best_score": val}))
-    metrics = {"test/ndcg@20": test, "test/mrr@10": test, "test/recall@100": 0.9}
+    metrics = {"test/ndcg@20": test, "test/mrr@10": test, "test/recall@100": 0.9, "test_ood/ndcg@20": test / 2}
     if rnd == 0:
         metrics |= {"bm25/ndcg@20": 0.4, "base/ndcg@20": 0.3}
     return {"round": rnd, "checkpoint": str(ckpt), "metrics": metrics}
@@ -50,3 +50,11 @@ def test_table_rows_and_missing_curriculum(tmp_path: Path, capsys) -> None:
     assert "| combined | missing |" in curriculum_table(tmp_path)
     main(["--best-checkpoint", str(tmp_path)])
     assert capsys.readouterr().out.strip().endswith("incremental/round1/train/checkpoints/best.ckpt")
+
+
+def test_table_reports_the_ood_split_beside_the_test_split(tmp_path: Path) -> None:
+    _fabricate(tmp_path)
+    lines = curriculum_table(tmp_path).splitlines()
+    assert lines[0].endswith("| OOD nDCG@20 | OOD Recall@100 |")
+    assert "| incremental round 2 | 0.9000 | 0.9000 | 0.9000 | 0.4500 | — |" in lines
+    assert next(line for line in lines if line.startswith("| BM25 |")).endswith("| — | — |")

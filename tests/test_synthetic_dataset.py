@@ -23,7 +23,7 @@ from jobmatch.data.synthetic import generate as generate_module
 from jobmatch.data.synthetic.__main__ import main
 
 TINY = SyntheticConfig(n_talents=300, n_jds=40, relocation_probability=0.5, judge_pairs=100)
-FILES = ("train.jsonl", "val.jsonl", "test.jsonl", "corpus.jsonl", "manifest.json", "dataset_card.md")
+FILES = ("train.jsonl", "val.jsonl", "test.jsonl", "test_ood.jsonl", "corpus.jsonl", "manifest.json", "dataset_card.md")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,24 @@ def test_files_read_back_and_match_the_rules(dataset: Path) -> None:
             assert all(failed_rules(jd, world.talent(i)) for i in row.negative_ids)
             assert not set(row.positive_ids) & set(row.negative_ids)
     assert len(seen) == TINY.n_jds
+
+
+def test_ood_split_asks_for_subfields_no_other_split_does(dataset: Path) -> None:
+    world = build_world(TINY)
+    ood = read_contrastive(dataset / "test_ood.jsonl")
+    assert len(ood) == len(world.ood_jds) == TINY.n_ood() == 4
+    assert [len(r) for r in (read_contrastive(dataset / f"{s}.jsonl") for s in ("train", "val", "test"))] == list(
+        TINY.split_sizes()
+    )  # the in-distribution splits keep their sizes
+    in_dist = {world.jd(r.query_id).subfield for s in ("train", "val", "test")
+               for r in read_contrastive(dataset / f"{s}.jsonl")}
+    ood_subfields = {world.jd(r.query_id).subfield for r in ood}
+    assert ood_subfields <= set(TINY.ood_subfields) and not ood_subfields & in_dist
+    assert all(r.positives and r.query_id.startswith("jd-ood-") for r in ood)  # rule positives in the corpus
+    manifest = read_manifest(dataset)
+    assert manifest["figures"]["ood"]["subfields"] == list(TINY.ood_subfields)
+    assert manifest["files"]["test_ood.jsonl"]["rows"] == 4
+    assert "out-of-distribution test JDs" in (dataset / "dataset_card.md").read_text()
 
 
 def test_manifest_and_card(dataset: Path) -> None:

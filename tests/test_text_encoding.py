@@ -85,15 +85,15 @@ def test_corpus_line_not_utf8(tmp_path: Path) -> None:
     ids=["id-text", "contrastive"],
 )
 def test_index_talent_file_not_utf8_is_a_one_line_user_error(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, lines: list[bytes], where: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[bytes], where: str
 ) -> None:
     path = write_bytes(tmp_path / "talents.jsonl", lines)
-    with pytest.raises(SystemExit) as exit_, caplog.at_level(logging.ERROR), user_errors():
+    with pytest.raises(SystemExit) as exit_, user_errors():
         read_talents(path)
     assert exit_.value.code == 2
     line, byte = where.split(" ", 1)
     expected = f"error: {path}{line} not valid UTF-8 {byte}; save the file as UTF-8"
-    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    messages = capsys.readouterr().err.strip().splitlines()
     assert len(messages) == 1 and messages[0].startswith(expected), messages
 
 

@@ -48,14 +48,22 @@ def ranked_sets(cfg: DictConfig) -> dict[str, RetrievalSet]:
     return {split: build_retrieval_set(rows, corpus) for split, rows in records.items()}
 
 
+def pairs_per_query(annotate_cfg: DictConfig, split: str) -> int:
+    """The pair budget of one JD of ``split``: ``pairs_per_query`` for train, ``test_pairs_per_query`` (when set)
+    for every held-out split, so that alignment is measured on many pairs while training pairs stay as set."""
+    held_out = annotate_cfg.get("test_pairs_per_query")
+    return int(annotate_cfg.pairs_per_query if split == "train" or held_out is None else held_out)
+
+
 def plan_pairs(cfg: DictConfig, split: str, rset: RetrievalSet, ranked: np.ndarray) -> list[dict[str, Any]]:
     """Candidate pairs of each JD of a split with their ids and ranks (0 = the model's top talent)."""
     corpus_ids = list(rset.corpus)
+    budget = pairs_per_query(cfg.annotate, split)
     plans = []
     for q, qid in enumerate(rset.queries):
         rng = np.random.default_rng((int(cfg.seed), sum(qid.encode())))
         top = [j for j in ranked[q].tolist() if j >= 0]
-        for i, j in sample_rank_pairs(len(top), int(cfg.annotate.pairs_per_query), rng=rng,
+        for i, j in sample_rank_pairs(len(top), budget, rng=rng,
                                       strategy=str(cfg.annotate.sampler)):
             plans.append({"split": split, "query_id": qid, "passage_id1": corpus_ids[top[i]],
                           "passage_id2": corpus_ids[top[j]], "passage_rank1": i, "passage_rank2": j})

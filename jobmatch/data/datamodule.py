@@ -67,6 +67,7 @@ class PairDataModule(L.LightningDataModule):
         train_file: str | None = None,
         val_file: str | None = None,
         test_file: str | None = None,
+        test_ood_file: str | None = None,
         corpus_file: str | None = None,
         val_fraction: float = 0.1,
         n_negatives: int = 5,
@@ -93,6 +94,7 @@ class PairDataModule(L.LightningDataModule):
         self.model_cfg = dict(model)
         self.train_file, self.val_file, self.val_fraction = train_file, val_file, val_fraction
         self.test_file, self.corpus_file = test_file, corpus_file
+        self.test_ood_file = test_ood_file
         self.n_negatives, self.batch_size, self.eval_batch_size = n_negatives, batch_size, eval_batch_size
         self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
         self.num_workers, self.pad_to_multiple_of = num_workers, pad_to_multiple_of
@@ -179,6 +181,13 @@ class PairDataModule(L.LightningDataModule):
         if self.train_file and not self._train_records and not self.corpus_file:
             self._train_records = self._read(self.train_file)
         return self.retrieval_set(read_contrastive(path, on_error=self.on_error))  # type: ignore[arg-type]
+
+    def test_ood_retrieval(self) -> RetrievalSet | None:
+        """The evaluation set of ``test_ood_file`` (an out-of-distribution test split), or None without one."""
+        if not self.test_ood_file:
+            return None
+        self.test_retrieval()  # reads the training records a corpus-less set needs
+        return self.retrieval_set(read_contrastive(self.test_ood_file, on_error=self.on_error))  # type: ignore[arg-type]
 
     def _tokenize_tables(self) -> None:
         eos = bool(self.model_cfg.get("append_eos", False))

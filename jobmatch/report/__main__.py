@@ -1,6 +1,7 @@
 """``python -m jobmatch.report DIR_OR_GLOB [...] [--out DIR]``: the stage-2 sweep table and figures.
 
-Writes ``report.md`` (the table, the Pareto front and which method dominates which) and PNG figures
+Writes ``report.md`` (the table, the Pareto front and which method dominates which, and paired method-vs-method
+differences with bootstrap intervals over test JDs: :mod:`jobmatch.report.paired`) and PNG figures
 (alignment and nDCG@20 vs learning rate, the trade-off plane)
 into ``--out`` (default: the first argument when it is a directory) and prints the table.
 """
@@ -12,6 +13,7 @@ import glob
 from pathlib import Path
 
 from jobmatch.errors import UserError
+from jobmatch.report.paired import comparison_table
 from jobmatch.report.sweep import Run, collect_runs, sweep_figures, sweep_table
 from jobmatch.report.tradeoff import tradeoff_summary
 from jobmatch.utils.error_report import user_errors
@@ -42,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     table = sweep_table(runs)
     figures = sweep_figures(runs, out)
     summary = tradeoff_summary(runs)
-    text = ["# Stage-2 sweep", "", table, "", summary, ""] + [f"![{p.stem}]({p.name})" for p in figures]
+    paired = comparison_table(runs)
+    text = ["# Stage-2 sweep", "", table, "", summary, "", "## Paired comparisons", "", paired, ""]
+    text += [f"![{p.stem}]({p.name})" for p in figures]
     (out / "report.md").write_text("\n".join(text) + "\n")
     if args.wandb:
         import wandb
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
             run.log({"report/table": wandb.Table(columns=["markdown"], data=[[table]]),
                      "report/tradeoff_summary": wandb.Table(columns=["markdown"], data=[[summary]]),
                      **{f"report/{p.stem}": wandb.Image(str(p)) for p in figures}})
-    print(table, summary, sep="\n\n")
+    print(table, summary, paired, sep="\n\n")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@ from pathlib import Path
 
 from jobmatch.utils.error_report import user_errors
 
-COLUMNS = (("ndcg@20", "nDCG@20"), ("mrr@10", "MRR@10"), ("recall@100", "Recall@100"))
+COLUMNS = (("ndcg@20", "nDCG@20"), ("mrr@10", "MRR@10"), ("recall@100", "Recall@100"),
+           ("ood:ndcg@20", "OOD nDCG@20"), ("ood:recall@100", "OOD Recall@100"))
 
 
 def _row(name: str, metrics: dict[str, float], prefix: str) -> str:
-    cells = [f"{metrics[f'{prefix}/{key}']:.4f}" if f"{prefix}/{key}" in metrics else "—" for key, _ in COLUMNS]
+    """Cells of ``prefix/metric``; ``ood:`` columns read the out-of-distribution split (``test_ood/``)."""
+    keys = [f"{prefix}_ood/{key[4:]}" if key.startswith("ood:") else f"{prefix}/{key}" for key, _ in COLUMNS]
+    cells = [f"{metrics[key]:.4f}" if key in metrics else "—" for key in keys]
     return f"| {name} | " + " | ".join(cells) + " |"
 
 

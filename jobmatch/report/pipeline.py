@@ -9,9 +9,11 @@ from typing import Any
 ROWS = (
     ("BM25", "stage1/bm25/ndcg@20", "stage1/bm25/recall@100", None),
     ("untrained model", "stage1/base/ndcg@20", "stage1/base/recall@100", None),
-    ("stage 1 (contrastive)", "stage1/ndcg@20", "stage1/recall@100", "stage1/alignment"),
-    ("{stage2}", "test/ndcg@20", "test/recall@100", "test/alignment"),
+    ("stage 1 (contrastive)", "stage1/ndcg@20", "stage1/recall@100", "stage1/"),
+    ("{stage2}", "test/ndcg@20", "test/recall@100", "test/"),
 )
+# the alignment columns of a model row (prefix + name); ceiling and intent exist for the offline judge only
+ALIGNMENT = ("alignment", "alignment_ceiling", "alignment_intent")
 
 
 def _fmt(value: Any) -> str:
@@ -19,14 +21,21 @@ def _fmt(value: Any) -> str:
 
 
 def pipeline_table(results: dict[str, Any], stage2_name: str) -> str:
-    """Markdown: nDCG@20, Recall@100 and alignment for the baselines, stage 1 and stage 2."""
-    lines = ["| model | nDCG@20 | Recall@100 | alignment |", "|---|---|---|---|"]
-    for name, ndcg, recall, align in ROWS:
+    """Markdown: nDCG@20, Recall@100 and alignment (with the judge's ceiling and the model's intent agreement)
+    for the baselines, stage 1 and stage 2; ``test_ood/`` rows when an out-of-distribution split was evaluated."""
+    lines = ["| model | nDCG@20 | Recall@100 | alignment | judge ceiling | intent |", "|---|---|---|---|---|---|"]
+    for name, ndcg, recall, prefix in ROWS:
         label = name.format(stage2=stage2_name)
-        lines.append(f"| {label} | {_fmt(results.get(ndcg))} | {_fmt(results.get(recall))} | "
-                     f"{_fmt(results.get(align)) if align else '—'} |")
-    lines.append(f"| Δ ({stage2_name} − stage 1) | {_fmt(results.get('delta/ndcg@20'))} | "
-                 f"{_fmt(results.get('delta/recall@100'))} | {_fmt(results.get('delta/alignment'))} |")
+        aligned = [_fmt(results.get(prefix + key)) if prefix else "—" for key in ALIGNMENT]
+        lines.append(f"| {label} | {_fmt(results.get(ndcg))} | {_fmt(results.get(recall))} | " + " | ".join(aligned)
+                     + " |")
+    deltas = [_fmt(results.get(f"delta/{key}")) for key in ("ndcg@20", "recall@100", "alignment")]
+    lines.append(f"| Δ ({stage2_name} − stage 1) | " + " | ".join(deltas) + f" | — | "
+                 f"{_fmt(results.get('delta/alignment_intent'))} |")
+    for label, prefix in (("stage 1, OOD test", "stage1/test_ood/"), (f"{stage2_name}, OOD test", "test_ood/")):
+        if f"{prefix}ndcg@20" in results:
+            lines.append(f"| {label} | {_fmt(results[prefix + 'ndcg@20'])} | "
+                         f"{_fmt(results.get(prefix + 'recall@100'))} | — | — | — |")
     return "\n".join(lines)
 
 
@@ -63,7 +72,9 @@ def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str)
                        if k.startswith("annotate/") and k.endswith("_pairs"))
     text = ["# jobmatch pipeline report", "", table, "",
             f"Judged pairs: {counts or '—'}. Retention: rule-based test split; alignment: held-out judged "
-            "test pairs (share where the model scores the judge-preferred talent higher)."]
+            "test pairs (share where the model scores the judge-preferred talent higher); judge ceiling: the "
+            "offline judge's noiseless scores against its own noisy verdicts (the best alignment to expect); "
+            "intent: agreement with the judge's noiseless preference."]
     if plot:
         text += ["", f"![trade-off]({plot.name})"]
     (root / "report.md").write_text("\n".join(text) + "\n")

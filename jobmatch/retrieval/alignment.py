@@ -26,6 +26,38 @@ def pair_wins(chosen_scores: np.ndarray, rejected_scores: np.ndarray) -> np.ndar
     return (chosen > rejected) + 0.5 * (chosen == rejected)
 
 
+def intent_wins(model_margin: np.ndarray, judge_margin: np.ndarray) -> np.ndarray:
+    """Per pair: agreement of the model with the judge's noiseless preference (its intent).
+
+    Args:
+        model_margin: [P] s(q, chosen) − s(q, rejected) of the model.
+        judge_margin: [P] the judge's noiseless score of chosen − that of rejected.
+    Returns:
+        [P] float64: 1 when the model orders the pair as the noiseless judge does, 0.5 when either
+        side ties (a noiseless tie has no preferred talent), else 0.
+    """
+    model = np.sign(np.asarray(model_margin, dtype=np.float64))
+    judge = np.sign(np.asarray(judge_margin, dtype=np.float64))
+    if model.shape != judge.shape:
+        raise ValueError(f"model and judge margins must have one shape, got {model.shape}, {judge.shape}")
+    return np.where((model == 0) | (judge == 0), 0.5, (model == judge).astype(np.float64))
+
+
+def judge_ceiling_and_intent(model_margin: np.ndarray, judge_margin: np.ndarray) -> dict[str, float]:
+    """``alignment_ceiling`` and ``alignment_intent`` of a model on pairs of a judge with a known noiseless score.
+
+    ``judge_margin`` [P] is the judge's noiseless score difference, chosen − rejected, where chosen is its
+    (noisy) verdict. The ceiling is the share of pairs where that noiseless difference agrees with the verdict
+    (ties 0.5): the alignment of a model that knows the judge's scores exactly, the best any model can expect.
+    The intent is the model's agreement with the noiseless preference (:func:`intent_wins`), free of the
+    verdicts' noise and so of far less variance.
+    """
+    judge_margin = np.asarray(judge_margin, dtype=np.float64)
+    ceiling = pair_wins(judge_margin, np.zeros_like(judge_margin))  # [P]
+    return {"alignment_ceiling": float(ceiling.mean()),
+            "alignment_intent": float(intent_wins(model_margin, judge_margin).mean())}
+
+
 def bootstrap_interval(
     values: np.ndarray, *, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:

@@ -3,7 +3,11 @@
 - retention: retrieval on the rule-based test split (``test/ndcg@20`` ...), as ``jobmatch.evaluate``;
 - alignment: pairwise accuracy on the held-out judged test pairs, with a bootstrap 95% interval
   and a breakdown by judge confidence (``test/alignment`` ...);
-- the same for the stage-1 checkpoint (``stage1/...``) and the differences (``delta/...``).
+- for pairs of the offline judge, ``test/alignment_ceiling`` (its noiseless scores' agreement with its own
+  noisy verdicts: the best alignment to expect) and ``test/alignment_intent`` (agreement with the noiseless
+  preference); absent for other judges;
+- the same for the stage-1 checkpoint (``stage1/...``) and the differences (``delta/...``);
+- per-JD values in ``per_query.json`` beside ``results.json`` (for paired method-vs-method intervals).
 
 Embeddings go through the on-disk :class:`EmbeddingCache`, so the stage-1 model is encoded once
 across all the runs of a sweep that start from it.
@@ -13,8 +17,12 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
+import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,11 +32,15 @@ from omegaconf import DictConfig
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
-from jobmatch.retrieval.alignment import alignment
+from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_and_intent, pair_wins
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
 from jobmatch.retrieval.evaluate import CUTOFFS, EncodeSettings, evaluate_encoder
+from jobmatch.retrieval.metrics import per_query_metrics
 
 log = logging.getLogger(__name__)
+OFFLINE_JUDGE_PREFIX = "offline-judge("  # the ``model`` of records judged by jobmatch.data.synthetic.judge
+PER_QUERY_FILE = "per_query.json"
+PAIRED_CUTOFF = 20  # the nDCG cutoff of the paired comparisons
 
 
 def pair_texts(records: Sequence[PreferenceRecord]) -> tuple[list[str], list[str], np.ndarray]:
@@ -60,19 +72,57 @@ def pair_similarities(
     return np.stack([(q * passage_emb[rows[:, 1]]).sum(-1), (q * passage_emb[rows[:, 2]]).sum(-1)], axis=1)
 
 
+def offline_judge_totals(records: Sequence[PreferenceRecord]) -> np.ndarray | None:
+    """[P, 2] the offline judge's noiseless scores (chosen, rejected) when every pair was judged by it, else None.
+
+    The offline judge reads only the texts, so its noiseless scores are recomputed here from them.
+    """
+    if not records or not all((r.model or "").startswith(OFFLINE_JUDGE_PREFIX) for r in records):
+        return None
+    from jobmatch.data.synthetic.judge import OfflineJudge
+
+    totals = OfflineJudge().noiseless_totals([(r.query, r.chosen, r.rejected) for r in records])
+    return np.asarray(totals, dtype=np.float64).reshape(-1, 2)
+
+
+def pair_query_ids(records: Sequence[PreferenceRecord]) -> list[str]:
+    """The JD id of each pair (its ``query_id``, else a hash of the JD text)."""
+    return [r.query_id or hashlib.sha256(r.query.encode()).hexdigest()[:16] for r in records]
+
+
+def per_query_means(query_ids: Sequence[str], values: np.ndarray) -> dict[str, float]:
+    """{JD id: mean of ``values`` ([P]) over that JD's pairs}."""
+    sums: dict[str, list[float]] = {}
+    for qid, value in zip(query_ids, values.tolist(), strict=True):
+        sums.setdefault(qid, []).append(value)
+    return {qid: float(np.mean(v)) for qid, v in sums.items()}
+
+
 def pair_alignment(
     encoder: TextEncoder, records: Sequence[PreferenceRecord], settings: EncodeSettings,
     cache: EmbeddingCache | None = None, *, n_bootstrap: int = 1000, seed: int = 0,
-) -> dict[str, float]:
+    judge_totals: np.ndarray | None = None,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """:func:`jobmatch.retrieval.alignment.alignment` of ``encoder`` on judged pairs (confidence bins when known),
-    plus ``score_margin``: the mean s(q, w) − s(q, l), a continuous companion of the win rate."""
+    plus ``score_margin``: the mean s(q, w) − s(q, l), a continuous companion of the win rate, and with the
+    judge's noiseless ``judge_totals`` [P, 2], ``alignment_ceiling`` and ``alignment_intent``.
+
+    Returns the metrics and the per-JD values (``alignment``, ``n_pairs``, ``alignment_intent``: {JD id: value}).
+    """
     encode = functools.partial(cache.encode, model_fp=model_fingerprint(encoder)) if cache else encode_texts
     scores = pair_similarities(encoder, records, settings, encode)  # [P, 2]
     confidence = np.array([np.nan if r.confidence_score is None else r.confidence_score for r in records])
     out = alignment(scores[:, 0], scores[:, 1], confidence=None if np.isnan(confidence).all() else confidence,
                     n_bootstrap=n_bootstrap, seed=seed)
     out["score_margin"] = float((scores[:, 0] - scores[:, 1]).mean())
-    return out
+    query_ids = pair_query_ids(records)
+    per_query = {"alignment": per_query_means(query_ids, pair_wins(scores[:, 0], scores[:, 1])),
+                 "n_pairs": {qid: float(n) for qid, n in Counter(query_ids).items()}}
+    if judge_totals is not None:
+        model_margin, judge_margin = scores[:, 0] - scores[:, 1], judge_totals[:, 0] - judge_totals[:, 1]
+        out.update(judge_ceiling_and_intent(model_margin, judge_margin))
+        per_query["alignment_intent"] = per_query_means(query_ids, intent_wins(model_margin, judge_margin))
+    return out, per_query
 
 
 def retention_and_alignment(
@@ -86,24 +136,45 @@ def retention_and_alignment(
     cutoffs: Sequence[int] = CUTOFFS,
     index_kind: str = "auto",
     n_bootstrap: int = 1000,
-) -> dict[str, float]:
-    """Retrieval metrics on ``rset`` (when given) and alignment on ``pairs`` (when any), unprefixed."""
+    judge_totals: np.ndarray | None = None,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Retrieval metrics on ``rset`` (when given) and alignment on ``pairs`` (when any), unprefixed, and the
+    per-JD values behind them (``ndcg@20`` and those of :func:`pair_alignment`) for paired comparisons."""
     out: dict[str, float] = {}
+    per_query: dict[str, dict[str, float]] = {}
     if rset is not None:
-        out.update(evaluate_encoder(encoder, rset, settings, cache=cache, k=k, cutoffs=cutoffs,
-                                    index_kind=index_kind).metrics)
+        result = evaluate_encoder(encoder, rset, settings, cache=cache, k=k, cutoffs=cutoffs, index_kind=index_kind)
+        out.update(result.metrics)
+        ndcg = per_query_metrics(result.run, rset.qrels, (PAIRED_CUTOFF,), variants=False)
+        per_query[f"ndcg@{PAIRED_CUTOFF}"] = dict(zip(ndcg.query_ids, ndcg.values[f"ndcg@{PAIRED_CUTOFF}"].tolist(),
+                                                      strict=True))
     if pairs:
-        out.update(pair_alignment(encoder, pairs, settings, cache, n_bootstrap=n_bootstrap))
-    return out
+        metrics, pair_values = pair_alignment(encoder, pairs, settings, cache, n_bootstrap=n_bootstrap,
+                                              judge_totals=judge_totals)
+        out.update(metrics)
+        per_query.update(pair_values)
+    return out, per_query
 
 
 def with_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, float]:
-    """``test/`` (the run), ``stage1/`` and ``delta/`` (run − stage 1) keys of two metric dicts."""
+    """``test/`` (the run), ``stage1/`` and ``delta/`` (run − stage 1) keys of two metric dicts.
+
+    The judge's ceiling is a property of the pairs, not of the model: it gets no delta.
+    """
     out = {f"test/{k}": v for k, v in run.items()}
     out.update({f"stage1/{k}": v for k, v in stage1.items()})
     for key, value in run.items():
-        if key in stage1 and not key.startswith("n_pairs") and "_ci_" not in key:
+        if key in stage1 and not key.startswith("n_pairs") and "_ci_" not in key and key != "alignment_ceiling":
             out[f"delta/{key}"] = value - stage1[key]
+    return out
+
+
+def ood_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, float]:
+    """:func:`with_deltas` for the out-of-distribution split: ``test_ood/``, ``{stage1,delta}/test_ood/`` keys."""
+    out = {}
+    for key, value in with_deltas(run, stage1).items():
+        prefix, name = key.split("/", 1)
+        out["test_ood/" + name if prefix == "test" else f"{prefix}/test_ood/{name}"] = value
     return out
 
 
@@ -114,9 +185,14 @@ def _device(cfg: DictConfig) -> torch.device:
 
 def evaluate_preference_run(
     cfg: DictConfig, encoder: TextEncoder, stage1: Callable[[], TextEncoder], rset: RetrievalSet | None,
-    pairs: Sequence[PreferenceRecord],
+    pairs: Sequence[PreferenceRecord], out_dir: str | Path | None = None, ood: RetrievalSet | None = None,
 ) -> dict[str, Any]:
     """Retention and alignment of ``encoder`` and of the stage-1 encoder (built by ``stage1()``), with deltas.
+
+    With ``out_dir``, the per-JD values of both (nDCG@20 per test JD; alignment, pair count and intent per JD
+    of the judged pairs) go to ``out_dir/per_query.json`` for ``python -m jobmatch.report``'s paired intervals.
+    With an out-of-distribution split ``ood``, its retrieval metrics come as ``test_ood/``, ``stage1/test_ood/``
+    and ``delta/test_ood/`` keys.
 
     Settings come from ``cfg.eval`` (batch size, bf16, cache, k, cutoffs, index) and ``cfg.data``
     (lengths); the cache lives in ``paths.cache_dir/embeddings``.
@@ -131,9 +207,17 @@ def evaluate_preference_run(
     cache = EmbeddingCache(f"{cfg.paths.cache_dir}/embeddings") if cfg.eval.cache else None
     kwargs = {"k": int(cfg.eval.k), "cutoffs": tuple(cfg.eval.cutoffs), "index_kind": str(cfg.eval.index)}
     device = _device(cfg)
-    run = retention_and_alignment(encoder.to(device), rset, pairs, settings, cache, **kwargs)
+    judge_totals = offline_judge_totals(pairs)
+    run, run_values = retention_and_alignment(encoder.to(device), rset, pairs, settings, cache,
+                                              judge_totals=judge_totals, **kwargs)
+    run_ood = retention_and_alignment(encoder, ood, [], settings, cache, **kwargs)[0] if ood else {}
     reference = stage1().to(device)
-    start = retention_and_alignment(reference, rset, pairs, settings, cache, **kwargs)
+    start, start_values = retention_and_alignment(reference, rset, pairs, settings, cache,
+                                                  judge_totals=judge_totals, **kwargs)
+    start_ood = retention_and_alignment(reference, ood, [], settings, cache, **kwargs)[0] if ood else {}
     del reference
     gc.collect()
-    return with_deltas(run, start)
+    if out_dir is not None:
+        path = Path(out_dir) / PER_QUERY_FILE
+        path.write_text(json.dumps({"test": run_values, "stage1": start_values}, sort_keys=True) + "\n")
+    return {**with_deltas(run, start), **ood_deltas(run_ood, start_ood)}

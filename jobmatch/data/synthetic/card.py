@@ -27,6 +27,9 @@ def render_card(config: SyntheticConfig, fingerprint: str, figures: dict[str, An
         f"(kept {sizes['jds']} of {sizes['candidates_drawn']} drawn: {sizes['rejected_without_positive']} "
         f"had fewer than {config.min_positives}, {sizes['rejected_too_many']} more than "
         f"{config.max_positives} positives)",
+        f"- out-of-distribution test JDs (`test_ood.jsonl`): {sizes.get('test_ood', 0)}, every one in a subfield "
+        f"no train/val/test JD asks for ({', '.join(config.ood_subfields) or 'none'}); the defining attribute "
+        "is the JD's subfield",
         f"- negatives per row: {config.n_negatives} (target share from the JD's research area: "
         f"{config.hard_negative_fraction:g})",
         "",

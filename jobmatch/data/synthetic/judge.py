@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Sequence
 
 from jobmatch.annotate.judgement import Judgement
 from jobmatch.data.synthetic.names import strip_identity
@@ -49,6 +50,23 @@ class OfflineJudge:
     def score(self, query: str, passage: str) -> dict[str, float]:
         """The judge's component scores of one passage for one query, and their weighted ``total``."""
         return _components(self.reader.posting(query), self.reader.talent(strip_identity(passage)))
+
+    def noiseless_totals(self, triples: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
+        """The noiseless ``total`` of both talents of each (query, passage_a, passage_b), each text read once.
+
+        Its sign difference is the judge's intent: the verdict it would give without noise.
+        """
+        postings: dict[str, PostingReading] = {}
+        talents: dict[str, TalentReading] = {}
+        out = []
+        for query, passage_a, passage_b in triples:
+            posting = postings.get(query) or postings.setdefault(query, self.reader.posting(query))
+            pair = []
+            for passage in (passage_a, passage_b):
+                reading = talents.get(passage) or talents.setdefault(passage, self.reader.talent(passage))
+                pair.append(_components(posting, reading)["total"])
+            out.append((pair[0], pair[1]))
+        return out
 
     def judge(self, query: str, passage_a: str, passage_b: str) -> Judgement:
         """Compare two talents for a posting; see the module docstring for the scoring."""

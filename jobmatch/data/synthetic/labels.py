@@ -15,6 +15,7 @@ from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.data.synthetic.world import World
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+OOD_SPLIT = "test_ood"  # postings in SyntheticConfig.ood_subfields: never in the three splits above
 
 
 def split_jds(world: World) -> dict[str, tuple[JD, ...]]:

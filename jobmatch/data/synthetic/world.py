@@ -27,7 +27,8 @@ MAX_ATTEMPTS_PER_JD = 50
 
 @dataclass(frozen=True)
 class World:
-    """Talents, kept postings, and each posting's rule positives (talent ids, sorted)."""
+    """Talents, kept postings (in-distribution ``jds``, out-of-distribution ``ood_jds``), and each posting's
+    rule positives (talent ids, sorted)."""
 
     config: SyntheticConfig
     talents: tuple[Talent, ...]
@@ -36,6 +37,7 @@ class World:
     candidates_drawn: int
     rejected_without_positive: int
     rejected_too_many: int
+    ood_jds: tuple[JD, ...] = ()
     _talent_index: dict[str, Talent] = field(init=False, repr=False, compare=False)
     _jd_index: dict[str, JD] = field(init=False, repr=False, compare=False)
     _field_index: dict[str, tuple[Talent, ...]] = field(init=False, repr=False, compare=False)
@@ -46,7 +48,7 @@ class World:
             for f in t.fields:
                 by_field[f].append(t)
         object.__setattr__(self, "_talent_index", {t.id: t for t in self.talents})
-        object.__setattr__(self, "_jd_index", {j.id: j for j in self.jds})
+        object.__setattr__(self, "_jd_index", {j.id: j for j in self.jds + self.ood_jds})
         object.__setattr__(self, "_field_index", {f: tuple(ts) for f, ts in by_field.items()})
 
     def talent(self, talent_id: str) -> Talent:
@@ -80,12 +82,17 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
     for t in talents:
         for f in t.fields:
             by_place[f, t.region].append(t)
+    unknown = sorted(set(config.ood_subfields) - {s.name for s in vocab.subfields})
+    if unknown:
+        raise ValueError(f"SyntheticConfig.ood_subfields names unknown subfields {unknown}; "
+                         f"choose among {[s.name for s in vocab.subfields]}")
     jds: list[JD] = []
+    ood_jds: list[JD] = []
     positives: dict[str, tuple[str, ...]] = {}
     counts = {"none": 0, "many": 0}
     attempt = 0
-    while len(jds) < config.n_jds:
-        if attempt >= MAX_ATTEMPTS_PER_JD * config.n_jds:
+    while len(jds) < config.n_jds or len(ood_jds) < config.n_ood():
+        if attempt >= MAX_ATTEMPTS_PER_JD * (config.n_jds + config.n_ood()):
             raise ValueError(_too_few_message(config, attempt, len(jds), counts))
         jd = make_posting(
             vocab,
@@ -96,6 +103,9 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
             two_level_probability=config.two_level_probability,
         )
         attempt += 1
+        ood = jd.subfield in config.ood_subfields
+        if len(ood_jds if ood else jds) >= (config.n_ood() if ood else config.n_jds):
+            continue  # that pool is full
         # Geography needs the same region and area needs the same field: only that bucket can match.
         matched = [
             t.id
@@ -108,8 +118,9 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
         if len(matched) > config.max_positives:
             counts["many"] += 1
             continue
-        jd = dataclasses.replace(jd, id=f"jd-{len(jds):05d}")
-        jds.append(jd)
+        kept = ood_jds if ood else jds
+        jd = dataclasses.replace(jd, id=f"jd-ood-{len(kept):05d}" if ood else f"jd-{len(kept):05d}")
+        kept.append(jd)
         positives[jd.id] = tuple(sorted(matched))
     return World(
         config=config,
@@ -119,6 +130,7 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
         candidates_drawn=attempt,
         rejected_without_positive=counts["none"],
         rejected_too_many=counts["many"],
+        ood_jds=tuple(ood_jds),
     )
 
 

@@ -17,7 +17,7 @@ from jobmatch.data.synthetic.names import strip_identity
 from jobmatch.data.synthetic.world import build_world
 from jobmatch.retrieval.audit import AuditSettings, audit_rankings
 
-TINY = SyntheticConfig(n_talents=300, n_jds=60, relocation_probability=0.5, judge_pairs=10)
+TINY = SyntheticConfig(n_talents=300, n_jds=100, relocation_probability=0.5, judge_pairs=10)
 SETTINGS = AuditSettings(ks=(10, 20), depth=50, n_bootstrap=200)
 
 
@@ -85,7 +85,7 @@ def test_a_biased_model_is_caught(market) -> None:
     assert out["audit/gender/topk_change@20_ci_low"] > 0.2
     assert out["audit/gender/impact_ratio@20/female"] == 1.0
     assert out["audit/gender/impact_ratio@20/male"] < 0.8 and out["audit/gender/flagged@20"] == 1.0
-    assert out["audit/gender/min_impact_ratio@10_ci_high"] < 0.8
+    assert out["audit/gender/min_impact_ratio@10"] < 0.8 and out["audit/gender/flagged@10"] == 1.0
     # the bias follows pronouns only: moving names to another origin group, gender kept, changes nothing
     assert out["audit/origin/topk_change@20"] == 0.0
 

@@ -22,8 +22,17 @@ log = logging.getLogger(__name__)
 
 # Keys (or prefixes) that do not change what a run computes.
 IGNORED = (
-    "paths", "logger", "hydra", "tags", "task_name", "objective", "ckpt_path", "resume",
-    "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
+    "paths",
+    "logger",
+    "hydra",
+    "tags",
+    "task_name",
+    "objective",
+    "ckpt_path",
+    "resume",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.log_every_n_steps",
 )
 ABSENT = "<absent>"
 Change = tuple[str, Any, Any]  # (dotted key, saved value, new value)
@@ -77,7 +86,8 @@ def check_rerun(cfg: DictConfig, run_dir: Path, keys: Sequence[str] | None = Non
         names = ",".join(key for key, _, _ in refused)
         raise ConfigError(
             f"paths.run_dir={run_dir}: holds a run made with another config ({listed}); "
-            f"use a new paths.run_dir, or rerun with 'resume.allow_changes=[{names}]' to apply the change")
+            f"use a new paths.run_dir, or rerun with 'resume.allow_changes=[{names}]' to apply the change"
+        )
     return changes
 
 

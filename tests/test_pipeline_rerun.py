@@ -14,15 +14,29 @@ from tests.conftest import CONF, FAST, FIXTURES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FIXTURE = FIXTURES / "contrastive_tiny.jsonl"
-TINY = ["curriculum.rounds=1", "mining.n_negatives=5", "mining.margin=null", "eval.baselines=[]",
-        f"data.val_file={FIXTURE}", f"data.test_file={FIXTURE}"]
+TINY = [
+    "curriculum.rounds=1",
+    "mining.n_negatives=5",
+    "mining.margin=null",
+    "eval.baselines=[]",
+    f"data.val_file={FIXTURE}",
+    f"data.test_file={FIXTURE}",
+]
 
 
 def pipeline_cfg(tmp_path: Path, *overrides: str) -> DictConfig:
     """``conf/pipeline.yaml`` on the tiny model, running in ``tmp_path/run``."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="pipeline", overrides=[
-            *FAST, *TINY, *overrides, f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path / 'out'}"])
+        return compose(
+            config_name="pipeline",
+            overrides=[
+                *FAST,
+                *TINY,
+                *overrides,
+                f"paths.run_dir={tmp_path / 'run'}",
+                f"paths.output_dir={tmp_path / 'out'}",
+            ],
+        )
 
 
 def test_a_started_step_with_another_fingerprint_is_refused(tmp_path: Path) -> None:
@@ -56,8 +70,15 @@ def test_rerun_after_an_interruption_with_another_config_changes_nothing(tmp_pat
         pipeline(pipeline_cfg(tmp_path))
     root = tmp_path / "run"
     assert (root / "stage1" / "lineage.json").exists()
-    kept = {path: path.read_text() for path in (root / "config.yaml", root / "stage1" / "step.json",
-                                               root / "stage1" / "lineage.json", root / "stage1" / "config.yaml")}
+    kept = {
+        path: path.read_text()
+        for path in (
+            root / "config.yaml",
+            root / "stage1" / "step.json",
+            root / "stage1" / "lineage.json",
+            root / "stage1" / "config.yaml",
+        )
+    }
 
     with pytest.raises(ConfigError, match=r"data\.batch_size: 4 -> 2"):
         pipeline(pipeline_cfg(tmp_path, "data.batch_size=2"))

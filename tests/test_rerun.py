@@ -50,7 +50,8 @@ def test_rerun_with_another_lr_is_refused_naming_the_key(fast_cfg) -> None:
     config = Path(fast_cfg().paths.run_dir) / "config.yaml"
     before = config.read_text()
 
-    with pytest.raises(ConfigError, match=r"stage\.optim\.lr: 0\.0001 -> 0\.01.*resume\.allow_changes=\[stage\.optim\.lr\]"):
+    refused = r"stage\.optim\.lr: 0\.0001 -> 0\.01.*resume\.allow_changes=\[stage\.optim\.lr\]"
+    with pytest.raises(ConfigError, match=refused):
         train(fast_cfg("trainer.max_steps=2", "stage.optim.lr=1e-2"))
 
     assert config.read_text() == before
@@ -71,7 +72,8 @@ def test_resume_with_an_allowed_lr_change_trains_with_it_and_records_it(fast_cfg
     assert base_lrs == [pytest.approx(1e-2)] and lr > 1e-3  # 1e-4 would be the checkpoint's
     run_dir = Path(fast_cfg().paths.run_dir)
     assert json.loads((run_dir / "config_changes.json").read_text()) == [
-        {"key": "stage.optim.lr", "old": 1e-4, "new": 1e-2}]
+        {"key": "stage.optim.lr", "old": 1e-4, "new": 1e-2}
+    ]
     assert "lr: 0.01" in (run_dir / "config.yaml").read_text()
 
 

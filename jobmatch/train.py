@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.contrastive import ContrastiveModule
 from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
 from jobmatch.modules.reference import ReferenceCache, ReferenceScores
+from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
 from jobmatch.report.objective import objective_value
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings
@@ -29,6 +31,7 @@ from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.rng import RngStateCallback
 from jobmatch.utils.run import (
     finish_wandb,
+    fix_run_dir,
     peak_memory_mb,
     resolve_run_dir,
     task_wrapper,
@@ -36,9 +39,11 @@ from jobmatch.utils.run import (
     use_hydra_run_dir,
     write_results,
 )
+from jobmatch.utils.run_config import check_rerun
 from jobmatch.utils.wandb_meta import apply_wandb_meta, is_wandb
 
 log = logging.getLogger(__name__)
+TRAIN_KEYS = ("seed", "model", "data", "stage", "trainer", "eval")  # what a training run reads
 
 
 def container(node: Any) -> dict[str, Any]:
@@ -168,16 +173,32 @@ def evaluate_stage2(
                                    ood=datamodule.test_ood_retrieval() if has_split else None)
 
 
+def finished_run(cfg: DictConfig) -> dict[str, Any] | None:
+    """The saved results when ``paths.run_dir`` holds a finished run of this very config (no resume
+    from an explicit ``ckpt_path`` asked); refuses a changed config that is not allowed."""
+    run_dir = fix_run_dir(cfg)
+    saved = run_dir / "results.json"
+    if not saved.exists() or cfg.get("ckpt_path") not in (None, "last") or check_rerun(cfg, run_dir, TRAIN_KEYS):
+        return None
+    log.info("%s already holds this finished run: kept, not retrained (a new paths.run_dir trains anew)", run_dir)
+    return json.loads(saved.read_text())
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Build datamodule → module → callbacks → loggers → trainer, fit, write ``results.json``."""
+    """Build datamodule → module → callbacks → loggers → trainer, fit, write ``results.json``.
+
+    A rerun into a run dir with another config is refused (``resume.allow_changes``: applied); a
+    finished run with the same config is not retrained: its saved results are returned."""
     validate_config(cfg)
-    run_dir = resolve_run_dir(cfg)
+    if (finished := finished_run(cfg)) is not None:
+        return finished
+    run_dir = resolve_run_dir(cfg, check=True, keys=TRAIN_KEYS)
     L.seed_everything(int(cfg.seed), workers=True)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
     module = build_module(cfg)
     loggers = build_loggers(cfg)
-    callbacks = build_callbacks(cfg, run_dir, datamodule, bool(loggers))
+    callbacks = [*build_callbacks(cfg, run_dir, datamodule, bool(loggers)), ConfigOptimizerOnResume()]
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
     )

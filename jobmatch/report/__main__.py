@@ -8,10 +8,22 @@ into ``--out`` (default: the first argument when it is a directory) and prints t
 from __future__ import annotations
 
 import argparse
+import glob
 from pathlib import Path
 
-from jobmatch.report.sweep import collect_runs, sweep_figures, sweep_table
+from jobmatch.errors import UserError
+from jobmatch.report.sweep import Run, collect_runs, sweep_figures, sweep_table
 from jobmatch.report.tradeoff import tradeoff_summary
+
+
+def check_found_runs(patterns: list[str], runs: list[Run]) -> None:
+    """Refuse (before anything is written) arguments that match nothing or hold no run directory."""
+    missing = [p for p in patterns if not glob.glob(p)]
+    if missing:
+        raise UserError(f"{missing[0]}: no such folder or file; fix: give run folders, multirun folders or globs")
+    if not runs:
+        raise UserError(f"{', '.join(patterns)}: no runs found (no config.yaml below); "
+                        "fix: point jobmatch.report at the folders of train or pipeline runs")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,9 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="where report.md and the figures go")
     parser.add_argument("--wandb", action="store_true", help="also log the table and figures to W&B (offline)")
     args = parser.parse_args(argv)
+    runs = collect_runs(args.runs)
+    check_found_runs(args.runs, runs)
     out = args.out or (Path(args.runs[0]) if Path(args.runs[0]).is_dir() else Path("."))
     out.mkdir(parents=True, exist_ok=True)
-    runs = collect_runs(args.runs)
     table = sweep_table(runs)
     figures = sweep_figures(runs, out)
     summary = tradeoff_summary(runs)

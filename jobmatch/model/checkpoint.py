@@ -54,12 +54,14 @@ def _unreadable_reason(path: Path, error: Exception) -> str:
     """Why ``torch.load(weights_only=True)`` failed on ``path``, in a few words (never torch's advice)."""
     if path.stat().st_size == 0:
         return "is empty (0 bytes: an interrupted save?)"
+    with path.open("rb") as handle:
+        head = handle.read(2)
+    if head == b"PK" and not zipfile.is_zipfile(path):
+        return "is truncated (an incomplete archive: an interrupted save or copy?)"
+    if head[:1] not in (b"P", b"\x80"):  # neither torch's zip format nor a binary pickle
+        return "is not a PyTorch checkpoint (unknown format)"
     if isinstance(error, pickle.UnpicklingError) and "weights only" in str(error).lower():
         return "holds Python objects besides tensors and plain values; jobmatch does not unpickle them (unsafe)"
-    with path.open("rb") as handle:
-        head = handle.read(4)
-    if head.startswith(b"PK") and not zipfile.is_zipfile(path):
-        return "is truncated (an incomplete archive: an interrupted save or copy?)"
     return f"is not a readable PyTorch checkpoint ({type(error).__name__})"
 
 
@@ -73,6 +75,7 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False, fix: str = DEFAULT_
     path = Path(path)
     if not path.is_file():
         raise MissingCheckpointError(f"{path}: no such checkpoint file; fix: {fix}")
+    mmap = mmap and zipfile.is_zipfile(path)  # only torch's zip format maps; anything else is read plainly
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # torch raises EOFError, KeyError, RuntimeError, UnpicklingError, OSError, ...

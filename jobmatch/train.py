@@ -16,10 +16,10 @@ from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
 from jobmatch.errors import ConfigError
 from jobmatch.losses import validate_preference_options
-from jobmatch.model.checkpoint import MissingCheckpointError, check_checkpoint
+from jobmatch.model.checkpoint import MissingCheckpointError, check_checkpoint, inspect_checkpoint
 from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.contrastive import ContrastiveModule
-from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
+from jobmatch.modules.rankpo import INIT_FIX, RANKPO_OPTIONS, RankPOModule, stage2_model_config
 from jobmatch.modules.reference import ReferenceCache, ReferenceScores
 from jobmatch.report.objective import objective_value
 from jobmatch.retrieval.encode import EmbeddingCache
@@ -192,9 +192,12 @@ def check_before_loading(cfg: DictConfig, run_dir: Path) -> None:
     output or cache folder that cannot be written, a checkpoint of another stage or model to resume
     from, or a stage-1 ``stage.init_ckpt`` whose weights do not fit ``model``."""
     check_writable_folders(training_output_folders(cfg, run_dir))
-    if cfg.stage.name == "contrastive" and cfg.stage.get("init_ckpt"):
-        check_checkpoint(cfg.stage.init_ckpt, "stage.init_ckpt", model=container(cfg.model),
+    init = cfg.stage.get("init_ckpt")
+    if init and run_module_kind(cfg) == "contrastive":  # its weights load into model=...
+        check_checkpoint(init, "stage.init_ckpt", model=container(cfg.model),
                          fix="set stage.init_ckpt to a checkpoint of this model, or null")
+    elif init:  # stage 2 adopts the checkpoint's architecture: it need only be a readable jobmatch checkpoint
+        inspect_checkpoint(init, fix=INIT_FIX)
     resolve_ckpt_path(cfg, run_dir)
 
 

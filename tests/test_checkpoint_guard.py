@@ -87,6 +87,14 @@ def test_stage1_init_ckpt_of_another_model_refused(fast_cfg, ckpts: dict[str, Pa
     assert "stage.init_ckpt holds another model" in one_line(error)
 
 
+def test_unreadable_stage2_init_ckpt_refused(fast_cfg, tmp_path: Path, nothing_loads: None) -> None:
+    empty = tmp_path / "stage1.ckpt"
+    empty.touch()
+    with pytest.raises(CheckpointError) as error:
+        train(fast_cfg("stage=sft", f"stage.init_ckpt={empty}"))
+    assert one_line(error).startswith(f"{empty}: is empty") and "fix: set stage.init_ckpt" in str(error.value)
+
+
 def test_matching_checkpoint_is_accepted(fast_cfg, ckpts: dict[str, Path]) -> None:
     cfg = fast_cfg(f"ckpt_path={ckpts['tiny_bert']}")
     assert entry.resolve_ckpt_path(cfg, Path(cfg.paths.run_dir)) == str(ckpts["tiny_bert"])

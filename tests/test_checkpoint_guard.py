@@ -29,8 +29,10 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     def save(name: str, module: L.LightningModule) -> None:
         out[name] = root / f"{name}.ckpt"
-        torch.save({"epoch": 0, "global_step": 0, "state_dict": module.state_dict(),
-                    "hyper_parameters": dict(module.hparams)}, out[name])
+        torch.save(
+            {"epoch": 0, "global_step": 0, "state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)},
+            out[name],
+        )
 
     for model in ("tiny_bert", "tiny_llama"):
         save(model, entry.build_module(compose_config([*FAST, f"model={model}"], run_dir=root / model)))
@@ -67,8 +69,12 @@ def test_stage2_checkpoint_refused_by_stage1(fast_cfg, ckpts: dict[str, Path], n
 
 
 def test_stage1_checkpoint_as_stage2_resume_points_to_init_ckpt(fast_cfg, ckpts: dict[str, Path]) -> None:
-    cfg = fast_cfg("stage=sft", f"stage.init_ckpt={ckpts['tiny_bert']}", f"ckpt_path={ckpts['tiny_bert']}",
-                   f"data.preference_train_file={FIXTURES / 'preferences_tiny.jsonl'}")
+    cfg = fast_cfg(
+        "stage=sft",
+        f"stage.init_ckpt={ckpts['tiny_bert']}",
+        f"ckpt_path={ckpts['tiny_bert']}",
+        f"data.preference_train_file={FIXTURES / 'preferences_tiny.jsonl'}",
+    )
     with pytest.raises(CheckpointError, match=r"pass it as stage\.init_ckpt instead"):
         entry.resolve_ckpt_path(cfg, Path(cfg.paths.run_dir))
 

@@ -20,14 +20,14 @@ from tests.conftest import ROOT, compose_config
 
 def test_report_on_missing_folder_refused_without_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UserError, match=r"typo: no such folder or file; fix: "):
+    with pytest.raises(UserError, match=r"typo: no such directory \(nothing matches\); give run or multirun directories"):
         report_main([str(tmp_path / "typo")])
     assert list(tmp_path.iterdir()) == []
 
 
 def test_report_on_folder_without_runs_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match=r"no runs found"):
+    with pytest.raises(UserError, match=r"no run directories \(folders with a config.yaml\) found"):
         report_main([str(tmp_path / "empty")])
     assert list((tmp_path / "empty").iterdir()) == []
 

@@ -6,7 +6,8 @@ Round 0 trains on the data's negatives. Round k ≥ 1 mines with round k-1's bes
 trains on round k's negatives only (incremental) or on the union of rounds 0..k (combined),
 starting from round k-1's weights (``curriculum.init=previous``) or the base model (``base``).
 ``lineage.json`` records which checkpoint mined which negatives and which data trained which
-checkpoint; a rerun with the same ``paths.run_dir`` skips every finished round.
+checkpoint; a rerun with the same ``paths.run_dir`` skips every finished round, and is refused when
+its config differs from the saved ``config.yaml``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir,
 
 log = logging.getLogger(__name__)
 MODES = ("none", "incremental", "combined")
+CURRICULUM_KEYS = ("seed", "model", "data", "stage", "trainer", "eval", "mining", "curriculum")  # what rounds read
 
 
 def sub_config(cfg: DictConfig, run_dir: Path, **values: Any) -> DictConfig:
@@ -67,7 +69,7 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
     if cfg.curriculum.mode == "incremental" and int(cfg.mining.n_negatives) < int(cfg.data.n_negatives):
         raise ValueError(f"mining.n_negatives={cfg.mining.n_negatives} < data.n_negatives={cfg.data.n_negatives}: "
                          "incremental rounds train on mined negatives only; mine at least as many as are drawn")
-    root = resolve_run_dir(cfg)
+    root = resolve_run_dir(cfg, check=True, keys=CURRICULUM_KEYS)  # finished rounds: same config only
     lineage_path = root / "lineage.json"
     lineage: list[dict[str, Any]] = json.loads(lineage_path.read_text()) if lineage_path.exists() else []
     train_file, ckpt = str(cfg.data.train_file), None

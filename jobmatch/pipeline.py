@@ -8,8 +8,9 @@ Steps, each in its own sub-directory of the run directory: ``stage1`` (the curri
 ``curriculum.rounds`` mining rounds, evaluated after each), ``annotate`` (the final stage-1 model
 ranks, the judge labels pairs), ``stage2`` (RankPO from the stage-1 checkpoint, evaluated for
 retention and alignment against it), then ``results.json``, ``report.md`` and a plot. A step whose
-``results.json`` exists is skipped, if it was made with the same config (``step.json`` holds its
-fingerprint); a different config stops with a clear message instead of mixing outputs.
+``results.json`` exists is skipped, if it was made with the same config (``step.json`` holds the
+fingerprint of everything the step reads). A rerun whose config differs from the run directory's
+``config.yaml``, or from a started step's fingerprint, stops before anything runs or is rewritten.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from jobmatch.report.objective import objective_value
 from jobmatch.report.pipeline import write_pipeline_report
 from jobmatch.train import build_loggers, log_results
 from jobmatch.utils.error_report import hydra_command
-from jobmatch.utils.run import resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
+from jobmatch.utils.run import fix_run_dir, resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
+from jobmatch.utils.run_config import IGNORED, check_rerun, covered, flatten
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +43,32 @@ class StepConfigMismatch(UserError, RuntimeError):
 
 
 def fingerprint(node: dict[str, Any]) -> str:
-    """sha256 of a dict of config nodes and values, resolved (first 16 hex digits)."""
+    """sha256 of a dict of config nodes and values, resolved, without the keys that change no result
+    (progress bar, logging; ``run_config.IGNORED``), first 16 hex digits."""
     plain = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in node.items()}
-    text = json.dumps(plain, sort_keys=True, default=str)
+    text = json.dumps({k: v for k, v in flatten(plain).items() if not covered(k, IGNORED)}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def done(step_dir: Path, key: str) -> dict[str, Any] | None:
-    """The step's results when it finished with config ``key``; raise if it finished with another."""
+def check_step(step_dir: Path, key: str) -> None:
+    """Raise if the step started (``step.json``) or finished with a config other than ``key``."""
     results, meta = step_dir / "results.json", step_dir / "step.json"
-    if not results.exists():
-        return None
+    if not results.exists() and not meta.exists():
+        return
     made_with = json.loads(meta.read_text()).get("fingerprint") if meta.exists() else None
     if made_with != key:
         raise StepConfigMismatch(
-            f"{step_dir} holds results made with another config (fingerprint {made_with}, now {key}); "
+            f"{step_dir}: holds a step made with another config (fingerprint {made_with}, now {key}); "
             "use a new paths.run_dir, or delete that step directory to redo it")
+
+
+def done(step_dir: Path, key: str) -> dict[str, Any] | None:
+    """The step's results when it finished with config ``key``; raise if it started with another."""
+    check_step(step_dir, key)
+    results = step_dir / "results.json"
+    if not results.exists():
+        return None
     log.info("step %s already done: skipped", step_dir.name)
     return json.loads(results.read_text())
 
@@ -67,10 +79,40 @@ def mark(step_dir: Path, key: str) -> None:
     (step_dir / "step.json").write_text(json.dumps({"fingerprint": key}) + "\n")
 
 
+def stage1_key(cfg: DictConfig) -> str:
+    """Fingerprint of what the curriculum reads."""
+    return fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "eval",
+                                            "seed")})
+
+
+def annotate_key(cfg: DictConfig, ckpt: str) -> str:
+    """Fingerprint of what the annotation reads."""
+    return fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
+                        "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
+
+
+def stage2_key(sub: DictConfig, pairs: Path) -> str:
+    """Fingerprint of what stage 2 (training and its evaluation) reads, from its training config."""
+    read = {k: sub[k] for k in ("model", "data", "stage", "trainer", "eval", "seed")}
+    return fingerprint(read | {"pairs": str(pairs)})
+
+
+def check_steps(cfg: DictConfig, root: Path) -> None:
+    """Refuse, before anything runs, a rerun that would continue or reuse a step made with another config."""
+    check_step(root / "stage1", stage1_key(cfg))
+    lineage = root / "stage1" / "lineage.json"
+    if not (root / "stage1" / "results.json").exists() or not lineage.exists():
+        return
+    ckpt = json.loads(lineage.read_text())[-1]["checkpoint"]
+    pairs = root / "annotate"
+    check_step(pairs, annotate_key(cfg, ckpt))
+    check_step(root / "stage2", stage2_key(stage2_config(cfg, root, ckpt, pairs), pairs))
+
+
 def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
     """The curriculum (resumable by itself); returns its results and the final checkpoint."""
     step = root / "stage1"
-    key = fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "seed")})
+    key = stage1_key(cfg)
     if (found := done(step, key)) is None:
         mark(step, key)
         found = curriculum(sub_config(cfg, step))
@@ -83,8 +125,7 @@ def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
     from jobmatch.annotate.pipeline import annotate
 
     step = root / "annotate"
-    key = fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
-                       "seed": cfg.seed})
+    key = annotate_key(cfg, ckpt)
     if done(step, key) is None:
         mark(step, key)
         sub = sub_config(cfg, step, ckpt=ckpt)
@@ -113,7 +154,7 @@ def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str
 
     sub = stage2_config(cfg, root, ckpt, pairs)
     step = root / "stage2"
-    key = fingerprint({k: sub[k] for k in ("model", "stage", "trainer", "seed")} | {"pairs": str(pairs)})
+    key = stage2_key(sub, pairs)
     if (found := done(step, key)) is None:
         mark(step, key)
         found = train(sub)
@@ -123,7 +164,9 @@ def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str
 def pipeline(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) every step; write the combined results and the report."""
     validate_config(cfg)
-    root = resolve_run_dir(cfg)
+    check_rerun(cfg, fix_run_dir(cfg))
+    check_steps(cfg, fix_run_dir(cfg))
+    root = resolve_run_dir(cfg, check=True)
     prepare_data(cfg.data)
     stage1 = stage1_step(cfg, root)
     pairs = annotate_step(cfg, root, stage1["checkpoint"])

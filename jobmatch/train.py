@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -15,11 +16,14 @@ from omegaconf import DictConfig, OmegaConf
 from jobmatch.app.validation import validate_config
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
+from jobmatch.errors import ConfigError
 from jobmatch.losses import validate_preference_options
+from jobmatch.model.checkpoint import MissingCheckpointError, check_checkpoint, inspect_checkpoint
 from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.contrastive import ContrastiveModule
-from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
+from jobmatch.modules.rankpo import INIT_FIX, RANKPO_OPTIONS, RankPOModule, stage2_model_config
 from jobmatch.modules.reference import ReferenceCache, ReferenceScores
+from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
 from jobmatch.report.objective import objective_value
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.evaluate import EncodeSettings
@@ -29,6 +33,7 @@ from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.rng import RngStateCallback
 from jobmatch.utils.run import (
     finish_wandb,
+    fix_run_dir,
     peak_memory_mb,
     resolve_run_dir,
     task_wrapper,
@@ -36,9 +41,12 @@ from jobmatch.utils.run import (
     use_hydra_run_dir,
     write_results,
 )
+from jobmatch.utils.run_config import check_rerun
 from jobmatch.utils.wandb_meta import apply_wandb_meta, is_wandb
+from jobmatch.utils.writable import check_writable_folders, training_output_folders
 
 log = logging.getLogger(__name__)
+TRAIN_KEYS = ("seed", "model", "data", "stage", "trainer", "eval")  # what a training run reads
 
 
 def container(node: Any) -> dict[str, Any]:
@@ -100,7 +108,7 @@ def log_results(loggers: list[Any], results: dict[str, Any]) -> None:
 def build_callbacks(
     cfg: DictConfig, run_dir: Path, datamodule: PairDataModule, has_logger: bool
 ) -> list[Callback]:
-    """Retrieval validation, best and last checkpoints (on the stage's metric) and the LR monitor."""
+    """Retrieval validation, the best (on the stage's metric) and last checkpoints and the LR monitor."""
     has_val = datamodule.val_set is not None
     monitor = cfg.stage.monitor if has_val else "train/loss"
     callbacks: list[Callback] = []
@@ -128,9 +136,9 @@ def build_callbacks(
             monitor=monitor,
             mode=cfg.stage.monitor_mode if has_val else "min",
             save_top_k=1,
-            save_last=True,
             enable_version_counter=False,
         ),
+        *last_checkpoints(run_dir / "checkpoints", (cfg.get("checkpoint") or {}).get("every_n_steps")),
         RngStateCallback(),
     ]
     if has_logger:
@@ -138,19 +146,66 @@ def build_callbacks(
     return callbacks
 
 
+def last_checkpoints(folder: Path, every_n_steps: int | None) -> list[ModelCheckpoint]:
+    """Writers of ``folder/last.ckpt`` at every epoch end and, with ``every_n_steps``, every N optimiser
+    steps, whatever the monitored metric does (``save_last`` of the best checkpoint only follows it)."""
+    common: dict[str, Any] = dict(dirpath=folder, filename="last", monitor=None, save_top_k=1,
+                                  enable_version_counter=False)
+    writers = [ModelCheckpoint(**common, every_n_epochs=1)]
+    if every_n_steps:
+        if int(every_n_steps) < 1:
+            raise ConfigError(f"checkpoint.every_n_steps={every_n_steps}: must be a positive number of steps; "
+                              "fix: use e.g. 500, or null for epoch ends only")
+        writers.append(ModelCheckpoint(**common, every_n_train_steps=int(every_n_steps)))
+    return writers
+
+
+def run_module_kind(cfg: DictConfig) -> str | None:
+    """The LightningModule of the configured stage: ``contrastive``, ``rankpo`` or None (unknown)."""
+    if cfg.stage.name == "contrastive":
+        return "contrastive"
+    return "rankpo" if cfg.stage.get("module") == "rankpo" else None
+
+
 def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> str | None:
-    """The checkpoint to resume from: explicit path, ``last``, or the run dir's last one if present."""
+    """The checkpoint to resume from: explicit path, ``last``, or the run dir's last one if present.
+
+    The file is checked before anything loads (metadata only): an unreadable file, or one of another
+    stage or model, raises a one-line :class:`CheckpointError`.
+    """
     last = run_dir / "checkpoints" / "last.ckpt"
     wanted = cfg.get("ckpt_path")
-    if wanted == "last":
-        if not last.exists():
-            raise FileNotFoundError(f"ckpt_path=last but {last} does not exist")
-        return str(last)
-    if wanted:
-        if not Path(wanted).exists():
-            raise FileNotFoundError(f"ckpt_path={wanted} does not exist")
-        return str(wanted)
-    return str(last) if last.exists() else None
+    if not wanted and not last.exists():
+        return None
+    path = last if wanted in (None, "", "last") else Path(str(wanted))
+    option = f"ckpt_path={wanted}" if wanted else "auto-resume (ckpt_path=null)"
+    if path == last:  # the run's own last.ckpt: say how to get past a broken one
+        fix = (f"delete it (rm {last}) to restart the run from scratch, or set ckpt_path to another checkpoint "
+               f"(e.g. {last.with_name('best.ckpt')})")
+    else:
+        fix = "set ckpt_path to a checkpoint of this run's stage and model, or drop it to start afresh"
+    if not path.exists():
+        raise MissingCheckpointError(f"{path}: {option} names no file; fix: {fix}")
+    module = run_module_kind(cfg)
+    model = container(cfg.model)
+    if module == "rankpo":  # stage 2 trains the architecture of its stage-1 checkpoint
+        model = stage2_model_config(cfg.stage.get("init_ckpt"), model)
+    check_checkpoint(path, option, model=model, module=module, stage_name=str(cfg.stage.name), fix=fix)
+    return str(path)
+
+
+def check_before_loading(cfg: DictConfig, run_dir: Path) -> None:
+    """Refuse now, in one line, what would otherwise fail after the model loads or an epoch ran: an
+    output or cache folder that cannot be written, a checkpoint of another stage or model to resume
+    from, or a stage-1 ``stage.init_ckpt`` whose weights do not fit ``model``."""
+    check_writable_folders(training_output_folders(cfg, run_dir))
+    init = cfg.stage.get("init_ckpt")
+    if init and run_module_kind(cfg) == "contrastive":  # its weights load into model=...
+        check_checkpoint(init, "stage.init_ckpt", model=container(cfg.model),
+                         fix="set stage.init_ckpt to a checkpoint of this model, or null")
+    elif init:  # stage 2 adopts the checkpoint's architecture: it need only be a readable jobmatch checkpoint
+        inspect_checkpoint(init, fix=INIT_FIX)
+    resolve_ckpt_path(cfg, run_dir)
 
 
 def evaluate_stage2(
@@ -168,16 +223,33 @@ def evaluate_stage2(
                                    ood=datamodule.test_ood_retrieval() if has_split else None)
 
 
+def finished_run(cfg: DictConfig) -> dict[str, Any] | None:
+    """The saved results when ``paths.run_dir`` holds a finished run of this very config (no resume
+    from an explicit ``ckpt_path`` asked); refuses a changed config that is not allowed."""
+    run_dir = fix_run_dir(cfg)
+    saved = run_dir / "results.json"
+    if not saved.exists() or cfg.get("ckpt_path") not in (None, "last") or check_rerun(cfg, run_dir, TRAIN_KEYS):
+        return None
+    log.info("%s already holds this finished run: kept, not retrained (a new paths.run_dir trains anew)", run_dir)
+    return json.loads(saved.read_text())
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Build datamodule → module → callbacks → loggers → trainer, fit, write ``results.json``."""
+    """Build datamodule → module → callbacks → loggers → trainer, fit, write ``results.json``.
+
+    A rerun into a run dir with another config is refused (``resume.allow_changes``: applied); a
+    finished run with the same config is not retrained: its saved results are returned."""
     validate_config(cfg)
-    run_dir = resolve_run_dir(cfg)
+    if (finished := finished_run(cfg)) is not None:
+        return finished
+    run_dir = resolve_run_dir(cfg, check=True, keys=TRAIN_KEYS)
+    check_before_loading(cfg, run_dir)
     L.seed_everything(int(cfg.seed), workers=True)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
     module = build_module(cfg)
     loggers = build_loggers(cfg)
-    callbacks = build_callbacks(cfg, run_dir, datamodule, bool(loggers))
+    callbacks = [*build_callbacks(cfg, run_dir, datamodule, bool(loggers)), ConfigOptimizerOnResume()]
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
     )

@@ -87,6 +87,7 @@ def test_openai_judge_through_the_pipeline(tmp_path: Path, stage1_ckpt: str, mon
     monkeypatch.setenv("JOBMATCH_TEST_KEY", "sk-test-SECRET-0123456789")
     with FakeChatServer() as server:
         overrides = [f"ckpt={stage1_ckpt}", *split_files(tmp_path), "annotate.pairs_per_query=2",
+                     "annotate.test_pairs_per_query=2",
                      "annotate.top_k=10", "judge=openai", f"judge.base_url={server.url}",
                      "judge.model=fake-judge", "judge.api_key_env=JOBMATCH_TEST_KEY", "judge.progress=false"]
         summary = run(cfg_for("annotate", tmp_path, *overrides))
@@ -105,7 +106,8 @@ def test_openai_judge_through_the_pipeline(tmp_path: Path, stage1_ckpt: str, mon
 
 
 def judge_overrides(tmp_path: Path, ckpt: str, url: str) -> list[str]:
-    return [f"ckpt={ckpt}", *split_files(tmp_path), "annotate.pairs_per_query=2", "annotate.top_k=10",
+    return [f"ckpt={ckpt}", *split_files(tmp_path), "annotate.pairs_per_query=2", "annotate.test_pairs_per_query=2",
+            "annotate.top_k=10",
             "judge=local", f"judge.base_url={url}", "judge.model=fake-judge", "judge.progress=false",
             "judge.max_attempts=1", "judge.timeout=5"]
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 import jobmatch.pipeline as pipeline_mod
-from jobmatch.pipeline import StepConfigMismatch, pipeline
+from jobmatch.errors import UserError
+from jobmatch.pipeline import pipeline
 from tests.test_annotate_pipeline import split_files
 from tests.test_curriculum import cfg_for
 
@@ -39,7 +40,7 @@ def test_pipeline_runs_resumes_and_refuses_a_changed_config(tmp_path: Path, monk
     monkeypatch.setattr(train_mod, "train", fail)
     assert pipeline(cfg_for("pipeline", tmp_path, *overrides))["test/alignment"] == results["test/alignment"]
 
-    with pytest.raises(StepConfigMismatch, match="another config"):
+    with pytest.raises(UserError, match=r"annotate\.pairs_per_query"):
         pipeline(cfg_for("pipeline", tmp_path, *overrides, "annotate.pairs_per_query=3"))
 
 

@@ -132,7 +132,7 @@ def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: 
         assert name in with_hydra.tags
     job = jobs[-1]  # the last combination differs most from the defaults
     cfg = compose_run("config", tmp_path, preset_override(group, name), *documented, *job)
-    extra = [*fixture_data(cfg), "trainer.fast_dev_run=1", "eval.baselines=[]", "eval.k=20"]
+    extra = [*fixture_data(cfg), "trainer.fast_dev_run=1", "eval.baselines=[]", "eval.k=20", "eval.cutoffs=[1,5,10,20]"]
     if cfg.stage.get("data_mode") == "preference":
         extra.append(f"stage.init_ckpt={stage1_ckpt}")
     results = train(compose_run("config", tmp_path, preset_override(group, name), *documented, *job, *extra))
@@ -213,6 +213,7 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
             "trainer.limit_train_batches=1",
             "data.batch_size=4",
             "eval.k=20",
+            "eval.cutoffs=[1,5,10,20]",
             f"paths.output_dir={tmp_path / 'out'}",
         ],
         cwd=ROOT,

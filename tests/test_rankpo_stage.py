@@ -56,6 +56,7 @@ def stage2_cfg(tmp_path: Path, ckpt: Path, *overrides: str, run: str = "run"):
             f"data.test_file={CONTRASTIVE}",
             "trainer.limit_train_batches=2",
             "eval.k=20",
+            "eval.cutoffs=[1,5,10,20]",
             *overrides,
         ],
         run_dir=tmp_path / run,

@@ -18,29 +18,26 @@ from torch import nn
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
+from jobmatch.model.checkpoint import ARCHITECTURE_KEYS, inspect_checkpoint
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
 
 log = logging.getLogger(__name__)
 
+INIT_FIX = "set stage.init_ckpt to a stage-1 checkpoint (<run_dir>/checkpoints/best.ckpt), or null for the base model"
+
 # The stage options that RankPOModule takes from the stage config (besides optim and init_ckpt).
 RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label_smoothing", "reference",
                   "rankpo_weight", "sft_weight", "disable_dropout")
 
-# Model-config keys that define the architecture, weights and tokenisation: stage 2 keeps the stage-1
-# values; the others (lora, gradient_checkpointing) come from the current model config.
-ARCHITECTURE_KEYS = ("name_or_path", "tokenizer", "config", "pooling", "normalize", "padding_side", "append_eos",
-                     "add_markup_tokens", "gguf_file", "trust_remote_code", "dtype", "attn_implementation")
+# ARCHITECTURE_KEYS (jobmatch.model.checkpoint): stage 2 keeps the stage-1 values of these model-config
+# keys; the others (lora, gradient_checkpointing) come from the current model config.
 
 
 def stage1_model_config(init_ckpt: str | Path) -> dict[str, Any]:
     """The model config saved in a checkpoint, read lazily (memory-mapped: the weights are not loaded)."""
-    path = Path(init_ckpt)
-    if not path.is_file():
-        raise FileNotFoundError(f"stage.init_ckpt={init_ckpt} does not exist")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    return dict(checkpoint["hyper_parameters"]["model"])
+    return inspect_checkpoint(init_ckpt, fix=INIT_FIX).model
 
 
 def stage2_model_config(init_ckpt: str | Path | None, model_cfg: Mapping[str, Any]) -> dict[str, Any]:

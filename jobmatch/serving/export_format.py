@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,14 @@ def _replace_folder(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
+def _match_file_modes(folder: Path, reference: Path) -> None:
+    """Give the weight files the permissions of ``reference`` (the umask's, e.g. 0644): safetensors
+    creates them 0600, unreadable to the other users of a shared export."""
+    mode = stat.S_IMODE(reference.stat().st_mode)
+    for path in folder.glob("*.safetensors"):
+        path.chmod(mode)
+
+
 def _check_target(out: Path, overwrite: bool) -> None:
     if not out.exists():
         return
@@ -188,6 +197,7 @@ def export_encoder(
         backbone = encoder.backbone
         _zero_pooler(backbone)  # type: ignore[arg-type]
         backbone.save_pretrained(tmp)
+        _match_file_modes(tmp, reference=tmp / "config.json")
         tokenizer.save_pretrained(tmp)
         manifest = ExportManifest(
             pooling=encoder.pooling, normalize=encoder.normalize, padding_side=str(tokenizer.padding_side),

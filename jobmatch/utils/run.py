@@ -8,13 +8,14 @@ import logging
 import math
 import resource
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jobmatch.utils.error_report import USER_ERRORS, exit_with, full_errors
+from jobmatch.utils.run_config import check_rerun, record_changes
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,20 @@ def use_hydra_run_dir(cfg: DictConfig) -> None:
             cfg.paths.run_dir = HydraConfig.get().runtime.output_dir
 
 
-def resolve_run_dir(cfg: DictConfig) -> Path:
-    """Create ``paths.run_dir`` (fixing its value, e.g. a timestamp) and save the resolved config there."""
+def fix_run_dir(cfg: DictConfig) -> Path:
+    """Fix the value of ``paths.run_dir`` (e.g. a timestamp) so that every later read agrees; no writes."""
     with open_dict(cfg):
         cfg.paths.run_dir = str(cfg.paths.run_dir)
-    path = Path(cfg.paths.run_dir)
+    return Path(cfg.paths.run_dir)
+
+
+def resolve_run_dir(cfg: DictConfig, check: bool = False, keys: Sequence[str] | None = None) -> Path:
+    """Create ``paths.run_dir`` and save the resolved config there. ``check`` (resumable runs): first
+    refuse a config that differs from the one saved there (on ``keys``, default all; see ``run_config``)."""
+    path = fix_run_dir(cfg)
+    changes = check_rerun(cfg, path, keys) if check else []
     path.mkdir(parents=True, exist_ok=True)
+    record_changes(path, changes)
     OmegaConf.save(cfg, path / "config.yaml", resolve=True)
     return path
 

@@ -1,0 +1,83 @@
+"""Reruns into a run directory that holds a run: finished results kept, changed configs refused or applied."""
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+from lightning.pytorch.callbacks import Callback
+
+import jobmatch.train as entry
+from jobmatch.errors import ConfigError
+from jobmatch.train import train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class StopAtEpoch1(Callback):
+    """Simulates a crash at the start of epoch 1, after epoch 0's checkpoint is on disk."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == 1:
+            raise RuntimeError("simulated interruption")
+
+
+class RecordLR(Callback):
+    """The learning rate schedule's base and the lr the first batch of this fit trains with."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[list[float], float]] = []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        schedule = trainer.lr_scheduler_configs[0].scheduler
+        self.seen.append((list(schedule.base_lrs), trainer.optimizers[0].param_groups[0]["lr"]))
+
+
+def test_rerun_of_a_finished_run_keeps_its_metrics(fast_cfg) -> None:
+    first = train(fast_cfg("trainer.max_steps=2"))
+    run_dir = Path(fast_cfg().paths.run_dir)
+    saved = (run_dir / "results.json").read_text()
+    assert "train/loss" in first
+
+    again = train(fast_cfg("trainer.max_steps=2"))
+
+    assert (run_dir / "results.json").read_text() == saved
+    assert again["train/loss"] == first["train/loss"] and again["trainer/global_step"] == 2
+
+
+def test_rerun_with_another_lr_is_refused_naming_the_key(fast_cfg) -> None:
+    train(fast_cfg("trainer.max_steps=2"))
+    config = Path(fast_cfg().paths.run_dir) / "config.yaml"
+    before = config.read_text()
+
+    refused = r"stage\.optim\.lr: 0\.0001 -> 0\.01.*resume\.allow_changes=\[stage\.optim\.lr\]"
+    with pytest.raises(ConfigError, match=refused):
+        train(fast_cfg("trainer.max_steps=2", "stage.optim.lr=1e-2"))
+
+    assert config.read_text() == before
+
+
+def test_resume_with_an_allowed_lr_change_trains_with_it_and_records_it(fast_cfg, monkeypatch) -> None:
+    overrides = ("trainer.max_epochs=2",)
+    original = entry.build_callbacks
+    monkeypatch.setattr(entry, "build_callbacks", lambda *a, **k: [*original(*a, **k), StopAtEpoch1()])
+    with pytest.raises(RuntimeError, match="simulated interruption"):
+        train(fast_cfg(*overrides))
+    recorder = RecordLR()
+    monkeypatch.setattr(entry, "build_callbacks", lambda *a, **k: [*original(*a, **k), recorder])
+
+    train(fast_cfg(*overrides, "stage.optim.lr=1e-2", "resume.allow_changes=[stage.optim.lr]"))
+
+    base_lrs, lr = recorder.seen[0]
+    assert base_lrs == [pytest.approx(1e-2)] and lr > 1e-3  # 1e-4 would be the checkpoint's
+    run_dir = Path(fast_cfg().paths.run_dir)
+    assert json.loads((run_dir / "config_changes.json").read_text()) == [
+        {"key": "stage.optim.lr", "old": 1e-4, "new": 1e-2}
+    ]
+    assert "lr: 0.01" in (run_dir / "config.yaml").read_text()
+
+
+def test_ignored_keys_do_not_block_a_rerun(fast_cfg) -> None:
+    first = train(fast_cfg("trainer.max_steps=2"))
+    again = train(fast_cfg("trainer.max_steps=2", "trainer.enable_progress_bar=true", "logger=csv"))
+    assert again == first

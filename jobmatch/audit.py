@@ -2,7 +2,7 @@
 
     python -m jobmatch.audit ckpt=outputs/runs/.../checkpoints/best.ckpt data=synthetic_small
 
-Writes ``results.json`` (``audit/<attribute>/…`` and, with ``audit.judge_pairs_per_query``, ``judge/…``),
+Writes ``results.json`` (``audit/<attribute>/…`` and, with ``fairness.judge_pairs_per_query``, ``judge/…``),
 ``audit.md`` and ``audit.png`` into its run directory and prints a short fairness block.
 """
 
@@ -21,7 +21,7 @@ from jobmatch.data.identities import CorpusIdentities, read_identities
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.errors import UserError
 from jobmatch.model.loading import load_encoder
-from jobmatch.report.audit import write_audit_report
+from jobmatch.report.audit import fairness_block, write_audit_report
 from jobmatch.retrieval.audit import AuditSettings, audit_rankings, encoder_scorer
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.utils.error_report import hydra_command
@@ -32,14 +32,14 @@ log = logging.getLogger(__name__)
 
 def audit_settings(cfg: DictConfig) -> AuditSettings:
     """The audit's settings from ``cfg.audit`` (and the run's seed)."""
-    ks = tuple(int(k) for k in cfg.audit.ks)
+    ks = tuple(int(k) for k in cfg.fairness.ks)
     return AuditSettings(
         ks=ks,
         change_k=max(ks),
-        depth=int(cfg.audit.depth),
-        n_bootstrap=int(cfg.audit.n_bootstrap),
+        depth=int(cfg.fairness.depth),
+        n_bootstrap=int(cfg.fairness.n_bootstrap),
         seed=int(cfg.seed),
-        flag_below=float(cfg.audit.flag_below),
+        flag_below=float(cfg.fairness.flag_below),
     )
 
 
@@ -74,39 +74,58 @@ def judge_flips(
         list(rset.queries.values()),
         rset.corpus,
         identities,
-        per_query=int(cfg.audit.judge_pairs_per_query),
+        per_query=int(cfg.fairness.judge_pairs_per_query),
         seed=int(cfg.seed),
     )
     judge = build_judge(cfg.judge)
     if cfg.judge.get("redact"):  # the judge sees what annotation would send it
         factual = redact_items(factual, names)[0]
         swapped = redact_items(swapped, names)[0]
-    n_bootstrap, seed = int(cfg.audit.n_bootstrap), int(cfg.seed)
+    n_bootstrap, seed = int(cfg.fairness.n_bootstrap), int(cfg.seed)
     return judge_flip_rate(judge, factual, swapped, judge_items, n_bootstrap=n_bootstrap, seed=seed)
+
+
+def audit_checkpoint(
+    cfg: DictConfig, ckpt: str | None, rset: RetrievalSet, identities: CorpusIdentities, out_dir: Path, label: str
+) -> dict[str, Any]:
+    """Audit one checkpoint; write ``results.json``, ``audit.md`` and ``audit.png`` into ``out_dir``."""
+    from jobmatch.evaluate import encode_settings
+    from jobmatch.train import container
+    from jobmatch.utils.run import write_results
+
+    cache = EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None
+    encoder = load_encoder(ckpt, container(cfg.model))
+    score = encoder_scorer(encoder, rset, encode_settings(cfg), cache)
+    settings = audit_settings(cfg)
+    results: dict[str, Any] = audit_rankings(score, rset, identities, settings)
+    if int(cfg.fairness.judge_pairs_per_query) > 0:
+        results.update(judge_flips(cfg, rset, identities, score(list(rset.corpus.values()))))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_results(out_dir, results)
+    write_audit_report(out_dir, results, settings.ks, model=label)
+    return results
+
+
+def audit_setup(cfg: DictConfig) -> tuple[RetrievalSet, CorpusIdentities]:
+    """The test split and the corpus's identities (a clear error when the data marks no group)."""
+    from jobmatch.train import build_datamodule
+
+    datamodule = build_datamodule(cfg)
+    identities = corpus_identities(cfg)
+    return datamodule.test_retrieval(), identities
 
 
 def audit(cfg: DictConfig) -> dict[str, Any]:
     """Audit ``cfg.ckpt`` on the test split; write ``results.json``, ``audit.md``, ``audit.png``."""
-    from jobmatch.evaluate import encode_settings
-    from jobmatch.train import build_datamodule, build_loggers, container, log_results
-    from jobmatch.utils.run import resolve_run_dir, write_results
+    from jobmatch.train import build_loggers, log_results
+    from jobmatch.utils.run import resolve_run_dir
 
     validate_config(cfg)
     run_dir = resolve_run_dir(cfg)
-    datamodule = build_datamodule(cfg)
-    identities = corpus_identities(cfg)
-    rset = datamodule.test_retrieval()
-    cache = EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None
-    encoder = load_encoder(cfg.get("ckpt"), container(cfg.model))
-    score = encoder_scorer(encoder, rset, encode_settings(cfg), cache)
-    settings = audit_settings(cfg)
-    results: dict[str, Any] = audit_rankings(score, rset, identities, settings)
-    if int(cfg.audit.judge_pairs_per_query) > 0:
-        results.update(judge_flips(cfg, rset, identities, score(list(rset.corpus.values()))))
-    write_results(run_dir, results)
-    block = write_audit_report(run_dir, results, settings.ks, model=str(cfg.get("ckpt") or "untrained model"))
+    label = str(cfg.get("ckpt") or "untrained model")
+    results = audit_checkpoint(cfg, cfg.get("ckpt"), *audit_setup(cfg), run_dir, label)
     log_results(build_loggers(cfg), results)
-    print(block)
+    print(fairness_block({label: results}, k=max(audit_settings(cfg).ks)))
     return results
 
 

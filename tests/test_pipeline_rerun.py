@@ -85,6 +85,6 @@ def test_rerun_after_an_interruption_with_another_config_changes_nothing(tmp_pat
     with pytest.raises(ConfigError, match=r"eval\.k: 100 -> 5"):
         pipeline(pipeline_cfg(tmp_path, "eval.k=5", "eval.cutoffs=[1,5]"))
     with pytest.raises(StepConfigMismatch, match="stage1"):  # allowed at the root, not by the started step
-        pipeline(pipeline_cfg(tmp_path, "eval.k=5", "resume.allow_changes=[eval]"))
+        pipeline(pipeline_cfg(tmp_path, "eval.k=5", "eval.cutoffs=[1,5]", "resume.allow_changes=[eval]"))
 
     assert {path: path.read_text() for path in kept} == kept

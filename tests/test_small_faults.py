@@ -20,7 +20,7 @@ from tests.conftest import ROOT, compose_config
 
 def test_report_on_missing_folder_refused_without_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UserError, match=r"typo: no such directory \(nothing matches\); give run or multirun directories"):
+    with pytest.raises(UserError, match=r"typo: no such directory \(nothing matches\); give run or multirun"):
         report_main([str(tmp_path / "typo")])
     assert list(tmp_path.iterdir()) == []
 

@@ -179,7 +179,13 @@ def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str
 def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict[str, Any]:
     """The fairness audit of the stage-1 and stage-2 models (``audit/<label>/``); results keyed by label."""
     from jobmatch.audit import audit_checkpoint, audit_setup
+    from jobmatch.data.identities import read_identities
 
+    corpus = cfg.data.get("corpus_file")
+    if not corpus or not read_identities(corpus).attributes:
+        log.warning("fairness audit skipped: %s carries no group field per talent (gender, origin or group)",
+                    corpus or "the data (no data.corpus_file)")
+        return {}
     step = root / "audit"
     key = audit_key(cfg, checkpoints)
     if (found := done(step, key)) is None:

@@ -90,6 +90,7 @@ def fixture_data(cfg: DictConfig) -> list[str]:
         f"data.test_file={CONTRASTIVE}",
         "data.val_file=null",
         "data.corpus_file=null",
+        "++data.test_ood_file=null",
         "++data.synthetic=null",
         f"++data.dir={FIXTURES}",
     ]

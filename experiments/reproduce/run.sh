@@ -15,7 +15,7 @@ DATA=${DATA:-synthetic}
 # CPU defaults: LoRA on MiniLM wants larger rates than the paper's full fine-tuning grid (5e-7 ... 1e-5).
 LRS=${LRS:-"1e-5 3e-5 1e-4"}
 METHODS=${METHODS:-"rankpo rankpo_hinge simrankpo simrankpo_hinge sft"}
-SEEDS=${SEEDS:-"0"}
+SEEDS=${SEEDS:-"0 1 2"}  # stage 2: three seeds by default, the paired report resamples them with the JDs
 # CPU budget: one epoch per round over half of the training JDs, passages cut at 192 tokens.
 STAGE1_ARGS=${STAGE1_ARGS:-"trainer.max_epochs=1 trainer.limit_train_batches=0.5 data.max_passage_length=192"}
 STAGE2_ARGS=${STAGE2_ARGS:-"data.max_passage_length=192"}

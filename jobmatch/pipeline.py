@@ -97,6 +97,18 @@ def stage2_key(sub: DictConfig, pairs: Path) -> str:
     return fingerprint(read | {"pairs": str(pairs)})
 
 
+def audit_key(cfg: DictConfig, checkpoints: dict[str, str]) -> str:
+    """Fingerprint of what the audit step reads."""
+    return fingerprint({"checkpoints": checkpoints, "fairness": cfg.fairness, "judge": cfg.judge, "data": cfg.data,
+                        "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
+
+
+def audited_checkpoints(stage1_ckpt: str, stage2: dict[str, Any], root: Path) -> dict[str, str]:
+    """The stage-1 checkpoint and the stage-2 one its evaluation used (best, else last)."""
+    return {"stage1": stage1_ckpt,
+            "stage2": str(stage2.get("checkpoint/best") or root / "stage2" / "checkpoints" / "last.ckpt")}
+
+
 def check_steps(cfg: DictConfig, root: Path) -> None:
     """Refuse, before anything runs, a rerun that would continue or reuse a step made with another config."""
     check_step(root / "stage1", stage1_key(cfg))
@@ -107,6 +119,9 @@ def check_steps(cfg: DictConfig, root: Path) -> None:
     pairs = root / "annotate"
     check_step(pairs, annotate_key(cfg, ckpt))
     check_step(root / "stage2", stage2_key(stage2_config(cfg, root, ckpt, pairs), pairs))
+    if cfg.fairness.enabled and (root / "stage2" / "results.json").exists():
+        stage2 = json.loads((root / "stage2" / "results.json").read_text())
+        check_step(root / "audit", audit_key(cfg, audited_checkpoints(ckpt, stage2, root)))
 
 
 def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
@@ -161,6 +176,29 @@ def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str
     return found
 
 
+def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict[str, Any]:
+    """The fairness audit of the stage-1 and stage-2 models (``audit/<label>/``); results keyed by label."""
+    from jobmatch.audit import audit_checkpoint, audit_setup
+    from jobmatch.data.identities import read_identities
+
+    corpus = cfg.data.get("corpus_file")
+    if not corpus or not read_identities(corpus).attributes:
+        log.warning("fairness audit skipped: %s carries no group field per talent (gender, origin or group)",
+                    corpus or "the data (no data.corpus_file)")
+        return {}
+    step = root / "audit"
+    key = audit_key(cfg, checkpoints)
+    if (found := done(step, key)) is None:
+        mark(step, key)
+        sub = sub_config(cfg, step)
+        rset, identities = audit_setup(sub)
+        per_model = {label: audit_checkpoint(sub, ckpt, rset, identities, step / label, label)
+                     for label, ckpt in checkpoints.items()}
+        found = {f"{label}/{k}": v for label, results in per_model.items() for k, v in results.items()}
+        write_results(step, found)
+    return found
+
+
 def pipeline(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) every step; write the combined results and the report."""
     validate_config(cfg)
@@ -177,6 +215,9 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
         **{k: v for k, v in stage2.items() if k.startswith(("test/", "test_ood/", "stage1/", "delta/"))},
         **{k: v for k, v in annotation.items() if k.startswith("annotate/")},
     }
+    if cfg.fairness.enabled:  # stage 1 under stage1/audit/…, stage 2 under audit/…, as the other keys
+        audited = audit_step(cfg, root, audited_checkpoints(stage1["checkpoint"], stage2, root))
+        results |= {(k.removeprefix("stage2/") if k.startswith("stage2/") else k): v for k, v in audited.items()}
     write_results(root, results)
     log_results(build_loggers(cfg), results)
     table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name))

@@ -31,11 +31,13 @@ FAST = [
 ]
 
 
-def compose_config(overrides: list[str] | None = None, run_dir: Path | None = None) -> DictConfig:
-    """Compose ``conf/config.yaml`` like the entry point does, with overrides."""
+def compose_config(
+    overrides: list[str] | None = None, run_dir: Path | None = None, config_name: str = "config"
+) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` like the entry point does, with overrides."""
     extra = [f"paths.run_dir={run_dir}", f"paths.output_dir={run_dir.parent / 'outputs'}"] if run_dir else []
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=[*(overrides or []), *extra], return_hydra_config=False)
+        return compose(config_name=config_name, overrides=[*(overrides or []), *extra], return_hydra_config=False)
 
 
 @pytest.fixture

@@ -63,3 +63,9 @@ def test_demo_preset_smoke_with_a_tiny_model(tmp_path: Path) -> None:
     assert 0.5 <= results["test/alignment_ceiling"] <= 1.0 and "delta/alignment_intent" in results
     assert "test_ood/ndcg@20" in results and "stage1/test_ood/ndcg@20" in results
     assert results["annotate/test_pairs"] >= 600
+    # the fairness audit of both models, in the results and the report
+    for prefix in ("stage1/audit/", "audit/"):
+        assert 0.0 <= results[f"{prefix}gender/topk_change@20"] <= 1.0
+        assert 0.0 <= results[f"{prefix}origin/min_impact_ratio@20"] <= 1.0
+    assert "Fairness" in (tmp_path / "run" / "report.md").read_text()
+    assert (tmp_path / "run" / "audit" / "stage2" / "audit.md").exists()

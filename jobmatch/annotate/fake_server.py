@@ -18,8 +18,11 @@ deterministic:
 - ``[[bold]]``: markdown-styled verdict lines (``**Preferred:** B``, ``**Confidence:** 85%``).
 
 Setting :attr:`FakeChatServer.broken` makes every answer verdict-free, as ``[[garbage]]`` does (a
-misconfigured judge, fixed by setting it back). It counts requests (in total and per prompt) and
-the most requests ever in flight at once.
+misconfigured judge, fixed by setting it back). Setting :attr:`FakeChatServer.prefer_pronoun` (e.g.
+``"she/her"``) makes a judge biased on purpose: of two profiles whose identity lines
+(``Name: … (pronouns)``) differ in that cue, it prefers the one that shows it. Every prompt received
+is kept in :attr:`FakeChatServer.prompts` (what left the client, for redaction tests). It counts
+requests (in total and per prompt) and the most requests ever in flight at once.
 Run ``python -m jobmatch.annotate.fake_server --port 8000`` to serve one by hand.
 """
 
@@ -38,6 +41,7 @@ from typing import Any
 
 _QUALITY = re.compile(r"\[\[q=(\d+)\]\]")
 _TIMES = re.compile(r"\[\[(429|500|hang|slow)x(\d+)\]\]")
+_IDENTITY = re.compile(r"^Name: .*\(([^()]+)\)$", re.MULTILINE)
 
 
 class FakeChatServer:
@@ -53,6 +57,8 @@ class FakeChatServer:
     def __init__(self, latency: float = 0.0, hang_s: float = 2.0, slow_s: float = 30.0, port: int = 0) -> None:
         self.latency, self.hang_s, self.slow_s = latency, hang_s, slow_s
         self.broken = False  # True: every answer has no verdict
+        self.prefer_pronoun: str | None = None  # biased on purpose: prefer the profile with this pronoun cue
+        self.prompts: list[str] = []
         self.requests = 0
         self.max_in_flight = 0
         self.per_prompt: Counter[str] = Counter()  # sha256 of the prompt → requests received
@@ -101,6 +107,7 @@ class FakeChatServer:
             self.per_prompt[digest] += 1
             seen = self.per_prompt[digest]
             self.authorizations.add(authorization)
+            self.prompts.append(prompt)
         times = {kind: int(n) for kind, n in _TIMES.findall(prompt)}
         if seen <= times.get("hang", 0):
             self._stop.wait(self.hang_s)
@@ -115,7 +122,7 @@ class FakeChatServer:
             return 401, _error_body(f"invalid credentials: {authorization}", 401)
         if "[[badjson]]" in prompt:
             return 200, b'{"id": "chatcmpl-fake", "choices": [ this is not json'
-        answer = _answer("[[garbage]]" if self.broken else prompt)
+        answer = _answer("[[garbage]]" if self.broken else prompt, self.prefer_pronoun)
         return 200, json.dumps(_completion(prompt, answer)).encode("utf-8")
 
     def enter(self) -> None:
@@ -133,7 +140,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default (5) makes bursts of new connections wait for SYN retries
 
 
-def _answer(prompt: str) -> str:
+def _answer(prompt: str, prefer_pronoun: str | None = None) -> str:
     """The judge's answer text for ``prompt`` (see the module docstring)."""
     if "[[garbage]]" in prompt:
         return "Both candidates have merits and I cannot decide between them without more information."
@@ -143,6 +150,9 @@ def _answer(prompt: str) -> str:
     confidence = min(100, 50 + abs(qa - qb))
     if "[[biasA]]" in prompt and preferred == "B":  # position bias: A anyway, lukewarm
         preferred, confidence = "A", 55
+    shown = _IDENTITY.findall(prompt)  # pronoun cues of A's and B's identity lines
+    if prefer_pronoun and len(shown) >= 2 and (shown[0] == prefer_pronoun) != (shown[1] == prefer_pronoun):
+        preferred, confidence = ("A" if shown[0] == prefer_pronoun else "B"), 70
     reason = (
         f"Candidate {preferred}'s publications use the methods the posting asks for more directly, "
         f"while the other candidate's work only touches on them."

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jobmatch.annotate.judgement import Judge
 
-LABEL_KEYS = ("name",)
+LABEL_KEYS = ("name", "redact")  # read by the annotation, not by the judge's constructor
 
 
 def build_judge(cfg: Mapping[str, Any] | DictConfig) -> Judge:

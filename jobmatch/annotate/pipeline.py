@@ -16,7 +16,9 @@ from tqdm.auto import tqdm
 
 from jobmatch.annotate.judgement import Judge, Judgement
 from jobmatch.annotate.judges import build_judge
+from jobmatch.annotate.redaction import redact_items
 from jobmatch.annotate.sampling import sample_rank_pairs
+from jobmatch.data.identities import read_identities
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
@@ -100,6 +102,18 @@ def check_success(summary: dict[str, Any], failures: Sequence[dict[str, Any]], m
     )
 
 
+def redact_plans(
+    cfg: DictConfig, plans: Sequence[dict[str, Any]], items: list[Item]
+) -> tuple[list[Item], dict[str, int] | None]:
+    """What the judge is sent: with ``judge.redact``, the items with personal identifiers replaced
+    (names from the corpus's ``name`` field and the package's name lists), and the counts."""
+    if not cfg.judge.get("redact"):
+        return items, None
+    names = read_identities(cfg.data.corpus_file).names if cfg.data.get("corpus_file") else {}
+    known = [[names[p[k]] for k in ("passage_id1", "passage_id2") if p[k] in names] for p in plans]
+    return redact_items(items, known)
+
+
 def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Write ``preferences_<split>.jsonl``, ``failures.jsonl`` and ``annotation_summary.json``.
 
@@ -125,7 +139,8 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     items = [(texts[p["split"]].queries[p["query_id"]], texts[p["split"]].corpus[p["passage_id1"]],
               texts[p["split"]].corpus[p["passage_id2"]]) for p in plans]
     judge_start = time.perf_counter()
-    verdicts = judge_items(judge, items)
+    sent, redacted = redact_plans(cfg, plans, items)
+    verdicts = judge_items(judge, sent)
     judge_s = time.perf_counter() - judge_start
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in sets}
     failures = []
@@ -150,6 +165,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         **{f"annotate/{split}_pairs": len(r) for split, r in rows.items()},
         "annotate/share_A": float(np.mean([r["preferred"] == "A" for rs in rows.values() for r in rs] or [0])),
     }
+    summary |= {f"annotate/redacted_{kind}": n for kind, n in (redacted or {}).items()}
     extra = getattr(judge, "last_summary", None)
     if extra is not None:
         summary.update({f"judge/{k}": v for k, v in extra.to_dict().items() if isinstance(v, int | float | str)})

@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from jobmatch.report.audit import fairness_block
+
 ROWS = (
     ("BM25", "stage1/bm25/ndcg@20", "stage1/bm25/recall@100", None),
     ("untrained model", "stage1/base/ndcg@20", "stage1/base/recall@100", None),
@@ -65,8 +67,14 @@ def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path
 
 
 def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str) -> str:
-    """Write ``report.md`` (table + plot) into ``root``; return the table."""
+    """Write ``report.md`` (table + plot, and the fairness block when the models were audited) into
+    ``root``; return the table(s) to print."""
     table = pipeline_table(results, stage2_name)
+    audited = {"stage 1": {k.removeprefix("stage1/"): v for k, v in results.items() if k.startswith("stage1/audit/")},
+               stage2_name: {k: v for k, v in results.items() if k.startswith("audit/")}}
+    if any(audited.values()):
+        table += "\n\nFairness (test JDs; counterfactual name/pronoun swaps, selection-rate impact ratios):\n\n"
+        table += fairness_block(audited)
     plot = plot_tradeoff(results, root / "tradeoff.png", stage2_name)
     counts = ", ".join(f"{k.split('/')[1]} {v}" for k, v in results.items()
                        if k.startswith("annotate/") and k.endswith("_pairs"))

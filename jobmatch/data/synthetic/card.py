@@ -79,8 +79,25 @@ def render_card(config: SyntheticConfig, fingerprint: str, figures: dict[str, An
         "methods; it weighs geography and seniority only weakly and adds seeded per-pair noise",
         f"(sd {config.judge_noise:g}).",
         "",
+        *_identity_lines(figures.get("identities") or {}),
     ]
     return "\n".join(lines)
+
+
+def _identity_lines(identities: dict[str, dict[str, int]]) -> list[str]:
+    """The identity section: talents per gender and name-origin group (none without identities)."""
+    if not identities.get("gender"):
+        return []
+    return [
+        "## Talent identities (for the fairness audit)",
+        "",
+        "Each profile opens with `Name: <first> <last> (<pronouns>)`, drawn from seeded name lists;",
+        "the rules and the offline judge ignore that line. `corpus.jsonl` records each talent's groups.",
+        "",
+        "- gender: " + ", ".join(f"{k} {v}" for k, v in identities["gender"].items()),
+        "- name origin: " + ", ".join(f"{k} {v}" for k, v in identities["origin"].items()),
+        "",
+    ]
 
 
 def _percent(value: float | None) -> str:

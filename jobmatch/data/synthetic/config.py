@@ -45,6 +45,9 @@ class SyntheticConfig:
         ood_fraction: size of the OOD split as a share of ``n_jds`` (drawn on top of the ``n_jds``).
         tokenizer: model source of the tokenizer that counts tokens for the card.
         query_max_length, passage_max_length: truncation lengths the card reports against.
+        talent_identities: open each profile with a name and pronouns (``Name: … (she/her)``) drawn
+            from seeded name lists by gender and name-origin group (see :mod:`names`); the rules and
+            the offline judge ignore the line, so the fairness audit measures what a model learns.
     """
 
     seed: int = 0
@@ -67,6 +70,7 @@ class SyntheticConfig:
     tokenizer: str = DEFAULT_TOKENIZER
     query_max_length: int = 256
     passage_max_length: int = 256
+    talent_identities: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ood_subfields", tuple(self.ood_subfields))  # a list from JSON or Hydra

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from jobmatch.data.synthetic.names import Identity
+
 
 @dataclass(frozen=True, slots=True)
 class Institution:
@@ -62,6 +64,8 @@ class Talent(_Located):
     publications: tuple[Publication, ...]
     n_publications: int
     text: str
+    identity: Identity | None = None
+    """Name and pronouns shown on the profile's first line (None: no identity line)."""
 
     keywords: frozenset[str] = field(init=False, repr=False, compare=False)
     """Research terms of the profile's keyword list (topics and methods); derived."""

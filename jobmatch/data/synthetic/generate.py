@@ -28,6 +28,7 @@ from jobmatch.data.records import ContrastiveRecord
 from jobmatch.data.synthetic import measure
 from jobmatch.data.synthetic.card import render_card
 from jobmatch.data.synthetic.config import GENERATOR_VERSION, SyntheticConfig
+from jobmatch.data.synthetic.entities import Talent
 from jobmatch.data.synthetic.labels import OOD_SPLIT, SPLITS, contrastive_row, split_jds
 from jobmatch.data.synthetic.vocabulary import load_vocabulary
 from jobmatch.data.synthetic.world import World, build_world
@@ -142,7 +143,7 @@ def _write_all(config: SyntheticConfig, directory: Path) -> None:
     for name, split_rows in (*((n, rows[n]) for n in SPLITS), (OOD_SPLIT, ood_rows)):
         write_jsonl(directory / f"{name}.jsonl", (r.to_json() for r in split_rows))
         files[f"{name}.jsonl"] = {"rows": len(split_rows)}
-    write_jsonl(directory / CORPUS, ({"id": t.id, "text": t.text} for t in world.talents))
+    write_jsonl(directory / CORPUS, (_corpus_row(t) for t in world.talents))
     files[CORPUS] = {"rows": len(world.talents)}
     figures = _figures(world, rows)  # of the in-distribution splits, as before the OOD split existed
     figures["sizes"][OOD_SPLIT] = len(ood_rows)
@@ -165,6 +166,15 @@ def _write_all(config: SyntheticConfig, directory: Path) -> None:
     }
     text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     (directory / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def _corpus_row(talent: Talent) -> dict[str, str]:
+    """``{id, text}``, plus ``name``, ``gender`` and ``origin`` when the profile shows an identity."""
+    row = {"id": talent.id, "text": talent.text}
+    if talent.identity is not None:
+        i = talent.identity
+        row.update(name=i.name, gender=i.gender, origin=i.origin)
+    return row
 
 
 def _figures(world: World, rows: dict[str, list[ContrastiveRecord]]) -> dict[str, Any]:
@@ -191,4 +201,5 @@ def _figures(world: World, rows: dict[str, list[ContrastiveRecord]]) -> dict[str
             },
         },
         "judge": measure.judge_figures(world, rows),
+        "identities": measure.identity_figures(world),
     }

@@ -8,7 +8,9 @@ where ``method_fit`` is the importance-weighted share of the posting's methods t
 titles and abstracts actually use (saturating in the number of uses: 1 - 0.5^count) and the last
 three are the coarse attributes the rules use, weighed weakly. The verdict is the sign of the score
 difference plus Gaussian noise drawn from (seed, query, unordered pair), so that it does not depend
-on call order and swapping A and B flips it with the same confidence.
+on call order and swapping A and B flips it with the same confidence. A profile's identity line
+(name and pronouns, :mod:`names`) is dropped before anything is read or keyed, so the judge ignores
+it by construction.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import random
 from collections.abc import Sequence
 
 from jobmatch.annotate.judgement import Judgement
+from jobmatch.data.synthetic.names import strip_identity
 from jobmatch.data.synthetic.reading import PostingReading, Reader, TalentReading, default_reader
 from jobmatch.data.synthetic.text import and_list
 from jobmatch.data.synthetic.vocabulary import Vocabulary
@@ -46,7 +49,7 @@ class OfflineJudge:
 
     def score(self, query: str, passage: str) -> dict[str, float]:
         """The judge's component scores of one passage for one query, and their weighted ``total``."""
-        return _components(self.reader.posting(query), self.reader.talent(passage))
+        return _components(self.reader.posting(query), self.reader.talent(strip_identity(passage)))
 
     def noiseless_totals(self, triples: Sequence[tuple[str, str, str]]) -> list[tuple[float, float]]:
         """The noiseless ``total`` of both talents of each (query, passage_a, passage_b), each text read once.
@@ -67,6 +70,7 @@ class OfflineJudge:
 
     def judge(self, query: str, passage_a: str, passage_b: str) -> Judgement:
         """Compare two talents for a posting; see the module docstring for the scoring."""
+        passage_a, passage_b = strip_identity(passage_a), strip_identity(passage_b)
         posting = self.reader.posting(query)
         reading_a, reading_b = self.reader.talent(passage_a), self.reader.talent(passage_b)
         score_a = _components(posting, reading_a)

@@ -130,3 +130,12 @@ def load_tokenizer(source: str) -> Any:
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_source(source))
     tokenizer.add_special_tokens({"additional_special_tokens": list(MARKUP_TOKENS)})
     return tokenizer
+
+
+def identity_figures(world: World) -> dict[str, dict[str, int]]:
+    """Talents per gender and per name-origin group (empty without identities)."""
+    shown = [t.identity for t in world.talents if t.identity is not None]
+    return {
+        "gender": dict(sorted(Counter(i.gender for i in shown).items())),
+        "origin": dict(sorted(Counter(i.origin for i in shown).items())),
+    }

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from jobmatch.data.synthetic.config import SyntheticConfig
 from jobmatch.data.synthetic.entities import JD, Talent
+from jobmatch.data.synthetic.names import draw_identity, with_identity
 from jobmatch.data.synthetic.places import build_institutions
 from jobmatch.data.synthetic.postings import make_posting
 from jobmatch.data.synthetic.rules import is_match
@@ -75,6 +76,8 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
         make_talent(vocab, rng_for(config.seed, "talent", i), f"talent-{i:05d}", institutions)
         for i in range(config.n_talents)
     )
+    if config.talent_identities:  # a stream of its own: the rest of the market is drawn as without
+        talents = tuple(_identified(t, config.seed, i) for i, t in enumerate(talents))
     by_place: dict[tuple[str, str], list[Talent]] = defaultdict(list)
     for t in talents:
         for f in t.fields:
@@ -129,6 +132,11 @@ def build_world(config: SyntheticConfig, vocab: Vocabulary | None = None) -> Wor
         rejected_too_many=counts["many"],
         ood_jds=tuple(ood_jds),
     )
+
+
+def _identified(talent: Talent, seed: int, index: int) -> Talent:
+    identity = draw_identity(rng_for(seed, "identity", index))
+    return dataclasses.replace(talent, identity=identity, text=with_identity(talent.text, identity))
 
 
 def _too_few_message(config: SyntheticConfig, attempts: int, kept: int, counts: dict[str, int]) -> str:

@@ -1,0 +1,140 @@
+"""The fairness audit's report: ``audit.md`` (tables and a plain reading) and ``audit.png``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jobmatch.retrieval.fairness import FOUR_FIFTHS
+
+_RATE = re.compile(r"^audit/(?P<attr>[^/]+)/impact_ratio@(?P<k>\d+)/(?P<group>.+)$")
+
+
+def _ci(results: Mapping[str, Any], key: str, digits: int = 3) -> str:
+    value = results.get(key)
+    if value is None:
+        return "—"
+    low, high = results.get(f"{key}_ci_low"), results.get(f"{key}_ci_high")
+    interval = f" [{low:.{digits}f}, {high:.{digits}f}]" if low is not None and high is not None else ""
+    return f"{value:.{digits}f}{interval}"
+
+
+def attributes(results: Mapping[str, Any]) -> list[str]:
+    """The group attributes audited (``gender``, ``origin``, ``group``) in the order they appear."""
+    return list(dict.fromkeys(m.group("attr") for k in results if (m := _RATE.match(k))))
+
+
+def fairness_block(models: Mapping[str, Mapping[str, Any]], k: int = 20) -> str:
+    """A short table: per model and attribute, the top-k change rate and the lowest impact ratio."""
+    lines = [
+        f"| model | attribute | top-{k} change (95% CI) | lowest impact ratio @{k} (95% CI) | flagged |",
+        "|---|---|---|---|---|",
+    ]
+    for model, results in models.items():
+        for attr in attributes(results):
+            flagged = results.get(f"audit/{attr}/flagged@{k}")
+            shown = int(flagged) if flagged is not None else "—"
+            lines.append(
+                f"| {model} | {attr} | {_ci(results, f'audit/{attr}/topk_change@{k}')} "
+                f"| {_ci(results, f'audit/{attr}/min_impact_ratio@{k}')} | {shown} |"
+            )
+    return "\n".join(lines)
+
+
+def selection_table(results: Mapping[str, Any], attr: str, ks: tuple[int, ...]) -> str:
+    """Per group: selection rate and impact ratio at each k; ratios below 0.8 are marked."""
+    groups = sorted({m.group("group") for key in results if (m := _RATE.match(key)) and m.group("attr") == attr})
+    head = " | ".join(f"rate@{k} | impact@{k}" for k in ks)
+    lines = [f"| {attr} | {head} |", "|---|" + "---|" * (2 * len(ks))]
+    for group in groups:
+        cells = []
+        for k in ks:
+            impact = results.get(f"audit/{attr}/impact_ratio@{k}/{group}")
+            rate = results.get(f"audit/{attr}/selection_rate@{k}/{group}")
+            if impact is None or rate is None:  # no relevant talent of this group among these JDs
+                cells += ["—", "—"]
+                continue
+            cells += [f"{rate:.3f}", f"{impact:.3f}" + (" ⚑" if impact < FOUR_FIFTHS else "")]
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_audit_report(run_dir: Path, results: Mapping[str, Any], ks: tuple[int, ...], model: str) -> str:
+    """Write ``audit.md`` (and ``audit.png`` when there are groups); return the short block."""
+    block = fairness_block({model: results}, k=max(ks))
+    parts = [
+        f"# Fairness audit: {model}",
+        "",
+        f"{int(results.get('audit/queries', 0))} test JDs against {int(results.get('audit/talents', 0))} "
+        "talents; intervals are percentile bootstraps over JDs (95%).",
+        "",
+        block,
+        "",
+    ]
+    for attr in attributes(results):
+        parts += [
+            f"## {attr}",
+            "",
+            f"Counterfactual (names/pronouns moved to another {attr} group, everything else equal; "
+            f"{int(results.get(f'audit/{attr}/talents_changed', 0))} talents changed):",
+            "",
+            f"- mean |Δ rank| in the top {_depth(results, attr)}: "
+            f"{_ci(results, f'audit/{attr}/abs_rank_shift@{_depth(results, attr)}', 2)}",
+            f"- share of top-{max(ks)} memberships that change: {_ci(results, f'audit/{attr}/topk_change@{max(ks)}')}",
+            f"- mean score change: {_ci(results, f'audit/{attr}/score_shift', 4)} "
+            f"(absolute {_ci(results, f'audit/{attr}/abs_score_shift', 4)})",
+            "",
+            "Selection rate = a group's share of the top-k slots / its share of the relevant talents; "
+            f"impact ratio = rate / highest rate (⚑ below {FOUR_FIFTHS}).",
+            "",
+            selection_table(results, attr, ks),
+            "",
+        ]
+    if results.get("judge/flip_rate") is not None:
+        parts += [
+            "## Judge",
+            "",
+            f"Verdicts that flip when the two profiles' names are swapped: "
+            f"{_ci(results, 'judge/flip_rate')} over {int(results.get('judge/pairs', 0))} pairs.",
+            "",
+        ]
+    (run_dir / "audit.md").write_text("\n".join(parts))
+    plot_selection(results, ks, run_dir / "audit.png")
+    return block
+
+
+def _depth(results: Mapping[str, Any], attr: str) -> int:
+    found = [int(m.group(1)) for k in results if (m := re.match(rf"^audit/{attr}/abs_rank_shift@(\d+)$", k))]
+    return found[0] if found else 100
+
+
+def plot_selection(results: Mapping[str, Any], ks: tuple[int, ...], path: Path) -> Path | None:
+    """Impact ratios per group at the largest k, one panel per attribute, the 0.8 line drawn."""
+    attrs = attributes(results)
+    if not attrs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = max(ks)
+    fig, axes = plt.subplots(1, len(attrs), figsize=(5 * len(attrs), 3.5), squeeze=False)
+    for ax, attr in zip(axes[0], attrs, strict=True):
+        pairs = sorted(
+            (m.group("group"), v)
+            for key, v in results.items()
+            if (m := _RATE.match(key)) and m.group("attr") == attr and m.group("k") == str(k)
+        )
+        ax.bar([g for g, _ in pairs], [v for _, v in pairs], color="tab:blue")
+        ax.axhline(FOUR_FIFTHS, color="tab:red", linestyle="--", label="four-fifths line")
+        ax.set_title(f"{attr}: impact ratio @{k}")
+        ax.set_ylim(0, 1.05)
+        ax.tick_params(axis="x", rotation=30)
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

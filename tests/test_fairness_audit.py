@@ -112,7 +112,7 @@ def test_audit_entry_point_writes_results_report_and_figure(tmp_path: Path) -> N
                 "model=tiny_bert",
                 "logger=none",
                 "data=synthetic_small",
-                "+data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}",
+                "data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}",
                 "fairness.judge_pairs_per_query=2",
                 "fairness.n_bootstrap=100",
                 f"paths.run_dir={tmp_path / 'run'}",
@@ -157,7 +157,8 @@ def test_a_judge_biased_on_purpose_flips_when_names_are_swapped(tmp_path: Path, 
         server.prefer_pronoun = "she/her"
         cfg = compose_config([
             "model=tiny_bert", "logger=none", "data=synthetic_small",
-            "+data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}", "fairness.judge_pairs_per_query=3",
+            "data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}",
+            "fairness.judge_pairs_per_query=3",
             "fairness.n_bootstrap=100", "judge=local", f"judge.base_url={server.url}", "judge.model=biased",
             "judge.progress=false", f"judge.redact={str(redact).lower()}"],
             run_dir=tmp_path / "run", config_name="audit")

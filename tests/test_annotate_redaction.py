@@ -58,6 +58,7 @@ def test_nothing_redacted_reaches_the_server(tmp_path: Path, files, redact: bool
                 f"ckpt={ckpt}",
                 *split_files,
                 "annotate.pairs_per_query=2",
+                "annotate.test_pairs_per_query=2",
                 "annotate.top_k=10",
                 "judge=local",
                 f"judge.base_url={server.url}",

@@ -41,8 +41,14 @@ def model_cfg() -> dict:
 
 def attached(module: L.LightningModule) -> L.LightningModule:
     """``module`` attached to a one-device CPU trainer (its steps ask the trainer for the world size)."""
-    module.trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                               enable_checkpointing=False, enable_model_summary=False)
+    module.trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
     return module
 
 
@@ -130,15 +136,18 @@ def assert_same(a: tuple[torch.Tensor, dict], b: tuple[torch.Tensor, dict]) -> N
 @pytest.mark.parametrize(("in_batch", "chunk_size"), [(True, None), (True, 3), (False, None)])
 def test_stage1_unique_passages_match_naive(in_batch: bool, chunk_size: int | None) -> None:
     torch.manual_seed(0)
-    module = attached(ContrastiveModule(model_cfg(), OPTIM, temperature=0.05, in_batch_negatives=in_batch,
-                                        chunk_size=chunk_size)).eval()  # eval: no dropout, same draws for both paths
+    module = attached(
+        ContrastiveModule(model_cfg(), OPTIM, temperature=0.05, in_batch_negatives=in_batch, chunk_size=chunk_size)
+    ).eval()  # eval: no dropout, same draws for both paths
     examples = contrastive_examples()
     unique = ContrastiveCollator(pad_id=0, unique=True)(examples)
     naive = ContrastiveCollator(pad_id=0, unique=False)(examples)
     assert len(unique.passages) == 6 < len(naive.passages) == 12
     assert unique.texts_encoded == 10 and naive.texts_encoded == 16
-    assert_same(loss_and_grads(module, lambda: module.contrastive_loss(unique)[0]),
-                loss_and_grads(module, lambda: module.contrastive_loss(naive)[0]))
+    assert_same(
+        loss_and_grads(module, lambda: module.contrastive_loss(unique)[0]),
+        loss_and_grads(module, lambda: module.contrastive_loss(naive)[0]),
+    )
 
 
 # --- stage 2: distinct JDs and talents = naive path -----------------------------------------------
@@ -200,8 +209,13 @@ GROUPS = [3, 1, 3, 2, 1, 3, 0, 2, 2, 3, 1, 0, 4]  # the JD of each of 13 pairs
 
 
 def sampler(epoch: int, seed: int = 0, **kwargs: object) -> GroupedEpochSampler:
-    s = GroupedEpochSampler(list(range(len(GROUPS))), groups=GROUPS, batch_size=4, seed=seed,
-                            **{"num_replicas": 1, "rank": 0, "shuffle": True, **kwargs})
+    s = GroupedEpochSampler(
+        list(range(len(GROUPS))),
+        groups=GROUPS,
+        batch_size=4,
+        seed=seed,
+        **{"num_replicas": 1, "rank": 0, "shuffle": True, **kwargs},
+    )
     s.set_epoch(epoch)
     return s
 

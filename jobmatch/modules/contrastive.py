@@ -98,6 +98,11 @@ class ContrastiveModule(L.LightningModule):
             offset = self.trainer.global_rank * query.shape[0]
             if slot_keys is not None:  # same-sized on every device, as the passages are
                 slot_keys = self.all_gather(slot_keys).reshape(-1)  # [W·B·G]
+        mask = None  # copies of a query's known positives are not its negatives
+        if slot_keys is not None and batch.positive_keys is not None:
+            mask = false_negative_mask(
+                slot_keys, batch.positive_keys, batch.group_size, self.in_batch_negatives, offset
+            )
         loss = info_nce_loss(
             query,
             passages,
@@ -105,9 +110,7 @@ class ContrastiveModule(L.LightningModule):
             in_batch_negatives=self.in_batch_negatives,
             group_size=batch.group_size,
             query_offset=offset,
-            mask=None if slot_keys is None or batch.positive_keys is None else false_negative_mask(
-                slot_keys, batch.positive_keys, batch.group_size, self.in_batch_negatives, offset
-            ),
+            mask=mask,
         )
         with torch.no_grad():
             own = passages.view(-1, batch.group_size, passages.shape[-1])[offset : offset + query.shape[0]]

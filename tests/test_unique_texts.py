@@ -243,3 +243,18 @@ def test_grouped_sampler_deals_whole_batches_to_devices() -> None:
     whole = order(sampler(2))
     assert shards[0][:4] == whole[:4] and shards[1][:4] == whole[4:8]  # batches dealt round-robin
     assert set(shards[0]) | set(shards[1]) == set(range(len(GROUPS)))
+
+
+@pytest.mark.slow
+def test_unique_texts_benchmark_quick() -> None:
+    """The side-by-side benchmark on tiny_bert: fewer texts per step with grouped + unique batches (~1-2 min)."""
+    from jobmatch.bench import unique_texts
+
+    result = unique_texts.run(quick=True)
+    rows = {(r["stage"], r["variant"]): r for r in result["rows"]}
+    assert (
+        rows["stage 2 (RankPO)", "grouped+unique"]["texts_per_step"]
+        < rows["stage 2 (RankPO)", "naive"]["texts_per_step"]
+    )
+    assert rows["stage 1 (InfoNCE)", "unique"]["texts_per_step"] <= rows["stage 1 (InfoNCE)", "naive"]["texts_per_step"]
+    assert {"model", "batch", "lengths", "precision", "repetitions"} <= set(result["settings"])

@@ -104,6 +104,35 @@ def test_duplicate_of_own_positive_in_own_group_is_masked() -> None:
     assert loss.item() == pytest.approx(math.log(1 + 1 / math.e), abs=1e-6)
 
 
+def test_cross_device_mask_uses_the_gathered_keys() -> None:
+    """Two devices of 2 queries each, as the module runs them (per-device collation, gathered slot keys):
+    q0's positive A is a negative of device 1's q3; the per-device losses average to the one-device loss."""
+    examples = [([7], [A, B], [A]), ([8], [C, B], [C]), ([9], [D, E], [D]), ([6], [E, A], [E])]
+    torch.manual_seed(0)
+    query = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    table = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)  # row t: the embedding of text [t]
+    passages = torch.stack([table[p[0]] for _, group, _ in examples for p in group])  # [8, 8]
+    whole = ContrastiveCollator(pad_id=0)(examples)
+    one = false_negative_mask(whole.passage_keys[whole.slots], whole.positive_keys, 2, in_batch_negatives=True)
+    assert one.sum() == 4 + 2  # the 4 targets, q0's A in q3's group (device 1), q3's E in q2's group
+    single = info_nce_loss(query, passages, temperature=0.1, mask=one)
+    halves = [ContrastiveCollator(pad_id=0)(examples[2 * r : 2 * r + 2]) for r in (0, 1)]
+    gathered = torch.cat([h.passage_keys[h.slots] for h in halves])  # what all_gather of the slot keys gives
+    per_device = [
+        info_nce_loss(
+            query[2 * r : 2 * r + 2],
+            passages,
+            temperature=0.1,
+            group_size=2,
+            query_offset=2 * r,
+            mask=false_negative_mask(gathered, h.positive_keys, 2, in_batch_negatives=True, offset=2 * r),
+        )
+        for r, h in enumerate(halves)
+    ]
+    torch.testing.assert_close((per_device[0] + per_device[1]) / 2, single, atol=1e-6, rtol=1e-6)
+    assert (single - info_nce_loss(query, passages, temperature=0.1)).abs() > 1e-4  # the mask mattered
+
+
 # --- stage 1: unique passages = naive path --------------------------------------------------------
 
 

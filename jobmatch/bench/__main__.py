@@ -40,6 +40,7 @@ REGISTRY: dict[str, str] = {
     "rankpo_reference": "jobmatch.bench.rankpo_reference",
     "chunked_memory": "jobmatch.bench.chunked_memory",
     "ann_scale": "jobmatch.bench.ann_scale",
+    "unique_texts": "jobmatch.bench.unique_texts",
 }
 DEFAULT_OUT = Path("experiments/benchmarks")
 

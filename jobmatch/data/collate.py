@@ -1,4 +1,9 @@
-"""Typed batches and the collators that pad token ids into them."""
+"""Typed batches and the collators that pad token ids into them.
+
+Batches hold each distinct text once (identity: its token ids after truncation) plus index tensors
+that map every slot of the batch to its row, so that a training step encodes each text once and
+gathers the embeddings (``unique=False`` keeps one row per slot: the naive path, for comparison).
+"""
 
 from __future__ import annotations
 
@@ -18,34 +23,80 @@ class TokenBatch:
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
+    def rows(self, index: torch.Tensor) -> TokenBatch:
+        """The texts at ``index`` [N] as a new [N, L] batch."""
+        return TokenBatch(self.input_ids[index], self.attention_mask[index])
+
 
 @dataclass
 class ContrastiveBatch:
-    """B queries and their passage groups (positive first, then G-1 negatives), flattened.
+    """B queries and their passage groups (positive first, then G-1 negatives), flattened to B·G slots.
 
-    ``query``: [B, Lq]; ``passages``: [B·G, Lp].
+    ``query``: [B, Lq]; ``passages``: [U, Lp], the distinct passages of the batch (U ≤ B·G);
+    ``passage_index``: [B·G] the row of ``passages`` in each slot (None: slot i is row i).
+    ``passage_keys``: [U] int64 identity keys of the passages; ``positive_keys``: [B, K] the keys of
+    every known positive of each query (padded by repeating one of them); None: no masking.
     """
 
     query: TokenBatch
     passages: TokenBatch
     group_size: int
+    passage_index: torch.Tensor | None = None
+    passage_keys: torch.Tensor | None = None
+    positive_keys: torch.Tensor | None = None
+
+    @property
+    def slots(self) -> torch.Tensor:
+        """[B·G] row of ``passages`` in every slot."""
+        if self.passage_index is None:
+            return torch.arange(len(self.passages), device=self.passages.input_ids.device)
+        return self.passage_index
+
+    @property
+    def texts_encoded(self) -> int:
+        """Texts one forward of this batch encodes: the queries and the distinct passages."""
+        return len(self.query) + len(self.passages)
 
 
 @dataclass
 class PreferenceBatch:
     """B judged pairs: the JD, the preferred (chosen) and the rejected talent, and the pair indices.
 
-    ``query``: [B, Lq]; ``chosen`` and ``rejected``: [B, Lp] (padded to one length, so that they can
-    be encoded in one forward); ``index``: [B] global pair indices (the reference-score lookup).
+    ``queries``: [Uq, Lq] distinct JDs; ``talents``: [Ut, Lp] distinct talents (chosen and rejected
+    share one padding, so that they are encoded in one forward); ``query_index``, ``chosen_index``,
+    ``rejected_index``: [B] rows of each pair's texts; ``index``: [B] global pair indices (the
+    reference-score lookup).
     """
 
-    query: TokenBatch
-    chosen: TokenBatch
-    rejected: TokenBatch
+    queries: TokenBatch
+    talents: TokenBatch
+    query_index: torch.Tensor
+    chosen_index: torch.Tensor
+    rejected_index: torch.Tensor
     index: torch.Tensor
 
     def __len__(self) -> int:
-        return len(self.query)
+        return len(self.index)
+
+    @property
+    def query(self) -> TokenBatch:
+        """[B, Lq] the JD of every pair (one row per pair)."""
+        return self.queries.rows(self.query_index)
+
+    @property
+    def chosen(self) -> TokenBatch:
+        """[B, Lp] the chosen talent of every pair."""
+        return self.talents.rows(self.chosen_index)
+
+    @property
+    def rejected(self) -> TokenBatch:
+        """[B, Lp] the rejected talent of every pair."""
+        return self.talents.rows(self.rejected_index)
+
+    @property
+    def texts_encoded(self) -> int:
+        """Texts one scoring pass of this batch encodes: the distinct JDs and talents."""
+        return len(self.queries) + len(self.talents)
 
 
 def pad_tokens(
@@ -63,18 +114,63 @@ def pad_tokens(
     return TokenBatch(ids, mask)
 
 
+def text_key(ids: Sequence[int]) -> int:
+    """Identity of a tokenised text: a hash of its token ids (ints hash alike in every process)."""
+    return hash(tuple(ids))
+
+
+def distinct(sequences: Sequence[Sequence[int]], unique: bool = True) -> tuple[list[Sequence[int]], list[int]]:
+    """(the distinct sequences in order of first appearance, the row of each input); identity when not ``unique``."""
+    if not unique:
+        return list(sequences), list(range(len(sequences)))
+    rows: dict[int, int] = {}
+    kept: list[Sequence[int]] = []
+    index = []
+    for seq in sequences:
+        key = text_key(seq)
+        if key not in rows:
+            rows[key] = len(kept)
+            kept.append(seq)
+        index.append(rows[key])
+    return kept, index
+
+
+ContrastiveExample = tuple[list[int], list[list[int]], list[list[int]]]
+
+
 class ContrastiveCollator:
-    """Collate ``(query_ids, [passage_ids, ...])`` examples into a :class:`ContrastiveBatch`."""
+    """Collate ``(query_ids, [passage_ids, ...], [known positive ids, ...])`` examples into a
+    :class:`ContrastiveBatch` (the third item may be absent: the sampled positive is then the only one)."""
 
-    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1) -> None:
-        self.pad_id, self.side, self.multiple_of = pad_id, side, multiple_of
+    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1, unique: bool = True) -> None:
+        self.pad_id, self.side, self.multiple_of, self.unique = pad_id, side, multiple_of, unique
 
-    def __call__(self, examples: Sequence[tuple[list[int], list[list[int]]]]) -> ContrastiveBatch:
-        groups = [group for _, group in examples]
+    def __call__(self, examples: Sequence[ContrastiveExample | tuple[list[int], list[list[int]]]]) -> ContrastiveBatch:
+        groups = [example[1] for example in examples]
         group_size = len(groups[0])
         if any(len(g) != group_size for g in groups):
             raise ValueError("all examples of a batch need the same number of passages")
         pad = {"pad_id": self.pad_id, "side": self.side, "multiple_of": self.multiple_of}
-        query = pad_tokens([q for q, _ in examples], **pad)
-        passages = pad_tokens([p for g in groups for p in g], **pad)
-        return ContrastiveBatch(query=query, passages=passages, group_size=group_size)
+        query = pad_tokens([example[0] for example in examples], **pad)
+        texts, index = distinct([p for g in groups for p in g], self.unique)
+        return ContrastiveBatch(
+            query=query,
+            passages=pad_tokens(texts, **pad),
+            group_size=group_size,
+            passage_index=torch.tensor(index, dtype=torch.long),
+            passage_keys=torch.tensor([text_key(t) for t in texts], dtype=torch.long),
+            positive_keys=positive_keys(examples),
+        )
+
+
+def positive_keys(examples: Sequence[Sequence]) -> torch.Tensor:
+    """[B, K] keys of each query's known positives: its sampled positive first, then its other
+    positives; a JD that occurs twice in the batch gets the union of both examples' positives."""
+    by_query: dict[int, list[int]] = {}
+    for example in examples:
+        known = [example[1][0], *(example[2] if len(example) > 2 else [])]
+        keys = by_query.setdefault(text_key(example[0]), [])
+        keys += [k for k in map(text_key, known) if k not in keys]
+    rows = [[text_key(example[1][0])] + by_query[text_key(example[0])] for example in examples]
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [r[0]] * (width - len(r)) for r in rows], dtype=torch.long)  # [B, K]

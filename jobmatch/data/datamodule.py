@@ -11,7 +11,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from jobmatch.data.collate import ContrastiveCollator
-from jobmatch.data.datasets import ContrastiveDataset, EpochSampler, TextTable
+from jobmatch.data.datasets import ContrastiveDataset, EpochSampler, GroupedEpochSampler, TextTable
 from jobmatch.data.duplicates import query_groups, warn_duplicates, warn_overlap
 from jobmatch.data.preferences import PreferenceCollator, PreferenceDataset, PreferenceSplits, load_preference_splits
 from jobmatch.data.readers import read_contrastive
@@ -57,6 +57,10 @@ class PairDataModule(L.LightningDataModule):
             of the training pairs (``preference_val_fraction``, ``preference_test_fraction``,
             seeded by ``preference_split_seed``, independent of the run's seed).
         min_confidence: keep only training pairs judged with at least this confidence (0-100).
+        group_pairs_by_query: stage 2: batch the judged pairs of one JD together (seeded order per
+            epoch, every pair once), so that each JD is encoded once for all its pairs in the batch.
+        unique_texts: encode each distinct text of a batch once and gather (same loss and gradients);
+            false: one row per slot (the previous path, kept for benchmarks).
         synthetic, dir: the generator's settings and output folder (``data=synthetic*``), consumed by
             :func:`jobmatch.data.prepare.prepare_data` before the DataModule is built.
     """
@@ -87,6 +91,8 @@ class PairDataModule(L.LightningDataModule):
         preference_test_fraction: float = 0.2,
         preference_split_seed: int = 0,
         min_confidence: float | None = None,
+        group_pairs_by_query: bool = True,
+        unique_texts: bool = True,
         synthetic: Mapping[str, Any] | None = None,
         dir: str | None = None,
     ) -> None:
@@ -112,6 +118,7 @@ class PairDataModule(L.LightningDataModule):
         self.preference_split = {"val_fraction": preference_val_fraction, "test_fraction": preference_test_fraction,
                                  "seed": preference_split_seed, "min_confidence": min_confidence}
         self.preferences: PreferenceSplits | None = None
+        self.group_pairs_by_query, self.unique_texts = group_pairs_by_query, unique_texts
 
     def _read(self, path: str) -> list[ContrastiveRecord]:
         return read_contrastive(path, min_negatives=self.n_negatives, on_error=self.on_error)  # type: ignore[arg-type]
@@ -198,15 +205,22 @@ class PairDataModule(L.LightningDataModule):
 
     def _collator(self) -> ContrastiveCollator | PreferenceCollator:
         if self.mode == "preference":
-            return PreferenceCollator(self.tokenizer.pad_token_id, self.tokenizer.padding_side, self.pad_to_multiple_of)
-        return ContrastiveCollator(self.tokenizer.pad_token_id, self.tokenizer.padding_side, self.pad_to_multiple_of)
+            return PreferenceCollator(self.tokenizer.pad_token_id, self.tokenizer.padding_side, self.pad_to_multiple_of,
+                                      unique=self.unique_texts)
+        return ContrastiveCollator(self.tokenizer.pad_token_id, self.tokenizer.padding_side, self.pad_to_multiple_of,
+                                   unique=self.unique_texts)
 
     def _loader(self, dataset: ContrastiveDataset | PreferenceDataset, *, shuffle: bool, batch_size: int) -> DataLoader:
         trainer = self.trainer
         replicas = trainer.world_size if trainer is not None else 1
         rank = trainer.global_rank if trainer is not None else 0
-        sampler = EpochSampler(dataset, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=self.seed,
-                               fixed_epoch=None if shuffle else 0)
+        kwargs = {"num_replicas": replicas, "rank": rank, "shuffle": shuffle, "seed": self.seed,
+                  "fixed_epoch": None if shuffle else 0}
+        if isinstance(dataset, PreferenceDataset) and self.group_pairs_by_query:
+            groups = dataset.rows[:, 0].tolist()  # the JD (query row) of every pair
+            sampler = GroupedEpochSampler(dataset, groups=groups, batch_size=batch_size, **kwargs)
+        else:
+            sampler = EpochSampler(dataset, **kwargs)
         return DataLoader(
             dataset,
             batch_size=batch_size,

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from jobmatch.data.collate import PreferenceBatch, TokenBatch, pad_tokens
+from jobmatch.data.collate import PreferenceBatch, distinct, pad_tokens
 from jobmatch.data.datasets import TextTable
 from jobmatch.data.readers import OnError, read_preferences
 from jobmatch.data.records import PreferenceRecord
@@ -133,16 +133,23 @@ class PreferenceDataset(Dataset):
 
 
 class PreferenceCollator:
-    """Collate ``(query, chosen, rejected, index)`` examples into a :class:`PreferenceBatch`."""
+    """Collate ``(query, chosen, rejected, index)`` examples into a :class:`PreferenceBatch` holding each
+    distinct JD and talent once (``unique=False``: one row per pair and role, the naive path)."""
 
-    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1) -> None:
+    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1, unique: bool = True) -> None:
         self.pad = {"pad_id": pad_id, "side": side, "multiple_of": multiple_of}
+        self.unique = unique
 
     def __call__(self, examples: Sequence[tuple[list[int], list[int], list[int], int]]) -> PreferenceBatch:
         batch = len(examples)
-        query = pad_tokens([e[0] for e in examples], **self.pad)  # [B, Lq]
-        passages = pad_tokens([e[1] for e in examples] + [e[2] for e in examples], **self.pad)  # [2B, Lp]
-        chosen = TokenBatch(passages.input_ids[:batch], passages.attention_mask[:batch])  # [B, Lp]
-        rejected = TokenBatch(passages.input_ids[batch:], passages.attention_mask[batch:])  # [B, Lp]
-        index = torch.tensor([e[3] for e in examples], dtype=torch.long)  # [B]
-        return PreferenceBatch(query=query, chosen=chosen, rejected=rejected, index=index)
+        queries, query_index = distinct([e[0] for e in examples], self.unique)
+        talents, talent_index = distinct([e[1] for e in examples] + [e[2] for e in examples], self.unique)
+        rows = torch.tensor(talent_index, dtype=torch.long)  # [2B]: chosen rows, then rejected rows
+        return PreferenceBatch(
+            queries=pad_tokens(queries, **self.pad),  # [Uq, Lq]
+            talents=pad_tokens(talents, **self.pad),  # [Ut, Lp]
+            query_index=torch.tensor(query_index, dtype=torch.long),  # [B]
+            chosen_index=rows[:batch],
+            rejected_index=rows[batch:],
+            index=torch.tensor([e[3] for e in examples], dtype=torch.long),  # [B]
+        )

@@ -14,6 +14,7 @@ def info_nce_loss(
     in_batch_negatives: bool = True,
     group_size: int | None = None,
     query_offset: int = 0,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean InfoNCE loss  -log( exp(s(q,p+)/τ) / Σ_j exp(s(q,p_j)/τ) ).
 
@@ -30,6 +31,9 @@ def info_nce_loss(
         group_size: G; defaults to M·G / B, right whenever ``passages`` holds exactly the B groups.
         query_offset: index of the group of ``query[0]`` within ``passages`` (the first local group
             after an all-gather: rank × local batch size).
+        mask: bool, True for candidates left out of a query's denominator (in-batch false negatives:
+            copies of its positives); [B, M·G] with in-batch negatives, [B, G] without. A query's own
+            positive is never left out.
     Returns:
         Scalar mean loss over the B queries.
     """
@@ -45,8 +49,15 @@ def info_nce_loss(
     if in_batch_negatives:
         scores = query @ passages.T / temperature  # [B, M·G]
         target = (torch.arange(batch, device=query.device) + query_offset) * group  # [B]
-        return F.cross_entropy(scores, target)
-    own = passages.view(-1, group, passages.shape[-1])[query_offset : query_offset + batch]  # [B, G, D]
-    scores = torch.einsum("bd,bgd->bg", query, own) / temperature  # [B, G]
-    target = torch.zeros(batch, dtype=torch.long, device=query.device)  # the positive comes first
+    else:
+        own = passages.view(-1, group, passages.shape[-1])[query_offset : query_offset + batch]  # [B, G, D]
+        scores = torch.einsum("bd,bgd->bg", query, own) / temperature  # [B, G]
+        target = torch.zeros(batch, dtype=torch.long, device=query.device)  # the positive comes first
+    if mask is not None:
+        if mask.shape != scores.shape:
+            raise ValueError(f"mask {list(mask.shape)} does not match the scores {list(scores.shape)}")
+        rows = torch.arange(batch, device=query.device)
+        keep = torch.ones_like(mask, dtype=torch.bool)
+        keep[rows, target] = False  # never mask the target
+        scores = scores.masked_fill(mask.bool() & keep, float("-inf"))
     return F.cross_entropy(scores, target)

@@ -16,6 +16,26 @@ from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 
 
+def false_negative_mask(
+    slot_keys: torch.Tensor, positive_keys: torch.Tensor, group_size: int, in_batch_negatives: bool, offset: int = 0
+) -> torch.Tensor:
+    """True where a candidate passage is a copy of one of the query's known positives.
+
+    Args:
+        slot_keys: [M·G] identity key of the passage in every slot (all devices' after a gather).
+        positive_keys: [B, K] keys of each local query's known positives.
+        group_size: G.
+        in_batch_negatives: candidates are every slot (True) or the query's own group.
+        offset: group index of the first local query among the slots.
+    Returns:
+        [B, M·G] (in-batch) or [B, G] bool; the loss never masks a query's own target.
+    """
+    if not in_batch_negatives:
+        own = slot_keys.view(-1, group_size)[offset : offset + positive_keys.shape[0]]  # [B, G]
+        return (own[:, :, None] == positive_keys[:, None, :]).any(-1)  # [B, G]
+    return (slot_keys[None, :, None] == positive_keys[:, None, :]).any(-1)  # [B, M·G]
+
+
 class ContrastiveModule(L.LightningModule):
     """Train the encoder with InfoNCE on rule-based positives and sampled negatives.
 
@@ -62,15 +82,27 @@ class ContrastiveModule(L.LightningModule):
         )
 
     def contrastive_loss(self, batch: ContrastiveBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss, accuracy of the positive ranking first in its own group)."""
+        """(loss, accuracy of the positive ranking first in its own group).
+
+        Each distinct passage is encoded once ([U, D]) and gathered into its B·G slots; the gradient
+        of a repeated passage is the sum over its slots, as if each slot had been encoded on its own.
+        """
         query = self.embed(batch.query)  # [B, D]
-        passages = self.embed(batch.passages)  # [B·G, D]
+        passages = self.embed(batch.passages)[batch.slots]  # [U, D] -> [B·G, D]
+        slot_keys = batch.passage_keys[batch.slots] if batch.passage_keys is not None else None  # [B·G]
         offset = 0
         if self.in_batch_negatives and self.trainer is not None and self.trainer.world_size > 1:
             # Cross-device negatives; gradients flow back to the device that made each embedding.
             gathered = self.all_gather(passages, sync_grads=True)  # [W, B·G, D]
             passages = gathered.reshape(-1, gathered.shape[-1])  # [W·B·G, D]
             offset = self.trainer.global_rank * query.shape[0]
+            if slot_keys is not None:  # same-sized on every device, as the passages are
+                slot_keys = self.all_gather(slot_keys).reshape(-1)  # [W·B·G]
+        mask = None  # copies of a query's known positives are not its negatives
+        if slot_keys is not None and batch.positive_keys is not None:
+            mask = false_negative_mask(
+                slot_keys, batch.positive_keys, batch.group_size, self.in_batch_negatives, offset
+            )
         loss = info_nce_loss(
             query,
             passages,
@@ -78,6 +110,7 @@ class ContrastiveModule(L.LightningModule):
             in_batch_negatives=self.in_batch_negatives,
             group_size=batch.group_size,
             query_offset=offset,
+            mask=mask,
         )
         with torch.no_grad():
             own = passages.view(-1, batch.group_size, passages.shape[-1])[offset : offset + query.shape[0]]
@@ -89,6 +122,7 @@ class ContrastiveModule(L.LightningModule):
         size = len(batch.query)
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log("train/group_acc", accuracy, batch_size=size)
+        self.log("train/texts_encoded_per_step", float(batch.texts_encoded), batch_size=size)
         return loss
 
     def validation_step(self, batch: ContrastiveBatch, batch_idx: int) -> None:

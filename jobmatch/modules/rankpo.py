@@ -167,13 +167,12 @@ class RankPOModule(L.LightningModule):
         return self.encoder(tokens.input_ids, tokens.attention_mask)
 
     def scores(self, batch: PreferenceBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Policy similarities (s(q, w), s(q, l)), each [B]; both talents go through one forward."""
-        size = len(batch)
-        query = self.embed(batch.query).float()  # [B, D]
-        ids = torch.cat([batch.chosen.input_ids, batch.rejected.input_ids])  # [2B, Lp]
-        mask = torch.cat([batch.chosen.attention_mask, batch.rejected.attention_mask])  # [2B, Lp]
-        passages = self.encoder(ids, mask).float()  # [2B, D]
-        return (query * passages[:size]).sum(-1), (query * passages[size:]).sum(-1)
+        """Policy similarities (s(q, w), s(q, l)), each [B]: every distinct JD and talent is encoded once
+        (JDs in one forward, talents in another), then gathered per pair."""
+        queries = self.embed(batch.queries).float()  # [Uq, D]
+        talents = self.embed(batch.talents).float()  # [Ut, D]
+        query = queries[batch.query_index]  # [B, D]
+        return (query * talents[batch.chosen_index]).sum(-1), (query * talents[batch.rejected_index]).sum(-1)
 
     def reference(self, batch: PreferenceBatch) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
         """Reference similarities (s_ref(q, w), s_ref(q, l)) [B] each, or (None, None) without reference."""
@@ -220,6 +219,8 @@ class RankPOModule(L.LightningModule):
         for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracy",
                     "scores/chosen", "scores/rejected"):
             self.log(key, out[key], batch_size=size)
+        passes = 2 if self.hparams["reference"] == "online" else 1  # the online reference encodes them again
+        self.log("train/texts_encoded_per_step", float(passes * batch.texts_encoded), batch_size=size)
         return out["loss"]
 
     def validation_step(self, batch: PreferenceBatch, batch_idx: int) -> None:

@@ -44,8 +44,8 @@ data: install ## Generate the synthetic job markets (synthetic_small and synthet
 	$(PY) -m jobmatch.data.synthetic --preset synthetic_small --out outputs/data/synthetic_small-seed0
 	$(PY) -m jobmatch.data.synthetic --preset synthetic --out outputs/data/synthetic-seed0
 
-train: install ## Stage 1 with the pretrained MiniLM on data=synthetic_small, bf16 on CPU (ARGS="..." overrides)
-	$(PY) -m jobmatch.train data=synthetic_small trainer.precision=bf16-mixed eval.bf16=true $(ARGS)
+train: install ## Stage 1 with the pretrained MiniLM on data=synthetic_small, bf16 where the CPU has it (ARGS="..." overrides)
+	$(PY) -m jobmatch.train data=synthetic_small 'trainer.precision=$${cpu_bf16:bf16-mixed,32-true}' 'eval.bf16=$${cpu_bf16:true,false}' $(ARGS)
 
 curriculum: install ## The stage-1 curriculum experiment (incremental vs combined mining rounds)
 	bash experiments/curriculum/run.sh $(ARGS)

@@ -13,7 +13,7 @@ STAGE1=${STAGE1:-outputs/experiments/curriculum/incremental/round0/train/checkpo
 RUNS=${RUNS:-"rankpo:1e-4 rankpo:3e-4 rankpo_hinge:1e-4 simrankpo:1e-4 sft:1e-4"}
 SEEDS=${SEEDS:-""}           # empty: one run with the config's seed, directory without a seed suffix
 PAIRS_PER_QUERY=${PAIRS_PER_QUERY:-4}
-COMMON=(model=minilm data=synthetic_small trainer.precision=bf16-mixed eval.bf16=true logger=csv "$@")
+COMMON=(model=minilm data=synthetic_small 'trainer.precision=${cpu_bf16:bf16-mixed,32-true}' 'eval.bf16=${cpu_bf16:true,false}' logger=csv "$@")
 PAIRS=${PAIRS:-$OUT/annotate}
 if [ ! -f "$PAIRS/preferences_train.jsonl" ]; then
   $PY -m jobmatch.annotate ckpt="$STAGE1" annotate.pairs_per_query="$PAIRS_PER_QUERY" paths.run_dir="$PAIRS" \

@@ -14,6 +14,7 @@ import lightning as L
 import pytest
 import torch
 
+from jobmatch.bench.unique_texts import cpu_trainer
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import GroupedEpochSampler
 from jobmatch.data.preferences import PreferenceCollator
@@ -41,14 +42,7 @@ def model_cfg() -> dict:
 
 def attached(module: L.LightningModule) -> L.LightningModule:
     """``module`` attached to a one-device CPU trainer (its steps ask the trainer for the world size)."""
-    module.trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
+    module.trainer = cpu_trainer()
     return module
 
 

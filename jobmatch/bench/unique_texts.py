@@ -118,7 +118,7 @@ def stage1(settings: dict[str, Any], run_dir: str) -> list[dict[str, Any]]:
     cfgs = {name: compose([*common, f"data.unique_texts={name == 'unique'}"], run_dir) for name in ("naive", "unique")}
     data = {name: batches(cfg, n)[1] for name, cfg in cfgs.items()}
     module = entry.build_module(cfgs["unique"]).train()
-    module.trainer = _trainer()
+    module.trainer = cpu_trainer()
     times = compare(module, lambda b: module.contrastive_loss(b)[0], data)
     return _rows("stage 1 (InfoNCE)", times, {k: [b.texts_encoded for b in v[1:]] for k, v in data.items()})
 
@@ -154,7 +154,8 @@ def stage2(settings: dict[str, Any], run_dir: str) -> list[dict[str, Any]]:
     return _rows("stage 2 (RankPO)", times, {k: [b.texts_encoded for b in v[1:]] for k, v in data.items()})
 
 
-def _trainer() -> Any:
+def cpu_trainer() -> Any:
+    """A one-device CPU trainer without logging or checkpoints (a module's steps ask it for the world size)."""
     import lightning as L
 
     return L.Trainer(

@@ -117,7 +117,7 @@ def _selection(
         names, top, rel = group_counts(scores, groups, relevant, k=k)  # [Q, G] each
         rate, impact = selection_rates(top, rel)
         low, high = bootstrap_over_queries(
-            lambda idx, top=top, rel=rel: _min_ratio(*selection_rates(top[idx], rel[idx])),
+            lambda idx, top=top, rel=rel: _min_ratio(selection_rates(top[idx], rel[idx])[1]),
             len(top),
             n_bootstrap=s.n_bootstrap,
             seed=s.seed,
@@ -133,5 +133,6 @@ def _selection(
     return out
 
 
-def _min_ratio(rate: np.ndarray, impact: np.ndarray) -> np.ndarray:
+def _min_ratio(impact: np.ndarray) -> np.ndarray:
+    """[1]: the lowest impact ratio (NaN when no group has a rate)."""
     return np.array([np.nanmin(impact) if np.isfinite(impact).any() else np.nan])

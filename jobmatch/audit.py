@@ -21,9 +21,9 @@ from jobmatch.data.identities import CorpusIdentities, read_identities
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.errors import UserError
 from jobmatch.model.loading import load_encoder
-from jobmatch.report.audit import fairness_block, write_audit_report
-from jobmatch.retrieval.audit import AuditSettings, audit_rankings, encoder_scorer
+from jobmatch.report.fairness_report import fairness_block, write_audit_report
 from jobmatch.retrieval.encode import EmbeddingCache
+from jobmatch.retrieval.fairness_audit import AuditSettings, audit_rankings, encoder_scorer
 from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import task_wrapper, use_hydra_run_dir
 

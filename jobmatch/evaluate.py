@@ -19,7 +19,7 @@ from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.retrieval.bm25 import bm25_run
 from jobmatch.retrieval.encode import EmbeddingCache
-from jobmatch.retrieval.evaluate import EncodeSettings, RetrievalResult, evaluate_encoder
+from jobmatch.retrieval.encoder_eval import EncodeSettings, RetrievalResult, evaluate_encoder
 from jobmatch.retrieval.metrics import retrieval_metrics
 from jobmatch.train import build_datamodule, build_loggers, container, log_results
 from jobmatch.utils.error_report import hydra_command

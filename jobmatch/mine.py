@@ -20,7 +20,7 @@ from jobmatch.data.retrieval_set import build_retrieval_set, read_corpus
 from jobmatch.evaluate import encode_settings
 from jobmatch.model.loading import load_encoder
 from jobmatch.retrieval.encode import EmbeddingCache
-from jobmatch.retrieval.evaluate import embed_set
+from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.mining import MiningConfig, mine_negatives
 from jobmatch.retrieval.search import build_index, search
 from jobmatch.train import container

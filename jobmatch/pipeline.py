@@ -29,7 +29,7 @@ from jobmatch.curriculum import curriculum, sub_config
 from jobmatch.data.prepare import prepare_data
 from jobmatch.errors import UserError
 from jobmatch.report.objective import objective_value
-from jobmatch.report.pipeline import write_pipeline_report
+from jobmatch.report.pipeline_summary import write_pipeline_report
 from jobmatch.train import build_loggers, log_results
 from jobmatch.utils.error_report import hydra_command
 from jobmatch.utils.run import fix_run_dir, resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results

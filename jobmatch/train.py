@@ -26,7 +26,7 @@ from jobmatch.modules.reference import ReferenceCache, ReferenceScores
 from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
 from jobmatch.report.objective import objective_value
 from jobmatch.retrieval.encode import EmbeddingCache
-from jobmatch.retrieval.evaluate import EncodeSettings
+from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.retrieval.validation import RetrievalValidation
 from jobmatch.utils.error_report import hydra_command

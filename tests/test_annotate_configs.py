@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from jobmatch.annotate.judgement import Judge
 from jobmatch.annotate.judges import build_judge
 from jobmatch.annotate.openai_judge import OpenAIJudge
+from jobmatch.data.judgement import Judge
 from tests.conftest import CONF, compose_config
 
 JUDGES = sorted(p.stem for p in (CONF / "judge").glob("*.yaml"))

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from jobmatch.annotate.credentials import MissingApiKeyError
-from jobmatch.annotate.fake_server import FakeChatServer
-from jobmatch.annotate.judgement import Judge
 from jobmatch.annotate.openai_judge import JudgeRequestError, OpenAIJudge
+from jobmatch.bench.judge_server import FakeChatServer
+from jobmatch.data.judgement import Judge
 
 JD = "Postdoc in computational neuroscience, Lyon: spiking network models and calcium imaging."
 FAST = {"timeout": 0.3, "max_attempts": 3, "backoff_base": 0.01, "backoff_max": 0.02, "progress": False}

@@ -5,9 +5,9 @@ import random
 import pytest
 
 from jobmatch.annotate.credentials import DUMMY_API_KEY, MissingApiKeyError, Redactor, read_api_key
-from jobmatch.annotate.judgement import Judgement
 from jobmatch.annotate.outcome import RequestResult, combine_orders, item_outcome
 from jobmatch.annotate.retry import Backoff
+from jobmatch.data.judgement import Judgement
 
 
 def j(preferred: str, confidence: int, response: str = "r") -> Judgement:

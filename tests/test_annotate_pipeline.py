@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from jobmatch.annotate.__main__ import run
-from jobmatch.annotate.fake_server import FakeChatServer
 from jobmatch.annotate.sampling import sample_rank_pairs
+from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import read_contrastive, read_preferences
 from jobmatch.errors import UserError
 from jobmatch.train import train

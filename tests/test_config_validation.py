@@ -141,7 +141,7 @@ def test_search_and_score_refuses_cutoffs_above_k() -> None:
 
     from jobmatch.data.records import ContrastiveRecord
     from jobmatch.data.retrieval_set import build_retrieval_set
-    from jobmatch.retrieval.evaluate import search_and_score
+    from jobmatch.retrieval.encoder_eval import search_and_score
 
     rset = build_retrieval_set([ContrastiveRecord(query="q", positives=("p",), negatives=("n",))], None)
     query = np.ones((1, 4), dtype=np.float32)

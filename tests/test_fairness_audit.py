@@ -15,7 +15,7 @@ from jobmatch.data.synthetic import SyntheticConfig
 from jobmatch.data.synthetic.labels import contrastive_row, split_jds
 from jobmatch.data.synthetic.names import strip_identity
 from jobmatch.data.synthetic.world import build_world
-from jobmatch.retrieval.audit import AuditSettings, audit_rankings
+from jobmatch.retrieval.fairness_audit import AuditSettings, audit_rankings
 
 TINY = SyntheticConfig(n_talents=300, n_jds=100, relocation_probability=0.5, judge_pairs=10)
 SETTINGS = AuditSettings(ks=(10, 20), depth=50, n_bootstrap=200)
@@ -149,8 +149,8 @@ def test_audit_of_data_without_groups_is_one_clear_error(tmp_path: Path) -> None
 def test_a_judge_biased_on_purpose_flips_when_names_are_swapped(tmp_path: Path, redact: bool) -> None:
     """A loopback judge that prefers she/her profiles flips on every mixed-gender pair whose cues swap
     (redaction removes names, not pronouns, so the bias still shows)."""
-    from jobmatch.annotate.fake_server import FakeChatServer
     from jobmatch.audit import audit
+    from jobmatch.bench.judge_server import FakeChatServer
     from tests.conftest import compose_config
 
     with FakeChatServer() as server:

@@ -13,7 +13,7 @@ from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.synthetic import SyntheticConfig, World, build_world
 from jobmatch.data.synthetic.judge import OfflineJudge
 from jobmatch.retrieval.alignment import intent_wins, judge_ceiling_and_intent
-from jobmatch.retrieval.evaluate import EncodeSettings
+from jobmatch.retrieval.encoder_eval import EncodeSettings
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_intent_keys_only_for_the_offline_judge(world: World, monkeypatch, model
 
 
 def test_pipeline_table_shows_ceiling_and_intent_when_known() -> None:
-    from jobmatch.report.pipeline import pipeline_table
+    from jobmatch.report.pipeline_summary import pipeline_table
 
     base = {"test/ndcg@20": 0.5, "test/alignment": 0.6, "stage1/alignment": 0.55, "delta/alignment": 0.05}
     with_judge = {**base, "test/alignment_ceiling": 0.8, "test/alignment_intent": 0.7,

@@ -21,7 +21,7 @@ from jobmatch.data.readers import read_preferences
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.rankpo import RankPOModule
 from jobmatch.modules.reference import ReferenceCache, compute_reference_scores
-from jobmatch.retrieval.evaluate import EncodeSettings
+from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.retrieval.preference_eval import pair_similarities
 from jobmatch.train import build_datamodule, build_module, train
 from tests.conftest import FAST, FIXTURES, compose_config

@@ -7,7 +7,7 @@ import pytest
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache
-from jobmatch.retrieval.evaluate import EncodeSettings, evaluate_encoder
+from jobmatch.retrieval.encoder_eval import EncodeSettings, evaluate_encoder
 from jobmatch.train import container
 from tests.conftest import compose_config
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from jobmatch.annotate.judgement import Judge, Judgement
 from jobmatch.annotate.parse import parse_judgement
+from jobmatch.data.judgement import Judge, Judgement
 from jobmatch.data.synthetic import SMALL, OfflineJudge, World, build_world, sample_negatives
 from jobmatch.data.synthetic.reading import PREFERRED_WEIGHT, REQUIRED_WEIGHT, default_reader
 from jobmatch.data.synthetic.rules import AREA, failed_rules

@@ -4,6 +4,6 @@ Kept light on import: :mod:`jobmatch.annotate.openai_judge` (which imports ``ope
 by those who use it, e.g. through :func:`jobmatch.annotate.judges.build_judge`.
 """
 
-from jobmatch.annotate.judgement import Judge, Judgement
+from jobmatch.data.judgement import Judge, Judgement
 
 __all__ = ["Judge", "Judgement"]

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from jobmatch.annotate.judgement import Judge, Judgement
 from jobmatch.data.identities import CorpusIdentities, swap_identity
+from jobmatch.data.judgement import Judge, Judgement
 from jobmatch.retrieval.alignment import bootstrap_interval
 
 Item = tuple[str, str, str]

@@ -14,7 +14,7 @@ import hydra.utils
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
-from jobmatch.annotate.judgement import Judge
+from jobmatch.data.judgement import Judge
 
 LABEL_KEYS = ("name", "redact")  # read by the annotation, not by the judge's constructor
 

@@ -29,7 +29,6 @@ from tqdm.auto import tqdm
 
 from jobmatch.annotate.cache import AnswerCache, CachedAnswer, cache_key
 from jobmatch.annotate.credentials import Redactor, read_api_key
-from jobmatch.annotate.judgement import Judgement
 from jobmatch.annotate.outcome import (
     ORDER_POLICIES,
     AnnotationSummary,
@@ -42,6 +41,7 @@ from jobmatch.annotate.outcome import (
 from jobmatch.annotate.parse import JudgementParseError, parse_judgement
 from jobmatch.annotate.prompt import DEFAULT_TEMPLATE, check_template, prompt_hash, render_prompt
 from jobmatch.annotate.retry import Backoff, describe_error, is_retryable, retry_after_seconds
+from jobmatch.data.judgement import Judgement
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class JudgeRequestError(RuntimeError):
 
 
 class OpenAIJudge:
-    """A pairwise judge implementing :class:`jobmatch.annotate.judgement.Judge` through the ``openai`` client.
+    """A pairwise judge implementing :class:`jobmatch.data.judgement.Judge` through the ``openai`` client.
 
     Args:
         model: the model name sent to the API; also the judge's ``name`` (the annotations' ``model``).
@@ -131,7 +131,7 @@ class OpenAIJudge:
         )
 
     def judge(self, query: str, passage_a: str, passage_b: str) -> Judgement:
-        """One verdict (see :class:`~jobmatch.annotate.judgement.Judge`); raises :class:`JudgeRequestError` if none."""
+        """One verdict (see :class:`~jobmatch.data.judgement.Judge`); raises :class:`JudgeRequestError` if none."""
         outcome = self.judge_many([(query, passage_a, passage_b)], progress=False)[0]
         if outcome.judgement is None:
             raise JudgeRequestError(f"no verdict ({outcome.status}): {outcome.error}")

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from jobmatch.annotate.judgement import Judgement
+from jobmatch.data.judgement import Judgement
 
 OrderPolicy = Literal["agree", "mean"]
 ORDER_POLICIES: tuple[str, ...] = ("agree", "mean")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal, cast
 
-from jobmatch.annotate.judgement import Judgement
+from jobmatch.data.judgement import Judgement
 
 _MARKUP = re.compile(r"\*\*|__|[*`]")  # markdown bold/italics/code around labels or values
 _SEP = r"\s*[:：=–—-]\s*"

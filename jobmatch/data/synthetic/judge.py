@@ -20,7 +20,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from jobmatch.annotate.judgement import Judgement
+from jobmatch.data.judgement import Judgement
 from jobmatch.data.synthetic.names import strip_identity
 from jobmatch.data.synthetic.reading import PostingReading, Reader, TalentReading, default_reader
 from jobmatch.data.synthetic.text import and_list
@@ -31,7 +31,7 @@ CONFIDENCE_SCALE = 1.0  # score difference at which confidence reaches 50 + 50·
 
 
 class OfflineJudge:
-    """A deterministic pairwise judge implementing :class:`jobmatch.annotate.judgement.Judge`.
+    """A deterministic pairwise judge implementing :class:`jobmatch.data.judgement.Judge`.
 
     Args:
         seed: seed of the per-pair noise.

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from jobmatch.report.audit import fairness_block
+from jobmatch.report.fairness_report import fairness_block
 
 ROWS = (
     ("BM25", "stage1/bm25/ndcg@20", "stage1/bm25/recall@100", None),

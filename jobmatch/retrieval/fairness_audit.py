@@ -22,7 +22,7 @@ from jobmatch.data.identities import CorpusIdentities, counterfactual_corpus
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts
-from jobmatch.retrieval.evaluate import EncodeSettings, embed_set
+from jobmatch.retrieval.encoder_eval import EncodeSettings, embed_set
 from jobmatch.retrieval.fairness import (
     FOUR_FIFTHS,
     bootstrap_over_queries,

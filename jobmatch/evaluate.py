@@ -5,109 +5,12 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import time
-from pathlib import Path
-from typing import Any
-
 import hydra
 from omegaconf import DictConfig
 
-from jobmatch.app.validation import validate_config
-from jobmatch.data.retrieval_set import RetrievalSet
-from jobmatch.model.loading import checkpoint_model_config, load_encoder
-from jobmatch.retrieval.bm25 import bm25_run
-from jobmatch.retrieval.encode import EmbeddingCache
-from jobmatch.retrieval.encoder_eval import EncodeSettings, RetrievalResult, evaluate_encoder
-from jobmatch.retrieval.metrics import retrieval_metrics
-from jobmatch.train import build_datamodule, build_loggers, container, log_results
-from jobmatch.utils.error_report import hydra_command
-from jobmatch.utils.run import peak_memory_mb, resolve_run_dir, task_wrapper, use_hydra_run_dir, write_results
-
-log = logging.getLogger(__name__)
-TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")
-
-
-def encode_settings(cfg: DictConfig) -> EncodeSettings:
-    """Encoding settings of the config (lengths from ``data``, the rest from ``eval``)."""
-    return EncodeSettings(
-        max_query_length=int(cfg.data.max_query_length),
-        max_passage_length=int(cfg.data.max_passage_length),
-        batch_size=int(cfg.eval.batch_size),
-        bf16=bool(cfg.eval.bf16),
-        progress=True,
-    )
-
-
-def evaluate_checkpoint(
-    cfg: DictConfig, ckpt: str | None, rset: RetrievalSet, cache: EmbeddingCache | None
-) -> RetrievalResult:
-    """Retrieval metrics of one checkpoint (``None``: the untrained model of ``cfg.model``)."""
-    encoder = load_encoder(ckpt, container(cfg.model))
-    return evaluate_encoder(encoder, rset, encode_settings(cfg), cache=cache, k=int(cfg.eval.k),
-                            cutoffs=tuple(cfg.eval.cutoffs), index_kind=str(cfg.eval.index))
-
-
-def write_run(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
-    """Ranked lists in TREC run format: ``qid Q0 docid rank score tag``."""
-    with path.open("w") as handle:
-        for qid, docs in run.items():
-            ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
-            for rank, (doc, score) in enumerate(ranked, start=1):
-                handle.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
-
-
-def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TABLE_KEYS) -> str:
-    """A markdown table: one row per system, one column per metric."""
-    lines = ["| system | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for name, metrics in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{metrics.get(k, float('nan')):.4f}" for k in keys) + " |")
-    return "\n".join(lines)
-
-
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate ``cfg.ckpt`` (and the baselines) on the test split; write results, runs and a table."""
-    validate_config(cfg)
-    run_dir = resolve_run_dir(cfg)
-    datamodule = build_datamodule(cfg)
-    rset = datamodule.test_retrieval()
-    cache = EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None
-    ckpt = cfg.get("ckpt")
-    systems: dict[str, dict[str, float]] = {}
-    results: dict[str, Any] = {"data/queries": len(rset.queries), "data/corpus": len(rset.corpus)}
-
-    main = evaluate_checkpoint(cfg, ckpt, rset, cache)
-    systems["model" if ckpt else "base"] = main.metrics
-    results.update({f"test/{k}": v for k, v in main.metrics.items()})
-    results.update(main.timings)
-    write_run(run_dir / "run.trec", main.run, "jobmatch")
-    ood = datamodule.test_ood_retrieval()
-    if ood is not None:  # the out-of-distribution split, beside the test split
-        results.update({f"test_ood/{k}": v for k, v in evaluate_checkpoint(cfg, ckpt, ood, cache).metrics.items()})
-    baselines = list(cfg.eval.baselines or [])
-    if "base" in baselines and ckpt:
-        base_cfg = cfg.copy()
-        base_cfg.model = checkpoint_model_config(ckpt)
-        base = evaluate_checkpoint(base_cfg, None, rset, cache)
-        systems["base"] = base.metrics
-        results.update({f"base/{k}": v for k, v in base.metrics.items()})
-    if "bm25" in baselines:
-        start = time.perf_counter()
-        run = bm25_run(rset.queries, rset.corpus, k=int(cfg.eval.k))
-        bm25 = retrieval_metrics(run, rset.qrels, tuple(cfg.eval.cutoffs))
-        systems["bm25"] = bm25
-        results.update({f"bm25/{k}": v for k, v in bm25.items()})
-        results["time/bm25_s"] = time.perf_counter() - start
-        write_run(run_dir / "run_bm25.trec", run, "bm25")
-    results["memory/peak_rss_mb"] = peak_memory_mb()
-    table = markdown_table(systems)
-    (run_dir / "table.md").write_text(table + "\n")
-    write_results(run_dir, results)
-    log_results(build_loggers(cfg), results)
-    print(table)
-    log.info("results: %s", json.dumps({k: round(v, 4) for k, v in main.metrics.items() if "@" in k}))
-    return results
+from jobmatch.app.error_report import hydra_command
+from jobmatch.app.evaluate_task import evaluate
+from jobmatch.app.run_dir import task_wrapper, use_hydra_run_dir
 
 
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")

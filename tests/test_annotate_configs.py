@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from jobmatch.annotate.judges import build_judge
 from jobmatch.annotate.openai_judge import OpenAIJudge
+from jobmatch.app.judge_builder import build_judge
 from jobmatch.data.judgement import Judge
 from tests.conftest import CONF, compose_config
 

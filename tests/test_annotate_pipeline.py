@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jobmatch.annotate.__main__ import run
 from jobmatch.annotate.sampling import sample_rank_pairs
+from jobmatch.app.annotate_task import run
+from jobmatch.app.train_task import train
 from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import read_contrastive, read_preferences
 from jobmatch.errors import UserError
-from jobmatch.train import train
 from tests.conftest import FAST, FIXTURES, compose_config
 from tests.test_curriculum import cfg_for
 
@@ -72,7 +72,7 @@ def test_offline_judge_end_to_end(tmp_path: Path, stage1_ckpt: str) -> None:
 @pytest.mark.parametrize(("preset", "at_least"), [("synthetic_small", 600), ("synthetic", 2000)])
 def test_default_test_pair_budget_of_the_presets(preset: str, at_least: int) -> None:
     """Computed from the configs alone: test JDs x the held-out budget, capped at top_k·(top_k-1)/2 per JD."""
-    from jobmatch.annotate.pipeline import pairs_per_query
+    from jobmatch.app.annotate_task import pairs_per_query
     from jobmatch.data.synthetic.config import preset as synthetic_preset
 
     cfg = compose_config([f"data={preset}"])

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from jobmatch.annotate.__main__ import run
 from jobmatch.annotate.redaction import redact_items
+from jobmatch.app.annotate_task import run
+from jobmatch.app.train_task import train
 from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import read_preferences
-from jobmatch.train import train
 from tests.conftest import FAST, FIXTURES, compose_config
 
 SECRETS = (

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
+from jobmatch.app.builders import container
 from jobmatch.model import TextEncoder
-from jobmatch.train import container
 from tests.conftest import compose_config
 
 

@@ -87,8 +87,8 @@ def test_copy_reference_scores_like_the_starting_policy(tmp_path) -> None:
     the policy does (fresh adapter = identity), and it holds its own weights, outside the trained module."""
     import torch
 
+    from jobmatch.app.builders import build_datamodule
     from jobmatch.bench import rankpo_reference as rr
-    from jobmatch.train import build_datamodule
 
     pairs = rr.write_pairs(tmp_path / "pairs", batch=4, steps=1)
     cfg = rr._config("copy", 1, True, pairs, str(tmp_path / "run"))

@@ -9,12 +9,14 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
-import jobmatch.train as entry
+import jobmatch.app.train_task as entry
+from jobmatch.app.callbacks import last_checkpoints
+from jobmatch.app.train_task import train
 from jobmatch.errors import ConfigError, UserError
 from jobmatch.model.checkpoint import CheckpointError, read_checkpoint
 from jobmatch.model.loading import load_encoder
-from jobmatch.train import train
 from tests.conftest import FAST, FIXTURES, compose_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread (conftest)
@@ -168,7 +170,7 @@ def test_last_ckpt_holds_the_final_epoch_when_the_monitor_stalls(fast_cfg) -> No
     assert read_checkpoint(folder / "last.ckpt", mmap=True)["epoch"] == 2
 
 
-class StopAtStep(entry.Callback):
+class StopAtStep(Callback):
     """Simulates a kill in the middle of an epoch."""
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
@@ -188,7 +190,7 @@ def test_last_ckpt_every_n_steps(fast_cfg, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_every_n_steps_must_be_positive() -> None:
     with pytest.raises(ConfigError, match=r"^checkpoint\.every_n_steps=-1: "):
-        entry.last_checkpoints(Path("unused"), -1)
+        last_checkpoints(Path("unused"), -1)
 
 
 # --- unwritable folders -------------------------------------------------------------------------------

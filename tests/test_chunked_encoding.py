@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from jobmatch.app.builders import build_datamodule, build_module
 from jobmatch.data.collate import ContrastiveBatch, pad_tokens
 from jobmatch.losses import info_nce_loss
 from jobmatch.model.chunked import encode_in_chunks, token_span
 from jobmatch.modules.contrastive import ContrastiveModule
-from jobmatch.train import build_datamodule, build_module
 from tests.test_ddp import NO_DROPOUT, run_step
 from tests.test_training import fit_steps
 

@@ -111,12 +111,12 @@ def test_good_values_at_the_edges_pass() -> None:
 @pytest.mark.parametrize(
     ("module", "function", "config"),
     [
-        ("jobmatch.train", "train", "config"),
-        ("jobmatch.evaluate", "evaluate", "evaluate"),
-        ("jobmatch.mine", "mine", "mine"),
-        ("jobmatch.annotate.__main__", "run", "annotate"),
-        ("jobmatch.curriculum", "curriculum", "curriculum"),
-        ("jobmatch.pipeline", "pipeline", "pipeline"),
+        ("jobmatch.app.train_task", "train", "config"),
+        ("jobmatch.app.evaluate_task", "evaluate", "evaluate"),
+        ("jobmatch.app.mine_task", "mine", "mine"),
+        ("jobmatch.app.annotate_task", "run", "annotate"),
+        ("jobmatch.app.curriculum_task", "curriculum", "curriculum"),
+        ("jobmatch.app.pipeline_task", "pipeline", "pipeline"),
     ],
 )
 def test_every_task_validates_its_config_first(module: str, function: str, config: str, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import hydra
 import pytest
 from omegaconf import OmegaConf
 
+from jobmatch.app.builders import build_datamodule, build_loggers, build_module, container
 from jobmatch.model import TextEncoder
-from jobmatch.train import build_datamodule, build_loggers, build_module, container
 from tests.conftest import CONF, FAST, compose_config
 
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-import jobmatch.curriculum as curriculum_mod
+import jobmatch.app.curriculum_task as curriculum_mod
 import jobmatch.retrieval.encode as encode_mod
-from jobmatch.curriculum import curriculum
+from jobmatch.app.curriculum_task import curriculum
+from jobmatch.app.evaluate_task import evaluate
+from jobmatch.app.train_task import train
 from jobmatch.data.readers import read_contrastive
-from jobmatch.evaluate import evaluate
-from jobmatch.train import train
 from tests.conftest import FAST, FIXTURES, compose_config
 
 FIXTURE = str(FIXTURES / "contrastive_tiny.jsonl")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from jobmatch.train import build_datamodule, build_module
+from jobmatch.app.builders import build_datamodule, build_module
 
 NO_DROPOUT = ["+model.config.hidden_dropout_prob=0.0", "+model.config.attention_probs_dropout_prob=0.0"]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jobmatch.app.builders import container
 from jobmatch.data.datamodule import PairDataModule, split_holdout
 from jobmatch.data.duplicates import count_duplicates, warn_duplicates
 from jobmatch.data.readers import read_contrastive
 from jobmatch.data.records import ContrastiveRecord
-from jobmatch.train import container
 from tests.conftest import compose_config
 
 

@@ -9,9 +9,9 @@ import hydra
 import pytest
 from omegaconf import DictConfig
 
+from jobmatch.app.error_report import hydra_command, one_line
+from jobmatch.app.run_dir import task_wrapper
 from jobmatch.errors import ConfigError
-from jobmatch.utils.error_report import hydra_command, one_line
-from jobmatch.utils.run import task_wrapper
 from tests.conftest import CONF, FIXTURES, ROOT
 
 

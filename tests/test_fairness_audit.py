@@ -102,7 +102,7 @@ def test_audit_entry_point_writes_results_report_and_figure(tmp_path: Path) -> N
     """``python -m jobmatch.audit`` on a small generated market with tiny_bert, the offline judge asked too."""
     from hydra import compose, initialize_config_dir
 
-    from jobmatch.audit import audit
+    from jobmatch.app.audit_task import audit
     from tests.conftest import CONF
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -132,7 +132,7 @@ def test_audit_entry_point_writes_results_report_and_figure(tmp_path: Path) -> N
 def test_audit_of_data_without_groups_is_one_clear_error(tmp_path: Path) -> None:
     from hydra import compose, initialize_config_dir
 
-    from jobmatch.audit import corpus_identities
+    from jobmatch.app.audit_task import corpus_identities
     from jobmatch.errors import UserError
     from tests.conftest import CONF
 
@@ -149,7 +149,7 @@ def test_audit_of_data_without_groups_is_one_clear_error(tmp_path: Path) -> None
 def test_a_judge_biased_on_purpose_flips_when_names_are_swapped(tmp_path: Path, redact: bool) -> None:
     """A loopback judge that prefers she/her profiles flips on every mixed-gender pair whose cues swap
     (redaction removes names, not pronouns, so the bias still shows)."""
-    from jobmatch.audit import audit
+    from jobmatch.app.audit_task import audit
     from jobmatch.bench.judge_server import FakeChatServer
     from tests.conftest import compose_config
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-import jobmatch.pipeline as pipeline_mod
+import jobmatch.app.pipeline_task as pipeline_mod
+from jobmatch.app.pipeline_task import pipeline
 from jobmatch.errors import UserError
-from jobmatch.pipeline import pipeline
 from tests.test_annotate_pipeline import split_files
 from tests.test_curriculum import cfg_for
 
@@ -33,11 +33,8 @@ def test_pipeline_runs_resumes_and_refuses_a_changed_config(tmp_path: Path, monk
         raise AssertionError("a finished step ran again")
 
     monkeypatch.setattr(pipeline_mod, "curriculum", fail)
-    import jobmatch.annotate.pipeline as annotate_mod
-    import jobmatch.train as train_mod
-
-    monkeypatch.setattr(annotate_mod, "annotate", fail)
-    monkeypatch.setattr(train_mod, "train", fail)
+    monkeypatch.setattr(pipeline_mod, "annotate", fail)
+    monkeypatch.setattr(pipeline_mod, "train", fail)
     assert pipeline(cfg_for("pipeline", tmp_path, *overrides))["test/alignment"] == results["test/alignment"]
 
     with pytest.raises(UserError, match=r"annotate\.pairs_per_query"):

@@ -7,9 +7,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import jobmatch.curriculum as curriculum_mod
+import jobmatch.app.curriculum_task as curriculum_mod
+from jobmatch.app.pipeline_task import StepConfigMismatch, done, mark, pipeline, stage1_key, stage2_config, stage2_key
 from jobmatch.errors import ConfigError
-from jobmatch.pipeline import StepConfigMismatch, done, mark, pipeline, stage1_key, stage2_config, stage2_key
 from tests.conftest import CONF, FAST, FIXTURES
 
 pytestmark = pytest.mark.usefixtures("one_thread")

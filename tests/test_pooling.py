@@ -2,9 +2,9 @@
 
 import torch
 
+from jobmatch.app.builders import container
 from jobmatch.data.collate import pad_tokens
 from jobmatch.model import TextEncoder, last_token_index, pool
-from jobmatch.train import container
 from tests.conftest import compose_config
 
 

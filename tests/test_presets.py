@@ -20,8 +20,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
-from jobmatch.curriculum import curriculum
-from jobmatch.train import train
+from jobmatch.app.curriculum_task import curriculum
+from jobmatch.app.train_task import train
 from tests.conftest import CONF, FAST, FIXTURES, ROOT, SHARED_SAMPLE
 
 CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"

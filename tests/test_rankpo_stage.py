@@ -16,6 +16,8 @@ import pytest
 import torch
 
 import jobmatch.modules.reference as reference_mod
+from jobmatch.app.builders import build_datamodule, build_module
+from jobmatch.app.train_task import train
 from jobmatch.data.preferences import split_by_jd
 from jobmatch.data.readers import read_preferences
 from jobmatch.model.loading import load_encoder
@@ -23,7 +25,6 @@ from jobmatch.modules.rankpo import RankPOModule
 from jobmatch.modules.reference import ReferenceCache, compute_reference_scores
 from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.retrieval.preference_eval import pair_similarities
-from jobmatch.train import build_datamodule, build_module, train
 from tests.conftest import FAST, FIXTURES, compose_config
 
 PAIRS = FIXTURES / "preferences_tiny.jsonl"

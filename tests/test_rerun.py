@@ -7,9 +7,9 @@ import lightning as L
 import pytest
 from lightning.pytorch.callbacks import Callback
 
-import jobmatch.train as entry
+import jobmatch.app.train_task as entry
+from jobmatch.app.train_task import train
 from jobmatch.errors import ConfigError
-from jobmatch.train import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from jobmatch.app.builders import container
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.encoder_eval import EncodeSettings, evaluate_encoder
-from jobmatch.train import container
 from tests.conftest import compose_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -15,11 +15,11 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+from jobmatch.app.cli import alias_model_argument
+from jobmatch.app.export_task import export
+from jobmatch.app.index_task import build
+from jobmatch.app.rank_task import rank
 from jobmatch.data.readers import DataFormatError
-from jobmatch.export import export
-from jobmatch.index import build
-from jobmatch.rank import rank
-from jobmatch.serving.cli import alias_model_argument
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.export_format import read_export_manifest
 from jobmatch.serving.indexing import index_talents

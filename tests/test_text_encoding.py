@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from jobmatch.app.cli import user_errors
 from jobmatch.data.readers import DataFormatError, read_contrastive, read_corpus_lines, read_preferences
-from jobmatch.serving.cli import user_errors
 from jobmatch.serving.ranking import read_jds
 from jobmatch.serving.talents import read_talents
 from tests.conftest import ROOT

@@ -10,7 +10,8 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from jobmatch.train import build_datamodule, build_module, train
+from jobmatch.app.builders import build_datamodule, build_module
+from jobmatch.app.train_task import train
 from tests.conftest import FIXTURES, ROOT
 
 
@@ -70,7 +71,7 @@ def test_resume_matches_uninterrupted_run(fast_cfg, monkeypatch: pytest.MonkeyPa
     overrides = ("trainer.max_epochs=3", "logger=csv")
     full = train(fast_cfg(*overrides, run="full"))
 
-    import jobmatch.train as entry
+    import jobmatch.app.train_task as entry
 
     original = entry.build_callbacks
     monkeypatch.setattr(entry, "build_callbacks", lambda *a, **k: [*original(*a, **k), StopAfterFirstEpoch()])

@@ -14,6 +14,7 @@ import lightning as L
 import pytest
 import torch
 
+from jobmatch.app.builders import container
 from jobmatch.bench.unique_texts import cpu_trainer
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import GroupedEpochSampler
@@ -21,7 +22,6 @@ from jobmatch.data.preferences import PreferenceCollator
 from jobmatch.losses import info_nce_loss
 from jobmatch.modules.contrastive import ContrastiveModule, false_negative_mask
 from jobmatch.modules.rankpo import RankPOModule
-from jobmatch.train import container
 from tests.conftest import FAST, compose_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread (conftest)

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from jobmatch.train import build_loggers
-from jobmatch.utils.wandb_meta import data_name, model_short_name, wandb_group_and_tags
+from jobmatch.app.builders import build_loggers
+from jobmatch.app.wandb_meta import data_name, model_short_name, wandb_group_and_tags
 from tests.conftest import FAST, compose_config
 
 

@@ -62,8 +62,8 @@ def build(model: str, queries: int, max_length: int, seed: int = 0) -> tuple[Any
     """The stage-1 module of ``model`` (LoRA, train mode) and a seeded batch of ``queries`` JDs x GROUP passages."""
     from hydra import compose, initialize_config_dir
 
+    from jobmatch.app.builders import build_module
     from jobmatch.data.collate import ContrastiveBatch, pad_tokens
-    from jobmatch.train import build_module
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

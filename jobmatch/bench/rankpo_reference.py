@@ -120,9 +120,9 @@ def _config(mode: str, steps: int, quick: bool, pairs: Path, run_dir: str) -> An
 
 def copy_module_factory(cfg: Any) -> Any:
     """A RankPO module whose reference is a second, separately loaded and frozen stage-1 model."""
+    from jobmatch.app.builders import container
     from jobmatch.data.collate import PreferenceBatch
     from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule
-    from jobmatch.train import container
 
     class SeparateReferenceRankPO(RankPOModule):
         """RankPO with the reference implementation's reference: its own full model, run every step."""
@@ -182,7 +182,7 @@ def measure(mode: str, steps: int, quick: bool, pairs: str) -> dict[str, Any]:
 
 def precompute(quick: bool, pairs: str) -> dict[str, Any]:
     """Child process: the one-off reference scores of every pair (cached on disk, as training does)."""
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
     from jobmatch.modules.reference import ReferenceCache
     from jobmatch.retrieval.encoder_eval import EncodeSettings
 

@@ -53,8 +53,8 @@ OURS, PEER = "jobmatch", "sentence-transformers"
 
 def evaluation_set(quick: bool, scratch: Path, model_path: str, n_corpus: int, n_queries: int) -> RetrievalSet:
     """The test split's JDs and qrels against ``n_corpus`` talents (all relevant ones included)."""
+    from jobmatch.app.builders import build_datamodule
     from jobmatch.bench.training import compose
-    from jobmatch.train import build_datamodule
 
     cfg = compose([f"model.name_or_path={model_path}", "data=synthetic_small"], scratch / "data")
     full = build_datamodule(cfg).test_retrieval()
@@ -71,9 +71,9 @@ def evaluation_set(quick: bool, scratch: Path, model_path: str, n_corpus: int, n
 
 def ours(model_path: str, device: str) -> Any:
     """jobmatch's encoder of the model (no adapter: the base model, as the peer loads it)."""
+    from jobmatch.app.builders import container
     from jobmatch.bench.training import compose
     from jobmatch.model import TextEncoder
-    from jobmatch.train import container
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = compose([f"model.name_or_path={model_path}", "model.lora.enabled=false"], tmp)

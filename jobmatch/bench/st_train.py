@@ -8,7 +8,7 @@ settings (AdamW, lr 1e-4, weight decay 0.01, gradient clipping at 1.0), batches 
 (1 positive + 3 hard negatives) from ``data=synthetic_small``'s train file — the same draws: the
 peer's dataset is built from our DataModule's epoch-0 samples — and texts cut at 128 tokens.
 
-jobmatch side: the real training path (``jobmatch.train``'s DataModule, ContrastiveModule and
+jobmatch side: the real training path (``jobmatch.app.builders``' DataModule, ContrastiveModule and
 Lightning Trainer from the composed config). Peer side: ``SentenceTransformerTrainer`` with
 ``MultipleNegativesRankingLoss``; bf16 through ``bf16=True`` (autocast, as Lightning's
 ``bf16-mixed``). Per precision, the two trainers run in their own threads and take
@@ -128,7 +128,7 @@ def compose_ours(model_path: str, precision: str, max_steps: int, run_dir: Path,
 
 def build_ours(cfg: DictConfig, name: str, device: str) -> tuple[Stepper, Any, Any]:
     """(stepper, module, datamodule) of our Lightning training run, not yet started."""
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
 
     L.seed_everything(int(cfg.seed), verbose=False)
     datamodule = entry.build_datamodule(cfg)

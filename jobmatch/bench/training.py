@@ -1,6 +1,6 @@
 """Training pieces for benchmarks: compose the real config tree, train a few timed steps.
 
-Benchmarks time the project's own training path (``jobmatch.train``'s datamodule, module and
+Benchmarks time the project's own training path (``jobmatch.app``'s datamodule, module and
 trainer construction) rather than a re-implementation, minus what a timing run does not need:
 checkpoints, loggers, in-training validation.
 
@@ -75,17 +75,18 @@ def train_steps(
     cfg: DictConfig,
     module_factory: Callable[[DictConfig], L.LightningModule] | None = None,
 ) -> dict[str, Any]:
-    """Fit ``cfg.trainer.max_steps`` steps through ``jobmatch.train``'s builders and time each step.
+    """Fit ``cfg.trainer.max_steps`` steps through ``jobmatch.app.builders`` and time each step.
 
     Args:
         cfg: from :func:`compose`.
-        module_factory: builds the LightningModule from ``cfg``; default ``jobmatch.train.build_module``.
+        module_factory: builds the LightningModule from ``cfg``; default ``jobmatch.app.builders.build_module``.
     Returns:
         ``step_s`` (seconds per step, all of them), ``setup_s`` (imports excluded: data, model,
         trainer construction and fit start-up), ``rss_mb`` checkpoints (``after_data``,
         ``after_model``), ``peak_rss_mb``, and the ``module``, ``datamodule`` objects.
     """
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
+    from jobmatch.app.callbacks import build_callbacks
     from jobmatch.modules.reference import ReferenceScores
 
     start = time.perf_counter()
@@ -98,7 +99,7 @@ def train_steps(
     # Only what training itself needs: the frozen reference scores (RankPO); no checkpoint or validation.
     needed = [
         c
-        for c in entry.build_callbacks(cfg, Path(cfg.paths.run_dir), datamodule, False)
+        for c in build_callbacks(cfg, Path(cfg.paths.run_dir), datamodule, False)
         if isinstance(c, ReferenceScores)
     ]
     timer = StepTimer()

@@ -75,7 +75,7 @@ def write_pairs(records: list, directory: Path) -> Path:
 
 def batches(cfg: Any, n: int) -> tuple[Any, list]:
     """The DataModule of ``cfg`` and its first ``n`` training batches (epoch 0)."""
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
 
     datamodule = entry.build_datamodule(cfg)
     datamodule.setup("fit")
@@ -105,7 +105,7 @@ def compare(module: torch.nn.Module, loss_fn: Callable[[Any], torch.Tensor], var
 
 def stage1(settings: dict[str, Any], run_dir: str) -> list[dict[str, Any]]:
     """InfoNCE steps: unique passages vs every slot encoded."""
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
 
     common = [
         f"model={settings['model']}",
@@ -125,7 +125,7 @@ def stage1(settings: dict[str, Any], run_dir: str) -> list[dict[str, Any]]:
 
 def stage2(settings: dict[str, Any], run_dir: str) -> list[dict[str, Any]]:
     """RankPO steps (frozen reference: a lookup): grouped + unique vs shuffled + every text per pair."""
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
     from jobmatch.data.readers import read_contrastive
 
     base = compose([f"model={settings['model']}", "data=synthetic_small"], run_dir)

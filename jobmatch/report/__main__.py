@@ -9,26 +9,12 @@ into ``--out`` (default: the first argument when it is a directory) and prints t
 from __future__ import annotations
 
 import argparse
-import glob
 from pathlib import Path
 
-from jobmatch.errors import UserError
+from jobmatch.app.error_report import user_errors
 from jobmatch.report.paired import comparison_table
-from jobmatch.report.sweep import Run, collect_runs, sweep_figures, sweep_table
+from jobmatch.report.sweep import find_runs, sweep_figures, sweep_table
 from jobmatch.report.tradeoff import tradeoff_summary
-from jobmatch.utils.error_report import user_errors
-
-
-def find_runs(patterns: list[str]) -> list[Run]:
-    """The runs under ``patterns``; a pattern that matches nothing, or no run at all, is a :class:`UserError`."""
-    for pattern in patterns:
-        if not glob.glob(pattern):
-            raise UserError(f"{pattern}: no such directory (nothing matches); give run or multirun directories")
-    runs = collect_runs(patterns)
-    if not runs:
-        raise UserError(f"{' '.join(patterns)}: no run directories (folders with a config.yaml) found; "
-                        "give the sweep's multirun directory")
-    return runs
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,8 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-from jobmatch.utils.error_report import user_errors
-
 COLUMNS = (("ndcg@20", "nDCG@20"), ("mrr@10", "MRR@10"), ("recall@100", "Recall@100"),
            ("ood:ndcg@20", "OOD nDCG@20"), ("ood:recall@100", "OOD Recall@100"))
 
@@ -81,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     print(curriculum_table(Path(args[0] if args else "outputs/experiments/curriculum")))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)
+    from jobmatch.app.error_report import user_errors
+
     with user_errors():
         main()

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from jobmatch.errors import UserError
+
 METRICS = ("test/ndcg@20", "test/recall@100", "test/alignment", "delta/ndcg@20", "delta/alignment")
 
 
@@ -164,3 +166,15 @@ def sweep_figures(runs: list[Run], out_dir: Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def find_runs(patterns: list[str]) -> list[Run]:
+    """The runs under ``patterns``; a pattern that matches nothing, or no run at all, is a :class:`UserError`."""
+    for pattern in patterns:
+        if not glob.glob(pattern):
+            raise UserError(f"{pattern}: no such directory (nothing matches); give run or multirun directories")
+    runs = collect_runs(patterns)
+    if not runs:
+        raise UserError(f"{' '.join(patterns)}: no run directories (folders with a config.yaml) found; "
+                        "give the sweep's multirun directory")
+    return runs

@@ -1,4 +1,4 @@
-"""The two numbers of every stage-2 run (DESIGN.md §1, Evaluation), for the run and its stage-1 start.
+"""The two numbers of every stage-2 run (docs/design.md, Evaluation), for the run and its stage-1 start.
 
 - retention: retrieval on the rule-based test split (``test/ndcg@20`` ...), as ``jobmatch.evaluate``;
 - alignment: pairwise accuracy on the held-out judged test pairs, with a bootstrap 95% interval
@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet
@@ -178,35 +177,35 @@ def ood_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, flo
     return out
 
 
-def _device(cfg: DictConfig) -> torch.device:
-    wants_gpu = str(cfg.trainer.get("accelerator", "cpu")) != "cpu"
-    return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
-
-
 def evaluate_preference_run(
-    cfg: DictConfig, encoder: TextEncoder, stage1: Callable[[], TextEncoder], rset: RetrievalSet | None,
-    pairs: Sequence[PreferenceRecord], out_dir: str | Path | None = None, ood: RetrievalSet | None = None,
+    encoder: TextEncoder,
+    stage1: Callable[[], TextEncoder],
+    rset: RetrievalSet | None,
+    pairs: Sequence[PreferenceRecord],
+    settings: EncodeSettings,
+    cache: EmbeddingCache | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    k: int = 100,
+    cutoffs: Sequence[int] = CUTOFFS,
+    index_kind: str = "auto",
+    out_dir: str | Path | None = None,
+    ood: RetrievalSet | None = None,
 ) -> dict[str, Any]:
     """Retention and alignment of ``encoder`` and of the stage-1 encoder (built by ``stage1()``), with deltas.
 
+    Both are encoded on ``device`` with ``settings``, through ``cache`` when given; retrieval uses
+    ``k``, ``cutoffs`` and ``index_kind`` (see :func:`retention_and_alignment`).
     With ``out_dir``, the per-JD values of both (nDCG@20 per test JD; alignment, pair count and intent per JD
     of the judged pairs) go to ``out_dir/per_query.json`` for ``python -m jobmatch.report``'s paired intervals.
     With an out-of-distribution split ``ood``, its retrieval metrics come as ``test_ood/``, ``stage1/test_ood/``
     and ``delta/test_ood/`` keys.
-
-    Settings come from ``cfg.eval`` (batch size, bf16, cache, k, cutoffs, index) and ``cfg.data``
-    (lengths); the cache lives in ``paths.cache_dir/embeddings``.
     """
     if rset is None:
         log.warning("no rule-based test split (data.test_file): retention is not reported")
     if not pairs:
         log.warning("no held-out judged pairs: alignment is not reported")
-    settings = EncodeSettings(max_query_length=int(cfg.data.max_query_length),
-                              max_passage_length=int(cfg.data.max_passage_length),
-                              batch_size=int(cfg.eval.batch_size), bf16=bool(cfg.eval.bf16), progress=True)
-    cache = EmbeddingCache(f"{cfg.paths.cache_dir}/embeddings") if cfg.eval.cache else None
-    kwargs = {"k": int(cfg.eval.k), "cutoffs": tuple(cfg.eval.cutoffs), "index_kind": str(cfg.eval.index)}
-    device = _device(cfg)
+    kwargs: dict[str, Any] = {"k": k, "cutoffs": tuple(cutoffs), "index_kind": index_kind}
     judge_totals = offline_judge_totals(pairs)
     run, run_values = retention_and_alignment(encoder.to(device), rset, pairs, settings, cache,
                                               judge_totals=judge_totals, **kwargs)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from jobmatch.errors import ConfigError
 
@@ -39,17 +38,6 @@ def check_writable_folders(folders: Mapping[str, str | Path | None]) -> None:
             check_writable(option, folder)
 
 
-def training_output_folders(cfg: Mapping[str, Any], run_dir: Path) -> dict[str, Path | None]:
-    """The folders a training run writes: its run dir, the caches, and where synthetic data will be
-    generated (None when the dataset is already there or the data are plain files)."""
-    data = cfg["data"]
-    generates = bool(data.get("synthetic")) and not _populated(Path(str(data["dir"])))
-    return {
-        "paths.run_dir": run_dir,
-        "paths.cache_dir": Path(str(cfg["paths"]["cache_dir"])),
-        "paths.data_dir": Path(str(data["dir"])).parent if generates else None,
-    }
-
-
-def _populated(folder: Path) -> bool:
+def populated(folder: Path) -> bool:
+    """Whether ``folder`` exists and holds anything."""
     return folder.is_dir() and any(folder.iterdir())

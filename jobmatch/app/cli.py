@@ -1,14 +1,14 @@
 """Command-line helpers shared by the export, index and rank entry points.
 
-:func:`user_errors` (from :mod:`jobmatch.utils.error_report`) reports a bad input in one line, status 2.
+:func:`user_errors` (from :mod:`jobmatch.app.error_report`) reports a bad input in one line, status 2.
 """
 
 from __future__ import annotations
 
 import torch
 
+from jobmatch.app.error_report import USER_ERRORS, user_errors
 from jobmatch.retrieval.search import set_threads
-from jobmatch.utils.error_report import USER_ERRORS, user_errors
 
 __all__ = ["USER_ERRORS", "alias_model_argument", "apply_threads", "user_errors"]
 

@@ -1,5 +1,5 @@
-"""Annotation: rank the corpus per JD with a stage-1 checkpoint, sample pairs, ask a judge, write
-preference files split by JD (train JDs → train pairs, val → val, test → test)."""
+"""The annotation task (``python -m jobmatch.annotate``): rank the corpus per JD with a stage-1 checkpoint,
+sample pairs, ask a judge, write preference files split by JD (train JDs → train pairs, val → val, test → test)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,23 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from jobmatch.annotate.judges import build_judge
 from jobmatch.annotate.redaction import redact_items
 from jobmatch.annotate.sampling import sample_rank_pairs
+from jobmatch.app.builders import container, embedding_cache, encode_settings
+from jobmatch.app.judge_builder import build_judge
+from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.app.validation import validate_config
 from jobmatch.data.identities import read_identities
 from jobmatch.data.judgement import Judge, Judgement
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
 from jobmatch.errors import UserError
-from jobmatch.evaluate import encode_settings
 from jobmatch.model.loading import load_encoder
-from jobmatch.retrieval.encode import EmbeddingCache, model_fingerprint
+from jobmatch.retrieval.encode import model_fingerprint
 from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.search import build_index, search
-from jobmatch.train import container
+from jobmatch.utils.run import write_results
 
 log = logging.getLogger(__name__)
 Item = tuple[str, str, str]
@@ -123,7 +125,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     sets = ranked_sets(cfg)
     encoder = load_encoder(cfg.get("ckpt"), container(cfg.model))
-    cache = EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None
+    cache = embedding_cache(cfg)
     plans: list[dict[str, Any]] = []
     corpus_emb, index = None, None
     model_fp = model_fingerprint(encoder) if cache else None
@@ -174,4 +176,13 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     (run_dir / "annotation_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log.info("annotation: %s", json.dumps(summary))
     check_success(summary, failures, float(cfg.annotate.get("min_success", 0.0)), run_dir)
+    return summary
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Annotate into the run directory and write ``results.json``."""
+    validate_config(cfg)
+    run_dir = resolve_run_dir(cfg)
+    summary = annotate(cfg, run_dir)
+    write_results(run_dir, summary)
     return summary

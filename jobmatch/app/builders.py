@@ -1,0 +1,127 @@
+"""Builders: the objects of a run made from its config (the only place below the tasks that reads it).
+
+Data module, LightningModule, loggers, encoding settings, embedding cache and evaluation device; the
+training callbacks are in :mod:`jobmatch.app.callbacks`. Everything below this layer takes these
+typed objects, never the config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from jobmatch.app.wandb_meta import apply_wandb_meta, is_wandb
+from jobmatch.data.datamodule import PairDataModule
+from jobmatch.data.prepare import prepare_data
+from jobmatch.losses import validate_preference_options
+from jobmatch.modules.contrastive import ContrastiveModule
+from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
+from jobmatch.retrieval.encode import EmbeddingCache
+from jobmatch.retrieval.encoder_eval import EncodeSettings
+from jobmatch.serving.device import resolve_device
+from jobmatch.utils.run import finish_wandb
+
+
+def container(node: Any) -> dict[str, Any]:
+    """A config node as plain Python containers (what hyperparameters may hold)."""
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}  # type: ignore[return-value]
+
+
+def encode_settings(cfg: DictConfig, bf16: bool | None = None, progress: bool = True) -> EncodeSettings:
+    """Encoding settings of the config: lengths from ``data``, batch size and bf16 from ``eval``.
+
+    ``bf16`` overrides ``eval.bf16`` (the frozen reference scores follow the training precision).
+    """
+    return EncodeSettings(
+        max_query_length=int(cfg.data.max_query_length),
+        max_passage_length=int(cfg.data.max_passage_length),
+        batch_size=int(cfg.eval.batch_size),
+        bf16=bool(cfg.eval.bf16) if bf16 is None else bool(bf16),
+        progress=progress,
+    )
+
+
+def embedding_cache(cfg: DictConfig) -> EmbeddingCache | None:
+    """The on-disk embedding cache (``paths.cache_dir/embeddings``) when ``eval.cache`` is on, else None."""
+    return EmbeddingCache(Path(cfg.paths.cache_dir) / "embeddings") if cfg.eval.cache else None
+
+
+def eval_device(cfg: DictConfig) -> torch.device:
+    """Where evaluation encodes: the GPU when the trainer asks for an accelerator and one is present."""
+    return resolve_device("cpu" if str(cfg.trainer.get("accelerator", "cpu")) == "cpu" else "auto")
+
+
+def retrieval_options(cfg: DictConfig) -> dict[str, Any]:
+    """``k``, ``cutoffs`` and ``index_kind`` of retrieval evaluation (``eval``)."""
+    return {"k": int(cfg.eval.k), "cutoffs": tuple(cfg.eval.cutoffs), "index_kind": str(cfg.eval.index)}
+
+
+def stage_module_kind(cfg: DictConfig) -> str | None:
+    """The LightningModule of the configured stage: ``contrastive``, ``rankpo`` or None (unknown)."""
+    if cfg.stage.name == "contrastive":
+        return "contrastive"
+    return "rankpo" if cfg.stage.get("module") == "rankpo" else None
+
+
+def model_config(cfg: DictConfig) -> dict[str, Any]:
+    """The model config a run trains: ``model``, with the stage-1 checkpoint's architecture in stage 2."""
+    model = container(cfg.model)
+    if stage_module_kind(cfg) == "rankpo":  # stage 2 trains the architecture of its stage-1 checkpoint
+        model = stage2_model_config(cfg.stage.get("init_ckpt"), model)
+    return model
+
+
+def build_datamodule(cfg: DictConfig) -> PairDataModule:
+    """The DataModule of the configured data and model (generating synthetic data if needed)."""
+    prepare_data(container(cfg.data))
+    mode = str(cfg.stage.get("data_mode", "contrastive"))
+    model = container(cfg.model)
+    if mode == "preference":  # tokenise as the stage-1 checkpoint was trained
+        model = stage2_model_config(cfg.stage.get("init_ckpt"), model)
+    return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, **container(cfg.data))
+
+
+def build_module(cfg: DictConfig) -> L.LightningModule:
+    """The LightningModule of the configured stage."""
+    stage = cfg.stage
+    if stage.name == "contrastive":
+        return ContrastiveModule(
+            model=container(cfg.model),
+            optim=container(stage.optim),
+            temperature=float(stage.temperature),
+            in_batch_negatives=bool(stage.in_batch_negatives),
+            init_ckpt=stage.get("init_ckpt"),
+            chunk_size=stage.get("chunk_size"),
+            chunk_recompute=bool(stage.get("chunk_recompute", True)),
+        )
+    if stage.get("module") == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
+        options = {key: stage[key] for key in RANKPO_OPTIONS}
+        validate_preference_options(options, lora_enabled=bool(cfg.model.lora.enabled))
+        return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), optim=container(stage.optim),
+                                        **options)
+    raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    """Instantiate every logger of the ``logger`` group (none is fine); W&B gets a derived group and tags."""
+    loggers = []
+    for node in (cfg.get("logger") or {}).values():
+        if node is not None and "_target_" in node:
+            extra = apply_wandb_meta(node, cfg) if is_wandb(node) else {}  # group/tags from the config
+            loggers.append(hydra.utils.instantiate(node, **extra))
+    return loggers
+
+
+def log_results(loggers: list[Any], results: dict[str, Any]) -> None:
+    """Send the numeric entries of a run's results to its loggers (W&B, CSV), flush them and close
+    the W&B run, so that the next step of a curriculum or pipeline opens a run of its own."""
+    numeric = {k: v for k, v in results.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    for logger in loggers:
+        logger.log_metrics(numeric)
+        logger.save()
+    finish_wandb()

@@ -1,0 +1,175 @@
+"""The pipeline task: the whole method in one command, resumable step by step (``python -m jobmatch.pipeline``).
+
+Steps, each in its own sub-directory of the run directory: ``stage1`` (the curriculum: round 0 and
+``curriculum.rounds`` mining rounds, evaluated after each), ``annotate`` (the final stage-1 model
+ranks, the judge labels pairs), ``stage2`` (RankPO from the stage-1 checkpoint, evaluated for
+retention and alignment against it), then ``results.json``, ``report.md`` and a plot. A step whose
+``results.json`` exists is skipped, if it was made with the same config (``step.json`` holds the
+fingerprint of everything the step reads). A rerun whose config differs from the run directory's
+``config.yaml``, or from a started step's fingerprint, stops before anything runs or is rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from jobmatch.app.annotate_task import annotate
+from jobmatch.app.audit_task import audit_checkpoint, audit_setup
+from jobmatch.app.builders import build_loggers, container, log_results
+from jobmatch.app.curriculum_task import curriculum
+from jobmatch.app.run_config import check_rerun
+from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
+from jobmatch.app.steps import StepConfigMismatch, check_step, done, fingerprint, mark, sub_config
+from jobmatch.app.train_task import train
+from jobmatch.app.validation import validate_config
+from jobmatch.data.identities import read_identities
+from jobmatch.data.prepare import prepare_data
+from jobmatch.report.pipeline_summary import write_pipeline_report
+from jobmatch.utils.run import write_results
+
+__all__ = ["StepConfigMismatch", "done", "mark", "pipeline", "stage1_key", "stage2_config", "stage2_key"]
+log = logging.getLogger(__name__)
+
+
+def stage1_key(cfg: DictConfig) -> str:
+    """Fingerprint of what the curriculum reads."""
+    return fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "eval",
+                                            "seed")})
+
+
+def annotate_key(cfg: DictConfig, ckpt: str) -> str:
+    """Fingerprint of what the annotation reads."""
+    return fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
+                        "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
+
+
+def stage2_key(sub: DictConfig, pairs: Path) -> str:
+    """Fingerprint of what stage 2 (training and its evaluation) reads, from its training config."""
+    read = {k: sub[k] for k in ("model", "data", "stage", "trainer", "eval", "seed")}
+    return fingerprint(read | {"pairs": str(pairs)})
+
+
+def audit_key(cfg: DictConfig, checkpoints: dict[str, str]) -> str:
+    """Fingerprint of what the audit step reads."""
+    return fingerprint({"checkpoints": checkpoints, "fairness": cfg.fairness, "judge": cfg.judge, "data": cfg.data,
+                        "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
+
+
+def audited_checkpoints(stage1_ckpt: str, stage2: dict[str, Any], root: Path) -> dict[str, str]:
+    """The stage-1 checkpoint and the stage-2 one its evaluation used (best, else last)."""
+    return {"stage1": stage1_ckpt,
+            "stage2": str(stage2.get("checkpoint/best") or root / "stage2" / "checkpoints" / "last.ckpt")}
+
+
+def check_steps(cfg: DictConfig, root: Path) -> None:
+    """Refuse, before anything runs, a rerun that would continue or reuse a step made with another config."""
+    check_step(root / "stage1", stage1_key(cfg))
+    lineage = root / "stage1" / "lineage.json"
+    if not (root / "stage1" / "results.json").exists() or not lineage.exists():
+        return
+    ckpt = json.loads(lineage.read_text())[-1]["checkpoint"]
+    pairs = root / "annotate"
+    check_step(pairs, annotate_key(cfg, ckpt))
+    check_step(root / "stage2", stage2_key(stage2_config(cfg, root, ckpt, pairs), pairs))
+    if cfg.fairness.enabled and (root / "stage2" / "results.json").exists():
+        stage2 = json.loads((root / "stage2" / "results.json").read_text())
+        check_step(root / "audit", audit_key(cfg, audited_checkpoints(ckpt, stage2, root)))
+
+
+def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    """The curriculum (resumable by itself); returns its results and the final checkpoint."""
+    step = root / "stage1"
+    key = stage1_key(cfg)
+    if (found := done(step, key)) is None:
+        mark(step, key)
+        found = curriculum(sub_config(cfg, step))
+    lineage = json.loads((step / "lineage.json").read_text())
+    return {**found, "checkpoint": lineage[-1]["checkpoint"]}
+
+
+def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
+    """Judged pairs from the stage-1 model's rankings; returns the step directory."""
+    step = root / "annotate"
+    key = annotate_key(cfg, ckpt)
+    if done(step, key) is None:
+        mark(step, key)
+        sub = sub_config(cfg, step, ckpt=ckpt)
+        write_results(step, annotate(sub, resolve_run_dir(sub)))
+    return step
+
+
+def stage2_config(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> DictConfig:
+    """The stage-2 training config: ``stage2`` becomes the stage, ``trainer2`` patches the trainer."""
+    sub = sub_config(cfg, root / "stage2", **{
+        "data.preference_train_file": str(pairs / "preferences_train.jsonl"),
+        "data.preference_val_file": str(pairs / "preferences_val.jsonl"),
+        "data.preference_test_file": str(pairs / "preferences_test.jsonl"),
+    })
+    with open_dict(sub):
+        sub.stage = cfg.stage2
+        sub.stage.init_ckpt = ckpt
+        patch = {k: v for k, v in (cfg.get("trainer2") or {}).items() if v is not None}
+        sub.trainer = OmegaConf.merge(cfg.trainer, patch)
+    return sub
+
+
+def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str, Any]:
+    """RankPO (or the configured stage-2 method) from the stage-1 checkpoint, with its evaluation."""
+    sub = stage2_config(cfg, root, ckpt, pairs)
+    step = root / "stage2"
+    key = stage2_key(sub, pairs)
+    if (found := done(step, key)) is None:
+        mark(step, key)
+        found = train(sub)
+    return found
+
+
+def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict[str, Any]:
+    """The fairness audit of the stage-1 and stage-2 models (``audit/<label>/``); results keyed by label."""
+    corpus = cfg.data.get("corpus_file")
+    if not corpus or not read_identities(corpus).attributes:
+        log.warning("fairness audit skipped: %s carries no group field per talent (gender, origin or group)",
+                    corpus or "the data (no data.corpus_file)")
+        return {}
+    step = root / "audit"
+    key = audit_key(cfg, checkpoints)
+    if (found := done(step, key)) is None:
+        mark(step, key)
+        sub = sub_config(cfg, step)
+        rset, identities = audit_setup(sub)
+        per_model = {label: audit_checkpoint(sub, ckpt, rset, identities, step / label, label)
+                     for label, ckpt in checkpoints.items()}
+        found = {f"{label}/{k}": v for label, results in per_model.items() for k, v in results.items()}
+        write_results(step, found)
+    return found
+
+
+def pipeline(cfg: DictConfig) -> dict[str, Any]:
+    """Run (or resume) every step; write the combined results and the report."""
+    validate_config(cfg)
+    check_rerun(cfg, fix_run_dir(cfg))
+    check_steps(cfg, fix_run_dir(cfg))
+    root = resolve_run_dir(cfg, check=True)
+    prepare_data(container(cfg.data))
+    stage1 = stage1_step(cfg, root)
+    pairs = annotate_step(cfg, root, stage1["checkpoint"])
+    stage2 = stage2_step(cfg, root, stage1["checkpoint"], pairs)
+    annotation = json.loads((pairs / "results.json").read_text())
+    results = {
+        **{f"stage1/{k}": v for k, v in stage1.items() if k.startswith(("final/", "bm25/", "base/"))},
+        **{k: v for k, v in stage2.items() if k.startswith(("test/", "test_ood/", "stage1/", "delta/"))},
+        **{k: v for k, v in annotation.items() if k.startswith("annotate/")},
+    }
+    if cfg.fairness.enabled:  # stage 1 under stage1/audit/…, stage 2 under audit/…, as the other keys
+        audited = audit_step(cfg, root, audited_checkpoints(stage1["checkpoint"], stage2, root))
+        results |= {(k.removeprefix("stage2/") if k.startswith("stage2/") else k): v for k, v in audited.items()}
+    write_results(root, results)
+    log_results(build_loggers(cfg), results)
+    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name))
+    print(table)
+    return results

@@ -7,7 +7,7 @@ import pytest
 from jobmatch.annotate.openai_judge import OpenAIJudge
 from jobmatch.app.judge_builder import build_judge
 from jobmatch.data.judgement import Judge
-from tests.conftest import CONF, compose_config
+from tests.helpers import CONF, compose_config
 
 JUDGES = sorted(p.stem for p in (CONF / "judge").glob("*.yaml"))
 

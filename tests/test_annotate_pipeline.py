@@ -12,8 +12,7 @@ from jobmatch.app.train_task import train
 from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import read_contrastive, read_preferences
 from jobmatch.errors import UserError
-from tests.conftest import FAST, FIXTURES, compose_config
-from tests.test_curriculum import cfg_for
+from tests.helpers import FAST, FIXTURES, cfg_for, compose_config, split_files
 
 FIXTURE = FIXTURES / "contrastive_tiny.jsonl"
 
@@ -37,17 +36,6 @@ def test_stratified_pairs_cover_every_gap_stratum() -> None:
 @pytest.fixture(scope="module")
 def stage1_ckpt(tmp_path_factory: pytest.TempPathFactory) -> str:
     return train(compose_config(FAST, run_dir=tmp_path_factory.mktemp("stage1") / "run"))["checkpoint/best"]
-
-
-def split_files(tmp_path: Path) -> list[str]:
-    """Train/val/test JD files cut from the fixture (8/2/2 JDs)."""
-    lines = FIXTURE.read_text().splitlines()
-    out = []
-    for name, part in (("train", lines[:8]), ("val", lines[8:10]), ("test", lines[10:])):
-        path = tmp_path / f"{name}.jsonl"
-        path.write_text("\n".join(part) + "\n")
-        out.append(f"data.{name}_file={path}")
-    return out
 
 
 def test_offline_judge_end_to_end(tmp_path: Path, stage1_ckpt: str) -> None:

@@ -12,7 +12,7 @@ from jobmatch.app.annotate_task import run
 from jobmatch.app.train_task import train
 from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import read_preferences
-from tests.conftest import FAST, FIXTURES, compose_config
+from tests.helpers import FAST, FIXTURES, compose_config
 
 SECRETS = (
     "jane.doe@example.org",

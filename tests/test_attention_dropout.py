@@ -8,7 +8,7 @@ from transformers import BertConfig, BertModel
 
 from jobmatch.app.builders import container
 from jobmatch.model import TextEncoder
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 
 def _attention_dropouts(encoder: TextEncoder) -> set[float]:

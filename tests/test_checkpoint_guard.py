@@ -17,7 +17,7 @@ from jobmatch.app.train_task import train
 from jobmatch.errors import ConfigError, UserError
 from jobmatch.model.checkpoint import CheckpointError, read_checkpoint
 from jobmatch.model.loading import load_encoder
-from tests.conftest import FAST, FIXTURES, compose_config
+from tests.helpers import FAST, FIXTURES, compose_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread (conftest)
 

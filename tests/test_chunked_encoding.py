@@ -12,8 +12,7 @@ from jobmatch.data.collate import ContrastiveBatch, pad_tokens
 from jobmatch.losses import info_nce_loss
 from jobmatch.model.chunked import encode_in_chunks, token_span
 from jobmatch.modules.contrastive import ContrastiveModule
-from tests.test_ddp import NO_DROPOUT, run_step
-from tests.test_training import fit_steps
+from tests.helpers.training import NO_DROPOUT, fit_steps, run_step
 
 
 def row_features(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

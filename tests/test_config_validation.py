@@ -8,7 +8,7 @@ import pytest
 
 from jobmatch.app.validation import validate_config
 from jobmatch.errors import ConfigError
-from tests.conftest import CONF, compose_config
+from tests.helpers import CONF, compose_config
 
 BASE = ["model=tiny_bert", "logger=none"]
 # (overrides, the option the one-line message must name)
@@ -83,10 +83,7 @@ def test_every_shipped_config_is_valid(override: str) -> None:
 
 @pytest.mark.parametrize("name", ["config", "evaluate", "mine", "annotate", "curriculum", "pipeline"])
 def test_every_task_config_is_valid(name: str, tmp_path: Path) -> None:
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        validate_config(compose(config_name=name, overrides=[f"paths.run_dir={tmp_path}"]))
+    validate_config(compose_config([f"paths.run_dir={tmp_path}"], config_name=name))
 
 
 def test_good_values_at_the_edges_pass() -> None:
@@ -122,13 +119,9 @@ def test_good_values_at_the_edges_pass() -> None:
 def test_every_task_validates_its_config_first(module: str, function: str, config: str, tmp_path: Path) -> None:
     import importlib
 
-    from hydra import compose, initialize_config_dir
+    from tests.helpers import FAST
 
-    from tests.conftest import FAST
-
-    overrides = [*FAST, "+data.batchsize=4", f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path}"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name=config, overrides=overrides)
+    cfg = compose_config([*FAST, "+data.batchsize=4"], tmp_path / "run", config, output_dir=tmp_path)
     task = getattr(importlib.import_module(module), function)
     with pytest.raises(ConfigError, match=r"^data\.batchsize=4: unknown option"):
         task(cfg)

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from jobmatch.app.builders import build_datamodule, build_loggers, build_module, container
 from jobmatch.model import TextEncoder
-from tests.conftest import CONF, FAST, compose_config
+from tests.helpers import CONF, FAST, compose_config
 
 
 def options(group: str) -> list[str]:
@@ -68,7 +68,7 @@ def test_debug_configs(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("primary", ["config", "evaluate", "mine", "curriculum", "annotate", "pipeline"])
 def test_primary_configs_compose(primary: str, tmp_path: Path) -> None:
-    from tests.test_curriculum import cfg_for
+    from tests.helpers import cfg_for
 
     cfg = cfg_for(primary, tmp_path)
     assert cfg.task_name == ("train" if primary == "config" else primary)
@@ -76,7 +76,7 @@ def test_primary_configs_compose(primary: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", options("experiment"))
 def test_experiment_presets_compose(name: str, tmp_path: Path) -> None:
-    from tests.test_curriculum import cfg_for
+    from tests.helpers import cfg_for
 
     cfg = cfg_for("pipeline", tmp_path, f"experiment={name}")
     assert name in cfg.tags
@@ -84,11 +84,15 @@ def test_experiment_presets_compose(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("group", ["data", "stage", "paths", "hydra", "mining", "curriculum", "judge", "pairs"])
 def test_other_groups_compose(group: str, tmp_path: Path) -> None:
+    """Every option of the group composes, and the composed config is the one chosen."""
+    key = "pairs@annotate" if group == "pairs" else group
     for name in options(group):
-        if group == "pairs":
-            compose_config([*FAST, f"pairs@annotate={name}"], run_dir=tmp_path)
-        else:
-            compose_config([*FAST, f"{group}={name}"] if group != "hydra" else FAST, run_dir=tmp_path)
+        overrides = [*FAST, f"{key}={name}"] if group != "hydra" else FAST  # hydra: its one option, the default
+        cfg = compose_config(overrides, run_dir=tmp_path, hydra=True)
+        assert cfg.hydra.runtime.choices[key] == name, (key, name)
+        if group not in ("hydra", "paths"):
+            node = cfg.annotate if group == "pairs" else cfg[group]
+            assert node, f"{key}={name} composed an empty node"
 
 
 def test_stage_and_datamodule_instantiate(tmp_path: Path) -> None:
@@ -103,10 +107,6 @@ def test_stage_and_datamodule_instantiate(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", options("sweep"))
 def test_sweep_configs_define_parameters(name: str) -> None:
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="curriculum" if name == "curriculum" else "config",
-                      overrides=[f"+sweep={name}"], return_hydra_config=True)
+    cfg = compose_config([f"+sweep={name}"], config_name="curriculum" if name == "curriculum" else "config", hydra=True)
     params = cfg.hydra.sweeper.params
     assert params and all(isinstance(v, str | int) for v in params.values())

@@ -11,20 +11,10 @@ from jobmatch.app.curriculum_task import curriculum
 from jobmatch.app.evaluate_task import evaluate
 from jobmatch.app.train_task import train
 from jobmatch.data.readers import read_contrastive
-from tests.conftest import FAST, FIXTURES, compose_config
+from tests.helpers import FAST, FIXTURES, cfg_for, compose_config
 
 FIXTURE = str(FIXTURES / "contrastive_tiny.jsonl")
 EVAL = [f"data.val_file={FIXTURE}", "stage.optim.lr=1e-2", "mining.n_negatives=4", "mining.margin=null"]
-
-
-def cfg_for(config_name: str, tmp_path: Path, *overrides: str):
-    from hydra import compose, initialize_config_dir
-
-    from tests.conftest import CONF
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=config_name, overrides=[
-            *FAST, *overrides, f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path / 'out'}"])
 
 
 def test_evaluate_writes_metrics_baselines_runs_and_uses_cache(tmp_path: Path, monkeypatch) -> None:

@@ -14,7 +14,7 @@ from jobmatch.data.datamodule import PairDataModule, split_holdout
 from jobmatch.data.duplicates import count_duplicates, warn_duplicates
 from jobmatch.data.readers import read_contrastive
 from jobmatch.data.records import ContrastiveRecord
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 
 def row(query: str, positive: str = "p") -> ContrastiveRecord:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from jobmatch.app.error_report import hydra_command, one_line
 from jobmatch.app.run_dir import task_wrapper
 from jobmatch.errors import ConfigError
-from tests.conftest import CONF, FIXTURES, ROOT
+from tests.helpers import CONF, FIXTURES, ROOT
 
 
 def error_lines(stderr: str) -> list[str]:

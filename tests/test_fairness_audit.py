@@ -100,25 +100,22 @@ def test_user_data_without_groups_has_no_attributes(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_audit_entry_point_writes_results_report_and_figure(tmp_path: Path) -> None:
     """``python -m jobmatch.audit`` on a small generated market with tiny_bert, the offline judge asked too."""
-    from hydra import compose, initialize_config_dir
-
     from jobmatch.app.audit_task import audit
-    from tests.conftest import CONF
+    from tests.helpers import compose_config
 
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            config_name="audit",
-            overrides=[
-                "model=tiny_bert",
-                "logger=none",
-                "data=synthetic_small",
-                "data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}",
-                "fairness.judge_pairs_per_query=2",
-                "fairness.n_bootstrap=100",
-                f"paths.run_dir={tmp_path / 'run'}",
-                f"paths.output_dir={tmp_path / 'out'}",
-            ],
-        )
+    cfg = compose_config(
+        [
+            "model=tiny_bert",
+            "logger=none",
+            "data=synthetic_small",
+            "data.synthetic.overrides={n_talents: 300, n_jds: 60, judge_pairs: 10}",
+            "fairness.judge_pairs_per_query=2",
+            "fairness.n_bootstrap=100",
+        ],
+        tmp_path / "run",
+        "audit",
+        output_dir=tmp_path / "out",
+    )
     results = audit(cfg)
     run = tmp_path / "run"
     assert json.loads((run / "results.json").read_text()) == pytest.approx(results)
@@ -130,16 +127,13 @@ def test_audit_entry_point_writes_results_report_and_figure(tmp_path: Path) -> N
 
 
 def test_audit_of_data_without_groups_is_one_clear_error(tmp_path: Path) -> None:
-    from hydra import compose, initialize_config_dir
-
     from jobmatch.app.audit_task import corpus_identities
     from jobmatch.errors import UserError
-    from tests.conftest import CONF
+    from tests.helpers import compose_config
 
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text('{"id": "a", "text": "x"}\n')
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="audit", overrides=[f"data.corpus_file={corpus}"])
+    cfg = compose_config([f"data.corpus_file={corpus}"], config_name="audit")
     with pytest.raises(UserError, match=r"corpus.jsonl: no talent carries a group field"):
         corpus_identities(cfg)
 
@@ -151,7 +145,7 @@ def test_a_judge_biased_on_purpose_flips_when_names_are_swapped(tmp_path: Path, 
     (redaction removes names, not pronouns, so the bias still shows)."""
     from jobmatch.app.audit_task import audit
     from jobmatch.bench.judge_server import FakeChatServer
-    from tests.conftest import compose_config
+    from tests.helpers import compose_config
 
     with FakeChatServer() as server:
         server.prefer_pronoun = "she/her"

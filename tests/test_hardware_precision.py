@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobmatch.utils import hardware
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 
 @pytest.mark.parametrize(("forced", "precision", "bf16"), [("1", "bf16-mixed", True), ("0", "32-true", False)])

@@ -8,8 +8,7 @@ import pytest
 import jobmatch.app.pipeline_task as pipeline_mod
 from jobmatch.app.pipeline_task import pipeline
 from jobmatch.errors import UserError
-from tests.test_annotate_pipeline import split_files
-from tests.test_curriculum import cfg_for
+from tests.helpers import cfg_for, split_files
 
 TINY = ["curriculum.rounds=1", "stage.optim.lr=1e-2", "mining.n_negatives=5", "mining.margin=null",
         "annotate.pairs_per_query=4",
@@ -44,14 +43,10 @@ def test_pipeline_runs_resumes_and_refuses_a_changed_config(tmp_path: Path, monk
 @pytest.mark.slow
 def test_demo_preset_smoke_with_a_tiny_model(tmp_path: Path) -> None:
     """experiment=demo end to end on the generated synthetic_small market, with tiny_bert for speed."""
-    from hydra import compose, initialize_config_dir
+    from tests.helpers import compose_config
 
-    from tests.conftest import CONF
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="pipeline", overrides=[
-            "experiment=demo", "model=tiny_bert", "logger=none", "trainer.enable_progress_bar=false",
-            f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path / 'out'}"])
+    cfg = compose_config(["experiment=demo", "model=tiny_bert", "logger=none", "trainer.enable_progress_bar=false"],
+                         tmp_path / "run", "pipeline", output_dir=tmp_path / "out")
     assert cfg.data.synthetic.preset == "synthetic_small" and cfg.curriculum.rounds == 1
     results = pipeline(cfg)
     assert results["annotate/train_pairs"] > 0

@@ -4,13 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import jobmatch.app.curriculum_task as curriculum_mod
 from jobmatch.app.pipeline_task import StepConfigMismatch, done, mark, pipeline, stage1_key, stage2_config, stage2_key
 from jobmatch.errors import ConfigError
-from tests.conftest import CONF, FAST, FIXTURES
+from tests.helpers import FIXTURES, cfg_for
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FIXTURE = FIXTURES / "contrastive_tiny.jsonl"
@@ -26,17 +25,7 @@ TINY = [
 
 def pipeline_cfg(tmp_path: Path, *overrides: str) -> DictConfig:
     """``conf/pipeline.yaml`` on the tiny model, running in ``tmp_path/run``."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="pipeline",
-            overrides=[
-                *FAST,
-                *TINY,
-                *overrides,
-                f"paths.run_dir={tmp_path / 'run'}",
-                f"paths.output_dir={tmp_path / 'out'}",
-            ],
-        )
+    return cfg_for("pipeline", tmp_path, *TINY, *overrides)
 
 
 def test_a_started_step_with_another_fingerprint_is_refused(tmp_path: Path) -> None:

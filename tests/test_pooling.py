@@ -5,7 +5,7 @@ import torch
 from jobmatch.app.builders import container
 from jobmatch.data.collate import pad_tokens
 from jobmatch.model import TextEncoder, last_token_index, pool
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 
 def test_last_token_index_left_and_right() -> None:

@@ -16,13 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from jobmatch.app.curriculum_task import curriculum
 from jobmatch.app.train_task import train
-from tests.conftest import CONF, FAST, FIXTURES, ROOT, SHARED_SAMPLE
+from tests.helpers import CONF, FAST, FIXTURES, ROOT, SHARED_SAMPLE, compose_config
 
 CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"
 PAIRS = FIXTURES / "preferences_tiny.jsonl"
@@ -65,9 +64,7 @@ def compose_run(
 ) -> DictConfig:
     """The config tree for a tiny CPU run in ``tmp_path`` (``own_data``: keep the preset's data files)."""
     fast = [o for o in FAST if not (own_data and o.startswith("data.train_file="))]
-    paths = [f"paths.run_dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path / 'out'}"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=config_name, return_hydra_config=hydra, overrides=[*fast, *overrides, *paths])
+    return compose_config([*fast, *overrides], tmp_path / "run", config_name, output_dir=tmp_path / "out", hydra=hydra)
 
 
 def sweep_jobs(cfg: DictConfig) -> list[list[str]]:

@@ -25,7 +25,7 @@ from jobmatch.modules.rankpo import RankPOModule
 from jobmatch.modules.reference import ReferenceCache, compute_reference_scores
 from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.retrieval.preference_eval import pair_similarities
-from tests.conftest import FAST, FIXTURES, compose_config
+from tests.helpers import FAST, FIXTURES, compose_config
 
 PAIRS = FIXTURES / "preferences_tiny.jsonl"
 CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"

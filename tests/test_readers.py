@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from jobmatch.data.readers import DataFormatError, read_contrastive, read_preferences, write_jsonl
-from tests.conftest import SHARED_SAMPLE
+from tests.helpers import SHARED_SAMPLE
 
 GOOD_ROW = {"query": "JD", "positives": ["p1"], "negatives": ["n1", "n2"]}
 GOOD_PAIR = {"query": "JD", "passage1": "a", "passage2": "b", "preferred": "A", "confidence_score": 80}

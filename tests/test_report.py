@@ -1,22 +1,10 @@
 """The sweep report on fabricated run directories, including a failed run."""
 
-import json
 from pathlib import Path
-
-import yaml
 
 from jobmatch.report.__main__ import main
 from jobmatch.report.sweep import collect_runs, sweep_table
-
-
-def fake_run(root: Path, name: str, method: str, lr: float, seed: int, ndcg: float | None, align: float = 0.6) -> None:
-    run = root / name
-    run.mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "stage": {"name": method, "optim": {"lr": lr}}}))
-    if ndcg is not None:
-        (run / "results.json").write_text(json.dumps({
-            "test/ndcg@20": ndcg, "test/recall@100": 0.9, "test/alignment": align, "delta/ndcg@20": ndcg - 0.5,
-            "delta/alignment": align - 0.5, "stage1/ndcg@20": 0.5, "stage1/alignment": 0.5, "stage1/recall@100": 0.9}))
+from tests.helpers.reports import fake_run
 
 
 def test_table_groups_seeds_and_lists_failed_runs(tmp_path: Path) -> None:

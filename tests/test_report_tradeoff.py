@@ -5,7 +5,7 @@ from pathlib import Path
 from jobmatch.report.__main__ import main
 from jobmatch.report.sweep import collect_runs, sweep_table
 from jobmatch.report.tradeoff import method_dominates, pareto_front, points, tradeoff_summary
-from tests.test_report import fake_run
+from tests.helpers.reports import fake_run
 
 
 def _sweep(root: Path) -> list:

@@ -9,7 +9,7 @@ from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.encoder_eval import EncodeSettings, evaluate_encoder
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

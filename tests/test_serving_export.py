@@ -18,7 +18,8 @@ from jobmatch.retrieval.encode import encode_texts, model_fingerprint
 from jobmatch.serving.eos import reproduces_append_eos, with_eos_post_processor
 from jobmatch.serving.errors import ExportFormatError
 from jobmatch.serving.export_format import export_encoder, load_exported, read_export_manifest
-from tests.test_serving_support import TALENTS, one_thread, tiny_encoder
+from tests.helpers import one_thread
+from tests.helpers.serving import TALENTS, tiny_encoder
 
 TEXTS = [t["text"] for t in TALENTS] + ["short", " ".join(["a long profile about chemistry"] * 40)]
 LIMIT = 24  # tokens: the long text is truncated

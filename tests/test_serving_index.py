@@ -18,7 +18,8 @@ from jobmatch.serving.index_store import TalentIndex
 from jobmatch.serving.indexing import index_talents
 from jobmatch.serving.ranking import JD, Ranker
 from jobmatch.serving.talents import content_id, read_talents
-from tests.test_serving_support import NEW_TALENTS, TALENTS, make_export, one_thread, write_jsonl
+from tests.helpers import one_thread
+from tests.helpers.serving import NEW_TALENTS, TALENTS, make_export, write_jsonl
 
 
 @pytest.fixture(autouse=True, scope="module")

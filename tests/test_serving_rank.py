@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from jobmatch.app.cli import alias_model_argument
 from jobmatch.app.export_task import export
@@ -24,8 +23,8 @@ from jobmatch.serving.device import resolve_device
 from jobmatch.serving.export_format import read_export_manifest
 from jobmatch.serving.indexing import index_talents
 from jobmatch.serving.ranking import JD, Ranker, read_jds, snippet
-from tests.conftest import CONF, ROOT
-from tests.test_serving_support import TALENTS, make_export, one_thread, tiny_encoder, write_jsonl
+from tests.helpers import ROOT, compose_config, one_thread
+from tests.helpers.serving import TALENTS, make_export, tiny_encoder, write_jsonl
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -41,11 +40,6 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = make_export(root / "export", max_query_length=16)
     index_talents(model, write_jsonl(root / "corpus.jsonl", TALENTS), root / "index")
     return root / "index"
-
-
-def compose_entry(name: str, *overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=name, overrides=list(overrides))
 
 
 def test_read_jds(tmp_path: Path) -> None:
@@ -95,17 +89,17 @@ def test_snippet() -> None:
 def test_rank_entry_point_json_and_table(index_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     jds = write_jsonl(tmp_path / "jds.jsonl", [{"query": TALENTS[2]["text"], "query_id": "q1"},
                                                {"query": "Chemistry lecturer", "query_id": "q2"}])
-    summary = rank(compose_entry("rank", f"index={index_dir}", f"jd={jds}", "k=3", "format=json"))
+    summary = rank(compose_config([f"index={index_dir}", f"jd={jds}", "k=3", "format=json"], config_name="rank"))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["jd_id"] for line in lines] == ["q1", "q2"] and summary["jds"] == 2
     assert [h["rank"] for h in lines[0]["results"]] == [1, 2, 3] and lines[0]["results"][0]["id"] == "t3"
     assert summary["median_ms"] < 1000
-    rank(compose_entry("rank", f"index={index_dir}", "jd=Professor of marine ecology", "k=2"))
+    rank(compose_config([f"index={index_dir}", "jd=Professor of marine ecology", "k=2"], config_name="rank"))
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("JD jd (jd argument): Professor of marine ecology")
     assert table[1].split() == ["rank", "id", "score", "profile"] and len(table) == 4
     with pytest.raises(ValueError, match="format=xml"):
-        rank(compose_entry("rank", f"index={index_dir}", "jd=x", "format=xml"))
+        rank(compose_config([f"index={index_dir}", "jd=x", "format=xml"], config_name="rank"))
 
 
 def test_export_index_entry_points(tmp_path: Path) -> None:
@@ -117,15 +111,16 @@ def test_export_index_entry_points(tmp_path: Path) -> None:
     state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
     torch.save({"hyper_parameters": {"model": encoder.cfg}, "state_dict": state}, run / "checkpoints" / "best.ckpt")
     out = tmp_path / "export"
-    results = export(compose_entry("export", f"ckpt={run / 'checkpoints' / 'best.ckpt'}", f"out={out}",
-                                   f"paths.output_dir={tmp_path / 'outputs'}"))
+    results = export(compose_config([f"ckpt={run / 'checkpoints' / 'best.ckpt'}", f"out={out}",
+                                    f"paths.output_dir={tmp_path / 'outputs'}"], config_name="export"))
     manifest = read_export_manifest(out)
     assert (manifest.max_query_length, manifest.max_passage_length) == (40, 48)
     assert manifest.source_checkpoint == str((run / "checkpoints" / "best.ckpt").resolve())
     assert results["export/model_fingerprint"] == manifest.model_fingerprint
     corpus = write_jsonl(tmp_path / "corpus.jsonl", TALENTS)
     argv = alias_model_argument([f"model={out}", f"corpus={corpus}", f"out={tmp_path / 'index'}"])
-    results = build(compose_entry("index", *argv, f"paths.output_dir={tmp_path / 'outputs'}", "device=cpu"))
+    results = build(compose_config([*argv, f"paths.output_dir={tmp_path / 'outputs'}", "device=cpu"],
+                                   config_name="index"))
     assert results["index/total"] == len(TALENTS) and results["index/talents_per_s"] > 0
 
 
@@ -138,9 +133,9 @@ def test_resolve_device() -> None:
 
 
 def test_every_serving_config_composes() -> None:
-    assert compose_entry("export", "ckpt=null", "out=x").model.pooling in ("cls", "mean", "last_token")
-    assert compose_entry("index", "model_dir=m", "corpus=c", "out=o").device == "auto"
-    assert compose_entry("rank", "index=i", "jd=j").format == "table"
+    assert compose_config(["ckpt=null", "out=x"], config_name="export").model.pooling in ("cls", "mean", "last_token")
+    assert compose_config(["model_dir=m", "corpus=c", "out=o"], config_name="index").device == "auto"
+    assert compose_config(["index=i", "jd=j"], config_name="rank").format == "table"
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from jobmatch.errors import UserError
 from jobmatch.model.encoder import TextEncoder
 from jobmatch.report.__main__ import main as report_main
 from jobmatch.serving.export_format import export_encoder
-from tests.conftest import ROOT, compose_config
+from tests.helpers import ROOT, compose_config
 
 
 def test_report_on_missing_folder_refused_without_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

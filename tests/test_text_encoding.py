@@ -15,7 +15,7 @@ from jobmatch.app.cli import user_errors
 from jobmatch.data.readers import DataFormatError, read_contrastive, read_corpus_lines, read_preferences
 from jobmatch.serving.ranking import read_jds
 from jobmatch.serving.talents import read_talents
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 ROW = {"query": "Postdoc in Zürich", "positives": ["p1"], "negatives": ["n1"]}
 PAIR = {"query": "JD", "passage1": "a", "passage2": "b", "preferred": "A"}

@@ -10,23 +10,10 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from jobmatch.app.builders import build_datamodule, build_module
+from jobmatch.app.builders import build_datamodule
 from jobmatch.app.train_task import train
-from tests.conftest import FIXTURES, ROOT
-
-
-def snapshot(module: L.LightningModule) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in module.encoder.named_parameters()}
-
-
-def fit_steps(cfg, steps: int = 4) -> tuple[dict, dict, L.LightningModule]:
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg)
-    before = snapshot(module)
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
-    trainer.fit(module, datamodule=datamodule)
-    return before, snapshot(module), module
+from tests.helpers import FIXTURES, ROOT
+from tests.helpers.training import fit_steps
 
 
 @pytest.mark.parametrize("model", ["tiny_bert", "tiny_llama"])

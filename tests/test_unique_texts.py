@@ -22,7 +22,7 @@ from jobmatch.data.preferences import PreferenceCollator
 from jobmatch.losses import info_nce_loss
 from jobmatch.modules.contrastive import ContrastiveModule, false_negative_mask
 from jobmatch.modules.rankpo import RankPOModule
-from tests.conftest import FAST, compose_config
+from tests.helpers import FAST, compose_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread (conftest)
 

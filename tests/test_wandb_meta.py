@@ -4,7 +4,7 @@ from pathlib import Path
 
 from jobmatch.app.builders import build_loggers
 from jobmatch.app.wandb_meta import data_name, model_short_name, wandb_group_and_tags
-from tests.conftest import FAST, compose_config
+from tests.helpers import FAST, compose_config
 
 
 def test_group_and_tags_from_a_composed_config(tmp_path: Path) -> None:

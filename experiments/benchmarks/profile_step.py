@@ -5,7 +5,7 @@
 
 (a) One stage-1 training step of our path, with ``st_train``'s settings: ``model=minilm`` + LoRA
 (r=8 on query/key/value/dense), bf16 autocast (Lightning ``bf16-mixed``), 8 JDs x (1 + 3)
-passages, 128 tokens, ``data=synthetic_small``, the real ``jobmatch.train`` builders (through
+passages, 128 tokens, ``data=synthetic_small``, the real ``jobmatch.app`` builders (through
 ``jobmatch.bench.training.train_steps``). The profiler runs from the end of the first (warm-up)
 step to the end of the second: the second step's data loading and collation, forward, backward,
 optimizer step and Lightning's bookkeeping.
@@ -189,7 +189,7 @@ def _training_cfg(run_dir: Path, steps: int, precision: str = "bf16") -> Any:
 
 def profile_training(attention_dropout: float | None = None) -> dict[str, Any]:
     """Profile the second training step (data, forward, backward, optimizer) of our bf16 stage-1 path."""
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
     from jobmatch.bench.training import train_steps
 
     window: dict[str, Any] = {}
@@ -240,12 +240,12 @@ def profile_training(attention_dropout: float | None = None) -> dict[str, Any]:
 
 def profile_encode() -> dict[str, Any]:
     """Profile ``encode_texts`` of 64 talent texts in one bf16 batch (MiniLM without adapter)."""
+    from jobmatch.app.builders import build_datamodule
     from jobmatch.bench.common import MINILM
     from jobmatch.bench.st_eval import MAX_LENGTH, ours
     from jobmatch.bench.training import compose
     from jobmatch.model.sources import resolve_model_source
     from jobmatch.retrieval.encode import encode_texts
-    from jobmatch.train import build_datamodule
 
     with tempfile.TemporaryDirectory(prefix="profile-encode-") as scratch:
         cfg = compose([f"model.name_or_path={resolve_model_source(MINILM)}", "data=synthetic_small"], scratch)
@@ -287,7 +287,7 @@ def dropout_alternating(pairs: int = PAIRS_AB) -> dict[str, Any]:
     Step-by-step alternation seconds apart is robust to the shared machine's load drifting between
     processes. The first step of each setting is a warm-up; a pair is a 0.1 step and the 0.0 step after it.
     """
-    import jobmatch.train as entry
+    import jobmatch.app.builders as entry
     from jobmatch.bench.common import median
     from jobmatch.bench.training import train_steps
 

@@ -24,9 +24,9 @@ def child(mode: str, ckpt: str, pairs: str, steps: int, out: str) -> None:
     import lightning as L
     from lightning.pytorch.callbacks import Callback
 
-    import jobmatch.train as entry
+    import jobmatch.app.train_task as entry
     from jobmatch.utils.run import peak_memory_mb
-    from tests.conftest import compose_config
+    from tests.helpers import compose_config
 
     class Timer(Callback):
         def __init__(self) -> None:

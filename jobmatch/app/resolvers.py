@@ -1,4 +1,4 @@
-"""OmegaConf resolvers of the config tree, registered when :mod:`jobmatch` is imported.
+"""OmegaConf resolvers of the config tree, registered when :mod:`jobmatch.app` is imported.
 
 ``${cpu_bf16:A,B}``: ``A`` on a CPU with fast bf16 (AVX-512 BF16 / AMX), else ``B``; the presets use
 ``trainer.precision: ${cpu_bf16:bf16-mixed,32-true}`` and ``eval.bf16: ${cpu_bf16:true,false}``, so

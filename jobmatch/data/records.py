@@ -1,4 +1,4 @@
-"""Typed records for the two data formats of the method (DESIGN.md §2).
+"""Typed records for the two data formats of the method (docs/design.md §2).
 
 A record is immutable and carries the reference JSONL fields plus optional ids. Unknown keys
 from the file are kept in ``extra`` so that a read -> write round trip loses nothing.

@@ -1,4 +1,4 @@
-"""InfoNCE over query/passage similarities (stage 1, DESIGN.md §1)."""
+"""InfoNCE over query/passage similarities (stage 1, docs/design.md §1)."""
 
 from __future__ import annotations
 

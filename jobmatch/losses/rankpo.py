@@ -1,4 +1,4 @@
-"""RankPO and its SFT baseline: pairwise preference losses on similarities (stage 2, DESIGN.md §1).
+"""RankPO and its SFT baseline: pairwise preference losses on similarities (stage 2, docs/design.md §1).
 
 For a JD q, the judge-preferred talent w and the rejected talent l, with policy similarities
 s(q,w), s(q,l) and, optionally, those of a reference model s_ref:

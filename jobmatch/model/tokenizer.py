@@ -9,7 +9,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from jobmatch.model.sources import resolve_model_source
 
-# Markup of the reference talent profiles (DESIGN.md §1).
+# Markup of the reference talent profiles (docs/design.md §1).
 MARKUP_TOKENS: tuple[str, ...] = (
     "<keyword>", "</keyword>", "<title>", "</title>", "<abstract>", "</abstract>", "<sep>",
 )

@@ -94,7 +94,7 @@ def turn_off_dropout(module: nn.Module) -> None:
 
 
 class RankPOModule(L.LightningModule):
-    """Preference optimisation of the encoder on judged pairs (DESIGN.md §1, Stage 2).
+    """Preference optimisation of the encoder on judged pairs (docs/design.md §1, Stage 2).
 
     Loss: ``rankpo_weight``·mean RankPO loss + ``sft_weight``·mean SFT loss. Reference modes:
     ``none`` (SimRankPO, SFT), ``frozen`` (precomputed stage-1 scores, set by the

@@ -1,4 +1,4 @@
-"""Alignment with the AI judge (DESIGN.md §1): how often the model prefers the judge's choice."""
+"""Alignment with the AI judge (docs/design.md §1): how often the model prefers the judge's choice."""
 
 from __future__ import annotations
 

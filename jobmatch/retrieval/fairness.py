@@ -1,4 +1,4 @@
-"""Fairness measures of a ranking model (DESIGN.md §3): counterfactual stability and selection rates.
+"""Fairness measures of a ranking model (docs/design.md §3): counterfactual stability and selection rates.
 
 Counterfactual stability compares the model's scores of every (JD, talent) before and after only the
 talents' name/pronoun cues were swapped to another group; a model that ignores them scores 0 change.

@@ -1,4 +1,4 @@
-"""Retrieval metrics with trec_eval semantics (DESIGN.md §1, *retention*).
+"""Retrieval metrics with trec_eval semantics (docs/design.md §1, *retention*).
 
 Standard names follow trec_eval as ``ir-measures`` computes it (verified in
 ``tests/test_retrieval_metrics.py``):

@@ -1,4 +1,4 @@
-"""The two numbers of every stage-2 run (docs/design.md, Evaluation), for the run and its stage-1 start.
+"""The two numbers of every stage-2 run (docs/design.md §1, Evaluation), for the run and its stage-1 start.
 
 - retention: retrieval on the rule-based test split (``test/ndcg@20`` ...), as ``jobmatch.evaluate``;
 - alignment: pairwise accuracy on the held-out judged test pairs, with a bootstrap 95% interval

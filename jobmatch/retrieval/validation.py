@@ -14,6 +14,8 @@ from torchmetrics.retrieval import RetrievalMRR, RetrievalNormalizedDCG, Retriev
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts
 
+SCORE_SHIFT = 2.0  # added to the cosine scores handed to torchmetrics (see on_validation_epoch_end)
+
 
 def retrieval_collection(cutoffs: Sequence[int]) -> MetricCollection:
     """nDCG@k, MRR@k and Recall@k for every k, named ``ndcg@k`` etc."""
@@ -66,7 +68,10 @@ class RetrievalValidation(Callback):
             corpus = encode_texts(encoder, texts, max_length=self.max_passage_length, desc="val corpus", **kwargs)
         queries = encode_texts(encoder, [self.rset.queries[q] for q in qids], max_length=self.max_query_length,
                                desc="val queries", **kwargs)
-        scores = torch.from_numpy(queries @ corpus.T)  # [Q_local, N]
+        # torchmetrics' recall and MRR count a talent only when its score is > 0; cosines are >= -1, so they
+        # are shifted by 2 (in float64: no new ties), which keeps the order and counts every talent, as
+        # retrieval_metrics does.
+        scores = torch.from_numpy(queries @ corpus.T).double() + SCORE_SHIFT  # [Q_local, N]
         relevant = np.zeros(scores.shape, dtype=bool)
         column = {cid: j for j, cid in enumerate(corpus_ids)}
         for i, qid in enumerate(qids):

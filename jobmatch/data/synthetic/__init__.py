@@ -1,4 +1,4 @@
-"""The embedded default benchmark: a seeded synthetic academic job market (DESIGN.md §3).
+"""The embedded default benchmark: a seeded synthetic academic job market (docs/design.md §3).
 
 Talents (researcher profiles in the reference markup) and JDs (academic postings) are generated
 from a small package vocabulary; rule-based positives follow the paper's rules (geography, research

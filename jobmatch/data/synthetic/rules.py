@@ -1,4 +1,4 @@
-"""The rule-based match of the paper: geography, research area and seniority (DESIGN.md §1).
+"""The rule-based match of the paper: geography, research area and seniority (docs/design.md §1).
 
 A talent is a rule positive of a posting when all three rules hold:
 

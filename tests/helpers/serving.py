@@ -1,15 +1,14 @@
 """Helpers of the serving tests (export → index → rank): tiny encoders with a non-trivial LoRA, exports, files.
 
-No tests here; the test modules import these helpers.
+No tests here; the serving test modules import these helpers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from omegaconf import OmegaConf
 
 from jobmatch.model import TextEncoder
 from jobmatch.serving.export_format import export_encoder
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 TALENTS = [
     {"id": "t1", "text": "Postdoctoral researcher in machine learning at the University of Bristol"},
@@ -38,17 +37,6 @@ def model_config(model: str = "tiny_bert", *overrides: str) -> dict[str, Any]:
     """The composed ``model`` node of conf/config.yaml as a plain dict."""
     cfg = compose_config([f"model={model}", *overrides])
     return OmegaConf.to_container(cfg.model, resolve=True)  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread: tiny models are faster so, above all on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @functools.cache

@@ -12,10 +12,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from jobmatch.data.identities import CorpusIdentities, swap_identity
-from jobmatch.data.judgement import Judge, Judgement
+from jobmatch.data.judgement import Item, Judge, Judgement
 from jobmatch.retrieval.alignment import bootstrap_interval
 
-Item = tuple[str, str, str]
 JudgeItems = Callable[[Judge, Sequence[Item]], list[tuple[Judgement | None, str | None]]]
 
 

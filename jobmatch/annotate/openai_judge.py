@@ -41,11 +41,10 @@ from jobmatch.annotate.outcome import (
 from jobmatch.annotate.parse import JudgementParseError, parse_judgement
 from jobmatch.annotate.prompt import DEFAULT_TEMPLATE, check_template, prompt_hash, render_prompt
 from jobmatch.annotate.retry import Backoff, describe_error, is_retryable, retry_after_seconds
-from jobmatch.data.judgement import Judgement
+from jobmatch.data.judgement import Item, Judgement
 
 log = logging.getLogger(__name__)
 
-Item = tuple[str, str, str]  # (query, passage_a, passage_b)
 
 
 class JudgeRequestError(RuntimeError):

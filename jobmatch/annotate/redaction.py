@@ -13,10 +13,9 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
+from jobmatch.data.judgement import Item
 from jobmatch.data.synthetic.names import NAMES
 from jobmatch.privacy import PLACEHOLDERS, redact
-
-Item = tuple[str, str, str]
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from jobmatch.app.judge_builder import build_judge
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.data.identities import read_identities
-from jobmatch.data.judgement import Judge, Judgement
+from jobmatch.data.judgement import Item, Judge, Judgement
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
@@ -33,7 +33,6 @@ from jobmatch.retrieval.search import build_index, search
 from jobmatch.utils.run import write_results
 
 log = logging.getLogger(__name__)
-Item = tuple[str, str, str]
 
 
 def ranked_sets(cfg: DictConfig) -> dict[str, RetrievalSet]:

@@ -18,13 +18,14 @@ from omegaconf import DictConfig, OmegaConf
 from jobmatch.app.wandb_meta import apply_wandb_meta, is_wandb
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
-from jobmatch.losses import validate_preference_options
 from jobmatch.modules.contrastive import ContrastiveModule
 from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.serving.device import resolve_device
 from jobmatch.utils.run import finish_wandb
+
+GENERATOR_KEYS = ("synthetic", "dir")  # data keys of the synthetic generator (prepare_data), not of the DataModule
 
 
 def container(node: Any) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def build_datamodule(cfg: DictConfig) -> PairDataModule:
     model = container(cfg.model)
     if mode == "preference":  # tokenise as the stage-1 checkpoint was trained
         model = stage2_model_config(cfg.stage.get("init_ckpt"), model)
-    return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, **container(cfg.data))
+    data = {k: v for k, v in container(cfg.data).items() if k not in GENERATOR_KEYS}
+    return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, **data)
 
 
 def build_module(cfg: DictConfig) -> L.LightningModule:
@@ -100,8 +102,7 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
             chunk_recompute=bool(stage.get("chunk_recompute", True)),
         )
     if stage.get("module") == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
-        options = {key: stage[key] for key in RANKPO_OPTIONS}
-        validate_preference_options(options, lora_enabled=bool(cfg.model.lora.enabled))
+        options = {key: stage[key] for key in RANKPO_OPTIONS}  # checked once, by RankPOModule
         return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), optim=container(stage.optim),
                                         **options)
     raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")

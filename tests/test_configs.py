@@ -103,6 +103,8 @@ def test_stage_and_datamodule_instantiate(tmp_path: Path) -> None:
     batch = next(iter(datamodule.train_dataloader()))
     assert batch.passages.input_ids.shape[0] == batch.query.input_ids.shape[0] * (cfg.data.n_negatives + 1)
     assert module.hparams["model"]["config"]["model_type"] == "bert"
+    assert (module.hparams["max_query_length"], module.hparams["max_passage_length"]) == (
+        cfg.data.max_query_length, cfg.data.max_passage_length)  # recorded for jobmatch.export
 
 
 @pytest.mark.parametrize("name", options("sweep"))

@@ -102,6 +102,20 @@ def test_rank_entry_point_json_and_table(index_dir: Path, tmp_path: Path, capsys
         rank(compose_config([f"index={index_dir}", "jd=x", "format=xml"], config_name="rank"))
 
 
+def test_export_reads_token_limits_from_the_checkpoint(tmp_path: Path) -> None:
+    """A checkpoint whose module recorded its token limits exports them with no config.yaml beside it."""
+    encoder = tiny_encoder()
+    state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
+    ckpt = tmp_path / "moved.ckpt"  # no <run_dir>/config.yaml next to it
+    hparams = {"model": encoder.cfg, "in_batch_negatives": True, "max_query_length": 24, "max_passage_length": 56}
+    torch.save({"hyper_parameters": hparams, "state_dict": state}, ckpt)
+    out = tmp_path / "export"
+    export(compose_config([f"ckpt={ckpt}", f"out={out}", f"paths.output_dir={tmp_path / 'outputs'}"],
+                          config_name="export"))
+    manifest = read_export_manifest(out)
+    assert (manifest.max_query_length, manifest.max_passage_length) == (24, 56)
+
+
 def test_export_index_entry_points(tmp_path: Path) -> None:
     """A checkpoint of the shape Lightning writes → export (limits from the run's config.yaml) → index."""
     encoder = tiny_encoder()

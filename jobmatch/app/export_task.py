@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.model.checkpoint import inspect_checkpoint
 from jobmatch.model.loading import load_encoder
 from jobmatch.serving.export_format import export_encoder
 from jobmatch.utils.run import write_results
@@ -19,9 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def token_limits(cfg: DictConfig, ckpt: str | None) -> tuple[int, int]:
-    """(max_query_length, max_passage_length): explicit values, else the training run's, else ``cfg.data``'s."""
-    data: Any = cfg.data
-    if ckpt:
+    """(max_query_length, max_passage_length): explicit values, else those the checkpoint's module recorded,
+    else (older checkpoints) those of the run's ``config.yaml`` beside ``checkpoints/``, else ``cfg.data``'s."""
+    data: Any = {"max_query_length": cfg.data.max_query_length, "max_passage_length": cfg.data.max_passage_length}
+    saved = inspect_checkpoint(ckpt).token_limits if ckpt else None
+    if saved is not None:
+        data = {"max_query_length": saved[0], "max_passage_length": saved[1]}
+        log.info("token limits from the checkpoint: %s", saved)
+    elif ckpt:
         run_config = Path(ckpt).resolve().parent.parent / "config.yaml"  # <run_dir>/checkpoints/x.ckpt
         if run_config.is_file():
             data = OmegaConf.load(run_config).get("data") or data

@@ -87,11 +87,13 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False, fix: str = DEFAULT_
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """What a jobmatch checkpoint holds: its training module (stage) and its model config."""
+    """What a jobmatch checkpoint holds: its training module (stage), its model config and, when saved
+    (checkpoints written since the module hyperparameters record them), its token limits."""
 
     path: Path
     module: str | None  # "contrastive", "rankpo", or None for another LightningModule
     model: dict[str, Any]
+    token_limits: tuple[int, int] | None = None  # (max_query_length, max_passage_length)
 
     @property
     def stage_label(self) -> str:
@@ -114,7 +116,9 @@ def checkpoint_info(path: str | Path, checkpoint: Mapping[str, Any], *, fix: str
     ):
         raise CheckpointError(f"{path}: not a jobmatch training checkpoint (no model hyperparameters); fix: {fix}")
     module = "rankpo" if "loss_type" in hparams else "contrastive" if "in_batch_negatives" in hparams else None
-    return CheckpointInfo(Path(path), module, dict(hparams["model"]))
+    limits = hparams.get("max_query_length"), hparams.get("max_passage_length")
+    token_limits = (int(limits[0]), int(limits[1])) if None not in limits else None
+    return CheckpointInfo(Path(path), module, dict(hparams["model"]), token_limits)
 
 
 def _shape_view(model: Mapping[str, Any]) -> dict[str, Any]:

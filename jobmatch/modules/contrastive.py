@@ -49,6 +49,8 @@ class ContrastiveModule(L.LightningModule):
             chunk's own padding (None: the whole batch at once). Same loss and gradients.
         chunk_recompute: with ``chunk_size``, keep no activations and recompute them one chunk at a
             time in backward (GradCache memory profile: peak memory of one chunk, a second forward).
+        max_query_length, max_passage_length: the token limits the run trained with (recorded in the
+            hyperparameters for ``jobmatch.export``; the DataModule applies them).
     """
 
     def __init__(
@@ -60,6 +62,8 @@ class ContrastiveModule(L.LightningModule):
         init_ckpt: str | None = None,
         chunk_size: int | None = None,
         chunk_recompute: bool = True,
+        max_query_length: int | None = None,
+        max_passage_length: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["init_ckpt"])  # a reload must not need the init file

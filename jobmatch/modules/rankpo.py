@@ -112,6 +112,8 @@ class RankPOModule(L.LightningModule):
             does by default: the eval-mode reference and the policy then score alike at step 0, and
             the rewards measure training rather than dropout noise.
         init_ckpt: the stage-1 checkpoint this run started from (recorded; never reloaded).
+        max_query_length, max_passage_length: the token limits the run trained with (recorded in the
+            hyperparameters for ``jobmatch.export``; the DataModule applies them).
         encoder: the starting encoder (:func:`stage2_encoder`); None rebuilds the architecture from
             ``model``, as ``load_from_checkpoint`` does.
     """
@@ -131,6 +133,8 @@ class RankPOModule(L.LightningModule):
         disable_dropout: bool = True,
         init_ckpt: str | None = None,
         encoder: TextEncoder | None = None,
+        max_query_length: int | None = None,
+        max_passage_length: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["encoder"])

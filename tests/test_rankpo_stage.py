@@ -318,3 +318,29 @@ def test_sweep_reuses_reference_and_checkpoint_reloads_alone(
     assert module.encoder.uses_lora and module.hparams["init_ckpt"] == str(init)
     for name, value in module.state_dict().items():
         assert torch.equal(value, saved[name]), name
+
+
+def test_a_stage2_run_reads_its_stage1_checkpoint_once_before_training(
+    tmp_path: Path, stage1: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stage-1 model config is read once (checks, data module, module all share it) and the weights once
+    to start from; only the end-of-run comparison (``stage.evaluate``, off here) loads them again."""
+    import jobmatch.model.checkpoint as checkpoint_mod
+    import jobmatch.model.loading as loading_mod
+
+    init = stage1["tiny_bert"]
+    reads: list[str] = []
+
+    def counting(module, label: str) -> None:
+        original = module.read_checkpoint
+
+        def read(path, *args, **kwargs):
+            reads.append(label if Path(path) == init else "other")
+            return original(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, "read_checkpoint", read)
+
+    counting(checkpoint_mod, "model config")  # inspect_checkpoint
+    counting(loading_mod, "weights")  # load_encoder
+    train(stage2_cfg(tmp_path, init, "stage.evaluate=false", "trainer.max_steps=1"))
+    assert sorted(r for r in reads if r != "other") == ["model config", "weights"]

@@ -74,27 +74,28 @@ def stage_module_kind(cfg: DictConfig) -> str | None:
     return "rankpo" if cfg.stage.get("module") == "rankpo" else None
 
 
-def model_config(cfg: DictConfig) -> dict[str, Any]:
-    """The model config a run trains: ``model``, with the stage-1 checkpoint's architecture in stage 2."""
+def model_config(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model config a run trains: ``model``, with the stage-1 checkpoint's architecture in stage 2
+    (``stage1``: that checkpoint's model config, if already read)."""
     model = container(cfg.model)
     if stage_module_kind(cfg) == "rankpo":  # stage 2 trains the architecture of its stage-1 checkpoint
-        model = stage2_model_config(cfg.stage.get("init_ckpt"), model)
+        model = stage2_model_config(cfg.stage.get("init_ckpt"), model, stage1)
     return model
 
 
-def build_datamodule(cfg: DictConfig) -> PairDataModule:
+def build_datamodule(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> PairDataModule:
     """The DataModule of the configured data and model (generating synthetic data if needed)."""
     prepare_data(container(cfg.data))
     mode = str(cfg.stage.get("data_mode", "contrastive"))
     model = container(cfg.model)
     if mode == "preference":  # tokenise as the stage-1 checkpoint was trained
-        model = stage2_model_config(cfg.stage.get("init_ckpt"), model)
+        model = stage2_model_config(cfg.stage.get("init_ckpt"), model, stage1)
     data = {k: v for k, v in container(cfg.data).items() if k not in GENERATOR_KEYS}
     return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, **data)
 
 
-def build_module(cfg: DictConfig) -> L.LightningModule:
-    """The LightningModule of the configured stage."""
+def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.LightningModule:
+    """The LightningModule of the configured stage (``stage1``: see :func:`model_config`)."""
     stage = cfg.stage
     if stage.name == "contrastive":
         return ContrastiveModule(
@@ -109,8 +110,8 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
         )
     if stage.get("module") == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
         options = {key: stage[key] for key in RANKPO_OPTIONS}  # checked once, by RankPOModule
-        return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), optim=container(stage.optim),
-                                        **options, **token_limits(cfg))
+        return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), stage1_model=stage1,
+                                        optim=container(stage.optim), **options, **token_limits(cfg))
     raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")
 
 

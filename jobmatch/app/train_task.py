@@ -43,11 +43,11 @@ log = logging.getLogger(__name__)
 TRAIN_KEYS = ("seed", "model", "data", "stage", "trainer", "eval")  # what a training run reads
 
 
-def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> str | None:
+def resolve_ckpt_path(cfg: DictConfig, run_dir: Path, stage1: dict[str, Any] | None = None) -> str | None:
     """The checkpoint to resume from: explicit path, ``last``, or the run dir's last one if present.
 
     The file is checked before anything loads (metadata only): an unreadable file, or one of another
-    stage or model, raises a one-line :class:`CheckpointError`.
+    stage or model, raises a one-line :class:`CheckpointError`. ``stage1``: see :func:`check_before_loading`.
     """
     last = run_dir / "checkpoints" / "last.ckpt"
     wanted = cfg.get("ckpt_path")
@@ -62,23 +62,27 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> str | None:
         fix = "set ckpt_path to a checkpoint of this run's stage and model, or drop it to start afresh"
     if not path.exists():
         raise MissingCheckpointError(f"{path}: {option} names no file; fix: {fix}")
-    check_checkpoint(path, option, model=model_config(cfg), module=stage_module_kind(cfg),
+    check_checkpoint(path, option, model=model_config(cfg, stage1), module=stage_module_kind(cfg),
                      stage_name=str(cfg.stage.name), fix=fix)
     return str(path)
 
 
-def check_before_loading(cfg: DictConfig, run_dir: Path) -> None:
+def check_before_loading(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
     """Refuse now, in one line, what would otherwise fail after the model loads or an epoch ran: an
     output or cache folder that cannot be written, a checkpoint of another stage or model to resume
-    from, or a stage-1 ``stage.init_ckpt`` whose weights do not fit ``model``."""
+    from, or a stage-1 ``stage.init_ckpt`` whose weights do not fit ``model``.
+
+    Returns the stage-1 checkpoint's model config of a stage-2 run (read here, once; None otherwise)."""
     check_writable_folders(training_output_folders(cfg, run_dir))
     init = cfg.stage.get("init_ckpt")
+    stage1 = None
     if init and stage_module_kind(cfg) == "contrastive":  # its weights load into model=...
         check_checkpoint(init, "stage.init_ckpt", model=container(cfg.model),
                          fix="set stage.init_ckpt to a checkpoint of this model, or null")
     elif init:  # stage 2 adopts the checkpoint's architecture: it need only be a readable jobmatch checkpoint
-        inspect_checkpoint(init, fix=INIT_FIX)
-    resolve_ckpt_path(cfg, run_dir)
+        stage1 = inspect_checkpoint(init, fix=INIT_FIX).model
+    resolve_ckpt_path(cfg, run_dir, stage1)
+    return stage1
 
 
 def evaluate_stage2(
@@ -117,11 +121,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if (finished := finished_run(cfg)) is not None:
         return finished
     run_dir = resolve_run_dir(cfg, check=True, keys=TRAIN_KEYS)
-    check_before_loading(cfg, run_dir)
+    stage1 = check_before_loading(cfg, run_dir)  # a stage-2 run reads its stage-1 model config here, once
     L.seed_everything(int(cfg.seed), workers=True)
-    datamodule = build_datamodule(cfg)
+    datamodule = build_datamodule(cfg, stage1)
     datamodule.setup("fit")
-    module = build_module(cfg)
+    module = build_module(cfg, stage1)
     loggers = build_loggers(cfg)
     callbacks = [*build_callbacks(cfg, run_dir, datamodule, bool(loggers)), ConfigOptimizerOnResume()]
     trainer: L.Trainer = hydra.utils.instantiate(
@@ -129,7 +133,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     for lg in loggers:
         lg.log_hyperparams(container(cfg))
-    ckpt_path = resolve_ckpt_path(cfg, run_dir)
+    ckpt_path = resolve_ckpt_path(cfg, run_dir, stage1)
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
     start = time.perf_counter()

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jobmatch.model.checkpoint import checkpoint_info, inspect_checkpoint, read_checkpoint
+from jobmatch.model.checkpoint import DEFAULT_FIX, checkpoint_info, inspect_checkpoint, read_checkpoint
 from jobmatch.model.encoder import TextEncoder
 
 __all__ = ["checkpoint_model_config", "load_encoder", "read_checkpoint"]
@@ -32,6 +32,6 @@ def load_encoder(ckpt_path: str | Path | None, model_cfg: Mapping[str, Any] | No
     return encoder
 
 
-def checkpoint_model_config(ckpt_path: str | Path) -> dict[str, Any]:
-    """The model config saved in a checkpoint (weights memory-mapped, not read)."""
-    return inspect_checkpoint(ckpt_path).model
+def checkpoint_model_config(ckpt_path: str | Path, *, fix: str = DEFAULT_FIX) -> dict[str, Any]:
+    """The model config saved in a checkpoint (weights memory-mapped, not read); ``fix`` ends a read error."""
+    return inspect_checkpoint(ckpt_path, fix=fix).model

@@ -18,8 +18,8 @@ from torch import nn
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
-from jobmatch.model.checkpoint import ARCHITECTURE_KEYS, inspect_checkpoint
-from jobmatch.model.loading import load_encoder
+from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
+from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
 
@@ -35,17 +35,18 @@ RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label
 # keys; the others (lora, gradient_checkpointing) come from the current model config.
 
 
-def stage1_model_config(init_ckpt: str | Path) -> dict[str, Any]:
-    """The model config saved in a checkpoint, read lazily (memory-mapped: the weights are not loaded)."""
-    return inspect_checkpoint(init_ckpt, fix=INIT_FIX).model
+def stage2_model_config(
+    init_ckpt: str | Path | None, model_cfg: Mapping[str, Any], stage1: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The stage-2 model config: the architecture of the stage-1 checkpoint, the rest (LoRA) from ``model_cfg``.
 
-
-def stage2_model_config(init_ckpt: str | Path | None, model_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage-2 model config: the architecture of the stage-1 checkpoint, the rest (LoRA) from ``model_cfg``."""
+    ``stage1`` is the checkpoint's model config when the caller has read it already (a run reads it once);
+    None reads it here (memory-mapped: the weights are not loaded).
+    """
     model_cfg = dict(model_cfg)
     if not init_ckpt:
         return model_cfg
-    stage1 = stage1_model_config(init_ckpt)
+    stage1 = dict(stage1) if stage1 is not None else checkpoint_model_config(init_ckpt, fix=INIT_FIX)
     changed = [k for k in ARCHITECTURE_KEYS if k in model_cfg and model_cfg[k] != stage1.get(k)]
     if changed:
         log.warning("model.%s differ from stage.init_ckpt's; using the checkpoint's", ", model.".join(changed))
@@ -146,11 +147,15 @@ class RankPOModule(L.LightningModule):
         self.register_buffer("reference_scores", torch.empty(0, 2), persistent=False)  # [P, 2] for frozen
 
     @classmethod
-    def from_stage1(cls, init_ckpt: str | None, model: Mapping[str, Any], **options: Any) -> RankPOModule:
-        """The module starting from a stage-1 checkpoint (or, without one, from ``model``'s base weights)."""
+    def from_stage1(
+        cls, init_ckpt: str | None, model: Mapping[str, Any], *, stage1_model: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> RankPOModule:
+        """The module starting from a stage-1 checkpoint (or, without one, from ``model``'s base weights);
+        ``stage1_model``: the checkpoint's model config when already read (see :func:`stage2_model_config`)."""
         if not init_ckpt:
             log.warning("stage.init_ckpt is not set: stage 2 starts from the base model of model=...")
-        model = stage2_model_config(init_ckpt, model)
+        model = stage2_model_config(init_ckpt, model, stage1_model)
         encoder = stage2_encoder(model, init_ckpt)
         return cls(model=encoder.cfg, init_ckpt=str(init_ckpt) if init_ckpt else None, encoder=encoder, **options)
 

@@ -97,7 +97,8 @@ def build_datamodule(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> P
 def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.LightningModule:
     """The LightningModule of the configured stage (``stage1``: see :func:`model_config`)."""
     stage = cfg.stage
-    if stage.name == "contrastive":
+    kind = stage_module_kind(cfg)
+    if kind == "contrastive":
         return ContrastiveModule(
             model=container(cfg.model),
             optim=container(stage.optim),
@@ -108,7 +109,7 @@ def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.Lig
             chunk_recompute=bool(stage.get("chunk_recompute", True)),
             **token_limits(cfg),
         )
-    if stage.get("module") == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
+    if kind == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
         options = {key: stage[key] for key in RANKPO_OPTIONS}  # checked once, by RankPOModule
         return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), stage1_model=stage1,
                                         optim=container(stage.optim), **options, **token_limits(cfg))

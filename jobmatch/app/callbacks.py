@@ -8,7 +8,7 @@ from typing import Any
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig
 
-from jobmatch.app.builders import embedding_cache, encode_settings
+from jobmatch.app.builders import embedding_cache, encode_settings, stage_module_kind
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.errors import ConfigError
 from jobmatch.modules.reference import ReferenceCache, ReferenceScores
@@ -34,7 +34,7 @@ def build_callbacks(
             bf16=settings.bf16,
             cache=embedding_cache(cfg),
         ))
-    if cfg.stage.get("module") == "rankpo" and cfg.stage.reference == "frozen":
+    if stage_module_kind(cfg) == "rankpo" and cfg.stage.reference == "frozen":
         # the training precision, not eval.bf16: the same scores as the online reference would give
         settings = encode_settings(cfg, bf16="bf16" in str(cfg.trainer.precision))
         callbacks.append(ReferenceScores(ReferenceCache(Path(cfg.paths.cache_dir) / "reference"), settings))

@@ -26,6 +26,7 @@ from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import texts_fingerprint
 from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.retrieval.preference_eval import pair_similarities
+from jobmatch.utils.npy_store import save_npy_atomic
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,7 @@ class ReferenceCache:
         path = self.path(encoder, records, settings)
         if writer and not path.exists():
             log.info("computing reference scores for %d pairs -> %s", len(records), path)
-            scores = compute_reference_scores(encoder, records, settings).astype(np.float32)
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npy")
-            np.save(tmp, scores)
-            tmp.replace(path)
+            save_npy_atomic(path, compute_reference_scores(encoder, records, settings).astype(np.float32))
         if barrier is not None:
             barrier()
         log.info("reference scores from %s", path)

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from jobmatch.data.collate import pad_tokens
 from jobmatch.model import TextEncoder
 from jobmatch.model.tokenizer import tokenize
+from jobmatch.utils.npy_store import load_npy, save_npy_atomic
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +93,11 @@ class EmbeddingCache:
         model_fp = model_fp or model_fingerprint(encoder)
         settings = f"{kwargs.get('max_length')}|{bool(kwargs.get('bf16', False))}"
         path = self.path(model_fp, texts_fingerprint(texts), settings)
-        self.last_hit = path.exists()
-        if self.last_hit:
+        stored = load_npy(path)
+        self.last_hit = stored is not None
+        if stored is not None:
             log.info("embeddings from cache: %s", path)
-            return np.load(path)
+            return stored
         emb = encode_texts(encoder, texts, **kwargs)  # type: ignore[arg-type]
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, emb)
-        tmp.replace(path)
+        save_npy_atomic(path, emb)
         return emb

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
-from tqdm.auto import tqdm
 
+from jobmatch.annotate.judging import check_success, judge_items
 from jobmatch.annotate.redaction import redact_items
 from jobmatch.annotate.sampling import sample_rank_pairs
 from jobmatch.app.builders import container, embedding_cache, encode_settings
@@ -21,11 +21,10 @@ from jobmatch.app.judge_builder import build_judge
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.data.identities import read_identities
-from jobmatch.data.judgement import Item, Judge, Judgement
+from jobmatch.data.judgement import Item
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
-from jobmatch.errors import UserError
 from jobmatch.model.loading import load_encoder
 from jobmatch.retrieval.encode import model_fingerprint
 from jobmatch.retrieval.encoder_eval import embed_set
@@ -69,38 +68,6 @@ def plan_pairs(cfg: DictConfig, split: str, rset: RetrievalSet, ranked: np.ndarr
             plans.append({"split": split, "query_id": qid, "passage_id1": corpus_ids[top[i]],
                           "passage_id2": corpus_ids[top[j]], "passage_rank1": i, "passage_rank2": j})
     return plans
-
-
-Verdict = tuple[Judgement | None, str, str | None]  # (judgement, status, error)
-
-
-def judge_items(judge: Judge, items: Sequence[Item]) -> list[Verdict]:
-    """(judgement, status, error) per item: through ``judge_many`` when the judge batches, else one by one."""
-    if hasattr(judge, "judge_many"):
-        outcomes = judge.judge_many(items)  # type: ignore[attr-defined]
-        return [(o.judgement, o.status, None if o.status == "ok" else f"{o.status}: {o.error}") for o in outcomes]
-    out: list[Verdict] = []
-    for query, a, b in tqdm(items, desc=f"judge ({judge.name})", unit="pair"):
-        out.append((judge.judge(query, a, b), "ok", None))
-    return out
-
-
-def check_success(summary: dict[str, Any], failures: Sequence[dict[str, Any]], min_success: float,
-                  run_dir: Path) -> None:
-    """Raise a :class:`UserError` when fewer than ``min_success`` of the requested pairs got a verdict.
-
-    A judge that is unreachable or answers nonsense would otherwise leave empty preference files
-    behind a successful exit; the message gives the counts and the first error.
-    """
-    requested, annotated = summary["annotate/requested"], summary["annotate/annotated"]
-    if requested == 0 or annotated >= min_success * requested:
-        return
-    first = failures[0]["error"] if failures else "none recorded"
-    raise UserError(
-        f"annotate.min_success={min_success}: only {annotated}/{requested} pairs annotated "
-        f"({summary['annotate/failed']} failed, {summary['annotate/unparseable']} of them unparseable); "
-        f"first error: {first}; check the judge (judge.base_url, judge.model), see {run_dir / 'failures.jsonl'}"
-    )
 
 
 def redact_plans(

@@ -14,8 +14,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from jobmatch.annotate.judge_fairness import judge_flip_rate, name_swap_pairs
+from jobmatch.annotate.judging import judge_items
 from jobmatch.annotate.redaction import redact_items
-from jobmatch.app.annotate_task import judge_items
 from jobmatch.app.builders import (
     build_datamodule,
     build_loggers,

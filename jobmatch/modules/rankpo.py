@@ -18,6 +18,7 @@ from torch import nn
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
+from jobmatch.model.encoder import compile_encoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS, inspect_checkpoint
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
@@ -161,6 +162,10 @@ class RankPOModule(L.LightningModule):
     def set_reference_scores(self, scores: torch.Tensor) -> None:
         """Install the precomputed [P, 2] reference similarities, indexed by ``PreferenceBatch.index``."""
         self.reference_scores = scores.float().to(self.reference_scores.device)
+
+    def configure_model(self) -> None:
+        """Compile the encoder when ``model.compile`` names a mode (Lightning calls this before fit/validate)."""
+        compile_encoder(self.encoder, self.hparams["model"].get("compile"))
 
     def embed(self, tokens: TokenBatch) -> torch.Tensor:
         """[B, D] embeddings of a token batch."""

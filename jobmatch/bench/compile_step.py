@@ -99,6 +99,8 @@ def measure(settings: dict[str, Any], precision: str, run_dir: str) -> dict[str,
     gain = eager_step - compiled_step
     return {
         "precision": precision,
+        "eager_step_s": round(eager_step, 2),
+        "compiled_step_s": round(compiled_step, 2),
         "compile_s": round(compile_s, 1),
         "step_vs_eager": round(compiled_step / eager_step, 3),
         "break_even_steps": round(compile_s / gain) if gain > 0 else float("inf"),

@@ -20,6 +20,7 @@ from jobmatch.annotate.sampling import SAMPLERS
 from jobmatch.app.rules import Choice, IntList, Num, Rule, Subset, closest, is_number, show
 from jobmatch.errors import ConfigError
 from jobmatch.losses.rankpo import LOSS_TYPES, REFERENCE_MODES, validate_preference_options
+from jobmatch.model.encoder import COMPILE_MODES
 from jobmatch.retrieval.mining import STRATEGIES
 from jobmatch.retrieval.search import INDEX_KINDS
 
@@ -72,6 +73,7 @@ TRAINER_RULES: list[tuple[str, Rule, str]] = [
 ]
 OTHER_RULES: list[tuple[str, Rule, str]] = [
     ("seed", Num(integer=True), "42"),
+    ("model.compile", Choice(COMPILE_MODES, nullable=True), "default"),
     ("trainer2.max_epochs", Num(low=1, integer=True, nullable=True), "3"),
     ("eval.k", Num(low=1, integer=True), "100"),
     ("eval.cutoffs", IntList(), "[1,5,10,20,100]"),

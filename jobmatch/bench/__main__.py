@@ -41,6 +41,7 @@ REGISTRY: dict[str, str] = {
     "chunked_memory": "jobmatch.bench.chunked_memory",
     "ann_scale": "jobmatch.bench.ann_scale",
     "unique_texts": "jobmatch.bench.unique_texts",
+    "compile_step": "jobmatch.bench.compile_step",
 }
 DEFAULT_OUT = Path("experiments/benchmarks")
 

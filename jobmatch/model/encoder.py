@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
+# model.compile: null (eager) or one of these torch.compile modes.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 # Where HF configs keep the dropout of the attention probabilities: BERT-likes, Llama-likes, GPT-2-likes.
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
 
@@ -148,3 +151,22 @@ class TextEncoder(nn.Module):
         """Fold the LoRA weights into the base weights and drop the adapter."""
         if self.uses_lora:
             self.backbone = self.backbone.merge_and_unload()
+
+
+def compile_encoder(encoder: TextEncoder, mode: str | None) -> bool:
+    """Compile ``encoder`` in place with ``torch.compile(mode=mode)``; ``None`` keeps it eager.
+
+    In place (``nn.Module.compile``): parameter names, ``state_dict`` and checkpoints stay those of
+    the eager model. Compilation is lazy (at the first call) and happens once per grad mode, adapter
+    state and, after the first new sequence length, once for dynamic shapes. Idempotent.
+
+    Returns:
+        True when the encoder is (now) compiled.
+    """
+    if mode is None:
+        return False
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"model.compile='{mode}': use null (eager) or one of {COMPILE_MODES}")
+    if getattr(encoder, "_compiled_call_impl", None) is None:
+        encoder.compile(mode=mode)
+    return True

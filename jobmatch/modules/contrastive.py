@@ -12,6 +12,7 @@ from jobmatch.data.collate import ContrastiveBatch, TokenBatch
 from jobmatch.losses import info_nce_loss
 from jobmatch.model import TextEncoder
 from jobmatch.model.chunked import encode_in_chunks
+from jobmatch.model.encoder import compile_encoder
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 
@@ -76,6 +77,10 @@ class ContrastiveModule(L.LightningModule):
             raise ValueError(f"stage.chunk_size={chunk_size}: use a positive number of texts, or null for no chunks")
         self.chunk_size = chunk_size
         self.chunk_recompute = chunk_recompute
+
+    def configure_model(self) -> None:
+        """Compile the encoder when ``model.compile`` names a mode (Lightning calls this before fit/validate)."""
+        compile_encoder(self.encoder, self.hparams["model"].get("compile"))
 
     def embed(self, tokens: TokenBatch) -> torch.Tensor:
         """[B, D] embeddings of a token batch (in length-sorted chunks when ``chunk_size`` is set)."""

@@ -19,6 +19,7 @@ from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
+from jobmatch.model.encoder import compile_encoder
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
@@ -170,6 +171,10 @@ class RankPOModule(L.LightningModule):
     def set_reference_scores(self, scores: torch.Tensor) -> None:
         """Install the precomputed [P, 2] reference similarities, indexed by ``PreferenceBatch.index``."""
         self.reference_scores = scores.float().to(self.reference_scores.device)
+
+    def configure_model(self) -> None:
+        """Compile the encoder when ``model.compile`` names a mode (Lightning calls this before fit/validate)."""
+        compile_encoder(self.encoder, self.hparams["model"].get("compile"))
 
     def embed(self, tokens: TokenBatch) -> torch.Tensor:
         """[B, D] embeddings of a token batch."""

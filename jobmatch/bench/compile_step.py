@@ -1,0 +1,135 @@
+"""A compiled step (``model.compile``): torch.compile vs eager, side by side on the demo's stage-1 batches.
+
+One process, one model: an eager module and a deep copy compiled in place
+(:func:`jobmatch.model.encoder.compile_encoder`), fed the same training batches (real lengths, so
+the compiled copy meets new shapes and compiles for dynamic shapes as a run would). Per precision:
+- ``compile_s``: the extra seconds of the compiled copy's first ``warmup`` steps over the eager
+  module's first steps (tracing, inductor code generation, C++ builds of the kernels);
+- ``step_vs_eager``: the median steady-state step of the compiled copy over the eager one,
+  alternating batch by batch;
+- ``break_even_steps``: compile_s / (eager step − compiled step), the training steps after which
+  compiling has paid (∞ when the compiled step is not faster). Validation and evaluation under
+  ``no_grad`` compile their own graph once more; that cost is not in this figure.
+
+A timed step is the InfoNCE loss's forward and backward (the optimiser step is the same for both).
+fp32 always; bf16 autocast too where the CPU has fast bf16 (``cpu_has_fast_bf16``) or on CUDA.
+
+    .venv/bin/python -m jobmatch.bench compile_step
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from jobmatch.bench.common import bench_result, median, target
+from jobmatch.bench.training import compose
+from jobmatch.model.encoder import compile_encoder
+from jobmatch.utils.hardware import cpu_has_fast_bf16
+
+MODE = "default"
+
+
+def settings_for(quick: bool) -> dict[str, Any]:
+    """The benchmark's settings (full: the demo's stage 1; quick: tiny_bert, short texts)."""
+    length = 64 if quick else 192
+    warmup, steps = (2, 2) if quick else (3, 6)
+    return {
+        "model": "tiny_bert" if quick else "minilm",
+        "data": "synthetic_small (train split)",
+        "batch": 16,
+        "n_negatives": 3,
+        "max_passage_length": length,
+        "compile_mode": MODE,
+        "warmup_steps": warmup,
+        "steps": steps,
+        "repetitions": f"{warmup} warm-up batches (compile), then {steps} batches per variant, alternating",
+        "timed": "forward + backward of the InfoNCE loss per batch; median",
+    }
+
+
+def _step(module: torch.nn.Module, batch: Any, bf16: bool) -> float:
+    """Seconds of one forward + backward."""
+    module.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = module.contrastive_loss(batch)[0]
+    loss.backward()
+    return time.perf_counter() - start
+
+
+def measure(settings: dict[str, Any], precision: str, run_dir: str) -> dict[str, Any]:
+    """Eager vs compiled on ``warmup + steps`` training batches at one precision."""
+    import jobmatch.app.builders as entry
+    from jobmatch.bench.unique_texts import cpu_trainer
+
+    cfg = compose(
+        [
+            f"model={settings['model']}",
+            "data=synthetic_small",
+            f"data.batch_size={settings['batch']}",
+            f"data.n_negatives={settings['n_negatives']}",
+            f"data.max_passage_length={settings['max_passage_length']}",
+        ],
+        run_dir,
+    )
+    datamodule = entry.build_datamodule(cfg)
+    datamodule.setup("fit")
+    warmup, steps = settings["warmup_steps"], settings["steps"]
+    batches = list(itertools.islice(iter(datamodule.train_dataloader()), warmup + steps))
+    eager = entry.build_module(cfg).train()
+    compiled = copy.deepcopy(eager)
+    compile_encoder(compiled.encoder, MODE)
+    for module in (eager, compiled):
+        module.trainer = cpu_trainer()
+    bf16 = precision == "bf16"
+    times: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for batch in batches:
+        for name, module in (("eager", eager), ("compiled", compiled)):
+            times[name].append(_step(module, batch, bf16))
+    eager_step = median(times["eager"][warmup:])
+    compiled_step = median(times["compiled"][warmup:])
+    compile_s = sum(times["compiled"][:warmup]) - sum(times["eager"][:warmup])
+    gain = eager_step - compiled_step
+    return {
+        "precision": precision,
+        "eager_step_s": round(eager_step, 2),
+        "compiled_step_s": round(compiled_step, 2),
+        "compile_s": round(compile_s, 1),
+        "step_vs_eager": round(compiled_step / eager_step, 3),
+        "break_even_steps": round(compile_s / gain) if gain > 0 else float("inf"),
+        "texts_per_step": round(float(np.mean([b.texts_encoded for b in batches])), 1),
+        "steps": steps,
+    }
+
+
+def run(quick: bool = False) -> dict:
+    """Compiled/eager step ratio, compile seconds and break-even steps per precision."""
+    settings = settings_for(quick)
+    precisions = ["fp32", "bf16"] if cpu_has_fast_bf16() else ["fp32"]
+    settings["precisions"] = precisions
+    with tempfile.TemporaryDirectory(prefix="bench-compile-") as tmp:
+        rows = [measure(settings, precision, tmp) for precision in precisions]
+    fp32 = rows[0]
+    return bench_result(
+        "compile_step",
+        "A compiled step: torch.compile (in place) vs eager, stage-1 training batches",
+        settings,
+        rows,
+        [
+            target("compiled / eager step (fp32)", fp32["step_vs_eager"], "<=", 0.8),
+            target(
+                "break-even steps (fp32)",
+                fp32["break_even_steps"],
+                "<=",
+                60,
+                "the demo's stage 2 is 60 steps: compile is the default only where it pays within a run",
+            ),
+        ],
+    )

@@ -111,3 +111,15 @@ def test_auto_index_is_exact_up_to_a_million() -> None:
     assert choose_index_kind(1_000_000) == "flat"  # the measured break-even: see search.EXACT_SEARCH_MAX
     assert choose_index_kind(1_000_001) == "hnsw"
     assert choose_index_kind(500, threshold=100) == "hnsw"
+
+
+@pytest.mark.slow
+def test_compile_step_quick() -> None:
+    """torch.compile vs eager on tiny_bert: the result structure, a compile cost and a finite step ratio."""
+    from jobmatch.bench import compile_step
+
+    result = compile_step.run(quick=True)
+    check_structure(result, "compile_step", {"precision", "compile_s", "step_vs_eager", "net_s_per_run"})
+    row = result["rows"][0]
+    assert row["precision"] == "fp32" and row["step_vs_eager"] > 0
+    assert row["compile_s"] > 0  # the compiled copy's first steps include tracing and code generation

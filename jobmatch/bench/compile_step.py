@@ -8,8 +8,9 @@ the compiled copy meets new shapes and compiles for dynamic shapes as a run woul
 - ``step_vs_eager``: the median steady-state step of the compiled copy over the eager one,
   alternating batch by batch;
 - ``break_even_steps``: compile_s / (eager step − compiled step), the training steps after which
-  compiling has paid (∞ when the compiled step is not faster). Validation and evaluation under
-  ``no_grad`` compile their own graph once more; that cost is not in this figure.
+  compiling has paid (null when the compiled step is not faster); ``net_s_per_run``: the seconds a
+  run of ``RUN_STEPS`` steps saves (negative: loses). Validation and evaluation under ``no_grad``
+  compile their own graph once more; that cost is not in these figures.
 
 A timed step is the InfoNCE loss's forward and backward (the optimiser step is the same for both).
 fp32 always; bf16 autocast too where the CPU has fast bf16 (``cpu_has_fast_bf16``) or on CUDA.
@@ -34,6 +35,7 @@ from jobmatch.model.encoder import compile_encoder
 from jobmatch.utils.hardware import cpu_has_fast_bf16
 
 MODE = "default"
+RUN_STEPS = 60  # the demo's stage-2 run
 
 
 def settings_for(quick: bool) -> dict[str, Any]:
@@ -46,6 +48,8 @@ def settings_for(quick: bool) -> dict[str, Any]:
         "batch": 16,
         "n_negatives": 3,
         "max_passage_length": length,
+        "lengths": f"query 256, passage {length} tokens (max)",
+        "precision": "fp32, and bf16 autocast where the CPU has fast bf16",
         "compile_mode": MODE,
         "warmup_steps": warmup,
         "steps": steps,
@@ -103,7 +107,8 @@ def measure(settings: dict[str, Any], precision: str, run_dir: str) -> dict[str,
         "compiled_step_s": round(compiled_step, 2),
         "compile_s": round(compile_s, 1),
         "step_vs_eager": round(compiled_step / eager_step, 3),
-        "break_even_steps": round(compile_s / gain) if gain > 0 else float("inf"),
+        "break_even_steps": round(compile_s / gain) if gain > 0 else None,
+        "net_s_per_run": round(RUN_STEPS * gain - compile_s, 1),
         "texts_per_step": round(float(np.mean([b.texts_encoded for b in batches])), 1),
         "steps": steps,
     }
@@ -125,10 +130,10 @@ def run(quick: bool = False) -> dict:
         [
             target("compiled / eager step (fp32)", fp32["step_vs_eager"], "<=", 0.8),
             target(
-                "break-even steps (fp32)",
-                fp32["break_even_steps"],
-                "<=",
-                60,
+                f"seconds saved by a {RUN_STEPS}-step run, compile included (fp32)",
+                fp32["net_s_per_run"],
+                ">=",
+                0,
                 "the demo's stage 2 is 60 steps: compile is the default only where it pays within a run",
             ),
         ],

@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobmatch.bench.common import PEAKS_ENV, BenchSkipped, machine_info
+from jobmatch.bench.common import BenchSkipped, machine_info
+from jobmatch.bench.peaks import PEAKS_ENV
 from jobmatch.bench.report import to_markdown
 
 # name -> module, in running order: matmul first, as the others report utilisation against its peaks.

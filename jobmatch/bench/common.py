@@ -205,30 +205,6 @@ def mfu(achieved_flops_per_s: float, peak_flops_per_s: float) -> float:
     return achieved_flops_per_s / peak_flops_per_s
 
 
-_PEAKS: dict[tuple[str, str], float] = {}
-PEAKS_ENV = "JOBMATCH_BENCH_PEAKS"  # {"cpu/fp32": GFLOP/s, ...}: the runner hands matmul's peaks to later processes
-
-
-def set_peak(device: str, precision: str, gflops: float) -> None:
-    """Record this machine's measured matmul throughput (GFLOP/s) for ``precision`` (fp32, bf16)."""
-    _PEAKS[(device, precision)] = float(gflops)
-
-
-def peak_gflops(device: str, precision: str) -> float:
-    """The measured matmul GFLOP/s of ``precision`` on ``device``: recorded by the ``matmul`` benchmark
-    (in this process, or in :data:`PEAKS_ENV`), else measured now, quickly."""
-    if (device, precision) not in _PEAKS and os.environ.get(PEAKS_ENV):
-        for key, value in json.loads(os.environ[PEAKS_ENV]).items():
-            dev, _, prec = key.rpartition("/")
-            _PEAKS.setdefault((dev, prec), float(value))
-    if (device, precision) not in _PEAKS:
-        from jobmatch.bench.matmul import measure_peaks
-
-        for (dev, prec), value in measure_peaks(device, quick=True).items():
-            _PEAKS.setdefault((dev, prec), value)
-    return _PEAKS[(device, precision)]
-
-
 def _release_free_memory() -> None:
     """Give the C heap's free pages back to the OS (glibc): every thread keeps its own malloc arena, so
     trainers taking turns in threads would otherwise each hold their own peak step memory."""

@@ -32,11 +32,11 @@ from jobmatch.bench.common import (
     median,
     mfu,
     model_dir,
-    peak_gflops,
     require,
     sequence_flops,
     target,
 )
+from jobmatch.bench.peaks import peak_gflops
 from jobmatch.data.retrieval_set import RetrievalSet
 
 MAX_LENGTH = 128  # tokens, JDs and talents (as in st_train; sized for the 2-core machine's time budget)

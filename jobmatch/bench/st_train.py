@@ -42,11 +42,11 @@ from jobmatch.bench.common import (
     median,
     mfu,
     model_dir,
-    peak_gflops,
     require,
     sequence_flops,
     target,
 )
+from jobmatch.bench.peaks import peak_gflops
 
 # Sized for the 2-core, shared 24 GB machine: an fp32 LoRA step of MiniLM on 8 JDs x 4 talents at 256
 # tokens measured ~8 GB peak RSS and about a minute (attention probabilities, their dropout and their

@@ -123,3 +123,14 @@ def test_compile_step_quick() -> None:
     row = result["rows"][0]
     assert row["precision"] == "fp32" and row["step_vs_eager"] > 0
     assert row["compile_s"] > 0  # the compiled copy's first steps include tracing and code generation
+
+
+def test_judge_throughput_quick() -> None:
+    """The judge benchmark in the harness's structure: concurrency beats one worker, the cache saves the done half."""
+    from jobmatch.bench import judge_throughput
+
+    result = judge_throughput.run(quick=True)
+    check_structure(result, "judge_throughput", {"variant", "concurrency", "requests", "requests_per_s"})
+    parallel, sequential = result["rows"]
+    assert parallel["requests_per_s"] > sequential["requests_per_s"]
+    assert result["settings"]["resume"]["requests_saved_by_cache"] == 40  # the interrupted run's half of 80

@@ -43,6 +43,7 @@ REGISTRY: dict[str, str] = {
     "ann_scale": "jobmatch.bench.ann_scale",
     "unique_texts": "jobmatch.bench.unique_texts",
     "compile_step": "jobmatch.bench.compile_step",
+    "judge_throughput": "jobmatch.bench.judge_throughput",
 }
 DEFAULT_OUT = Path("experiments/benchmarks")
 

@@ -1,6 +1,6 @@
 """Measure the judge's throughput and the cache's savings against the local fake server (no network).
 
-    python -m jobmatch.bench.judge_throughput                          # 400 items, concurrency 8, 50 ms
+    python -m jobmatch.bench judge_throughput                          # in make bench: 400 items, concurrency 8, 50 ms
     python -m jobmatch.bench.judge_throughput --items 1000 --concurrency 16 --latency 0.2
 
 Reports requests per second at ``--concurrency`` (the ceiling is concurrency / latency) and, for
@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from jobmatch.annotate.openai_judge import Item, OpenAIJudge
+from jobmatch.bench.common import bench_result, target
 from jobmatch.bench.judge_server import FakeChatServer
+
+ITEMS, CONCURRENCY, LATENCY = 400, 8, 0.05
 
 
 def items(n: int) -> list[Item]:
@@ -62,6 +65,44 @@ def run_benchmark(n_items: int, concurrency: int, latency: float, workdir: Path)
             "requests_saved_by_cache": summary.cached,
         }
     return report
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """The harness's result: requests/s at ``CONCURRENCY`` against its ceiling and one worker, and the
+    requests a resumed run sends (only the half the interrupted run did not get through)."""
+    n_items = 80 if quick else ITEMS
+    with tempfile.TemporaryDirectory(prefix="judge-bench-") as workdir:
+        report = run_benchmark(n_items, CONCURRENCY, LATENCY, Path(workdir))
+    parallel, sequential, resume = report["throughput"], report["sequential"], report["resume"]
+    rows = [
+        {"variant": f"{CONCURRENCY} workers", **parallel},
+        {"variant": "1 worker", **sequential},
+    ]
+    ceiling = report["ceiling_requests_per_s"]
+    return bench_result(
+        "judge_throughput",
+        "AI judge client: concurrent requests and the resumable cache, against the loopback judge server",
+        {
+            "model": "loopback OpenAI-compatible server (bench.judge_server), fixed latency",
+            "batch": f"{n_items} items",
+            "lengths": "short synthetic items (the cost is the server's latency)",
+            "precision": "n/a (no model)",
+            "repetitions": "one pass per variant; the resumed run after an interrupted half",
+            "latency_s": LATENCY,
+            "resume": resume,
+        },
+        rows,
+        [
+            target("requests/s at 8 workers / ceiling (8 / latency)", parallel["requests_per_s"] / ceiling, ">=", 0.7),
+            target(
+                "requests a resumed run sends / items left",
+                resume["requests_sent"] / max(1, n_items - n_items // 2),
+                "<=",
+                1.0,
+                "the cache answers what the interrupted run got through",
+            ),
+        ],
+    )
 
 
 def main() -> None:

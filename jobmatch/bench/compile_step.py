@@ -21,16 +21,15 @@ fp32 always; bf16 autocast too where the CPU has fast bf16 (``cpu_has_fast_bf16`
 from __future__ import annotations
 
 import copy
-import itertools
 import tempfile
-import time
 from typing import Any
 
 import numpy as np
-import torch
 
 from jobmatch.bench.common import bench_result, median, target
 from jobmatch.bench.training import compose
+from jobmatch.bench.unique_texts import batches as demo_batch_list
+from jobmatch.bench.unique_texts import cpu_trainer, demo_batches, stage1_overrides, timed_step
 from jobmatch.model.encoder import compile_encoder
 from jobmatch.utils.hardware import cpu_has_fast_bf16
 
@@ -40,15 +39,9 @@ RUN_STEPS = 60  # the demo's stage-2 run
 
 def settings_for(quick: bool) -> dict[str, Any]:
     """The benchmark's settings (full: the demo's stage 1; quick: tiny_bert, short texts)."""
-    length = 64 if quick else 192
     warmup, steps = (2, 2) if quick else (3, 6)
     return {
-        "model": "tiny_bert" if quick else "minilm",
-        "data": "synthetic_small (train split)",
-        "batch": 16,
-        "n_negatives": 3,
-        "max_passage_length": length,
-        "lengths": f"query 256, passage {length} tokens (max)",
+        **demo_batches(quick),
         "precision": "fp32, and bf16 autocast where the CPU has fast bf16",
         "compile_mode": MODE,
         "warmup_steps": warmup,
@@ -58,35 +51,13 @@ def settings_for(quick: bool) -> dict[str, Any]:
     }
 
 
-def _step(module: torch.nn.Module, batch: Any, bf16: bool) -> float:
-    """Seconds of one forward + backward."""
-    module.zero_grad(set_to_none=True)
-    start = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        loss = module.contrastive_loss(batch)[0]
-    loss.backward()
-    return time.perf_counter() - start
-
-
 def measure(settings: dict[str, Any], precision: str, run_dir: str) -> dict[str, Any]:
     """Eager vs compiled on ``warmup + steps`` training batches at one precision."""
     import jobmatch.app.builders as entry
-    from jobmatch.bench.unique_texts import cpu_trainer
 
-    cfg = compose(
-        [
-            f"model={settings['model']}",
-            "data=synthetic_small",
-            f"data.batch_size={settings['batch']}",
-            f"data.n_negatives={settings['n_negatives']}",
-            f"data.max_passage_length={settings['max_passage_length']}",
-        ],
-        run_dir,
-    )
-    datamodule = entry.build_datamodule(cfg)
-    datamodule.setup("fit")
+    cfg = compose(stage1_overrides(settings), run_dir)
     warmup, steps = settings["warmup_steps"], settings["steps"]
-    batches = list(itertools.islice(iter(datamodule.train_dataloader()), warmup + steps))
+    batches = demo_batch_list(cfg, warmup + steps)[1]
     eager = entry.build_module(cfg).train()
     compiled = copy.deepcopy(eager)
     compile_encoder(compiled.encoder, MODE)
@@ -96,7 +67,8 @@ def measure(settings: dict[str, Any], precision: str, run_dir: str) -> dict[str,
     times: dict[str, list[float]] = {"eager": [], "compiled": []}
     for batch in batches:
         for name, module in (("eager", eager), ("compiled", compiled)):
-            times[name].append(_step(module, batch, bf16))
+            loss = lambda module=module, batch=batch: module.contrastive_loss(batch)[0]  # noqa: E731
+            times[name].append(timed_step(loss, module, bf16))
     eager_step = median(times["eager"][warmup:])
     compiled_step = median(times["compiled"][warmup:])
     compile_s = sum(times["compiled"][:warmup]) - sum(times["eager"][:warmup])

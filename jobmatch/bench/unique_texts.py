@@ -37,10 +37,9 @@ from jobmatch.utils.hardware import cpu_has_fast_bf16
 PAIRS_PER_JD = 4
 
 
-def settings_for(quick: bool) -> dict[str, Any]:
-    """The benchmark's settings (full: the demo's; quick: tiny_bert, short texts)."""
+def demo_batches(quick: bool) -> dict[str, Any]:
+    """The demo's stage-1 batch settings (quick: tiny_bert, short texts), shared with ``compile_step``."""
     length = 64 if quick else 192
-    steps = 2 if quick else 6
     return {
         "model": "tiny_bert" if quick else "minilm",
         "data": "synthetic_small (train split)",
@@ -48,6 +47,25 @@ def settings_for(quick: bool) -> dict[str, Any]:
         "n_negatives": 3,
         "max_passage_length": length,
         "lengths": f"query 256, passage {length} tokens (max)",
+    }
+
+
+def stage1_overrides(settings: dict[str, Any]) -> list[str]:
+    """Config overrides of :func:`demo_batches`' settings for a stage-1 run."""
+    return [
+        f"model={settings['model']}",
+        "data=synthetic_small",
+        f"data.batch_size={settings['batch']}",
+        f"data.n_negatives={settings['n_negatives']}",
+        f"data.max_passage_length={settings['max_passage_length']}",
+    ]
+
+
+def settings_for(quick: bool) -> dict[str, Any]:
+    """The benchmark's settings (full: the demo's; quick: tiny_bert, short texts)."""
+    steps = 2 if quick else 6
+    return {
+        **demo_batches(quick),
         "pairs_per_jd": PAIRS_PER_JD,
         "precision": "bf16 autocast" if cpu_has_fast_bf16() else "fp32 (this CPU has no fast bf16)",
         "steps": steps,
@@ -84,11 +102,12 @@ def batches(cfg: Any, n: int) -> tuple[Any, list]:
     return datamodule, list(itertools.islice(iter(datamodule.train_dataloader()), n))
 
 
-def timed_step(loss_fn: Callable[[], torch.Tensor], module: torch.nn.Module) -> float:
-    """Seconds of one forward + backward (bf16 autocast where the CPU has fast bf16, as the demo trains)."""
+def timed_step(loss_fn: Callable[[], torch.Tensor], module: torch.nn.Module, bf16: bool | None = None) -> float:
+    """Seconds of one forward + backward; bf16 autocast when ``bf16`` (None: where the CPU has fast bf16,
+    as the demo trains)."""
     module.zero_grad(set_to_none=True)
     start = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_fast_bf16()):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_fast_bf16() if bf16 is None else bf16):
         loss = loss_fn()
     loss.backward()
     return time.perf_counter() - start
@@ -109,13 +128,7 @@ def stage1(settings: dict[str, Any], run_dir: str) -> list[dict[str, Any]]:
     """InfoNCE steps: unique passages vs every slot encoded."""
     import jobmatch.app.builders as entry
 
-    common = [
-        f"model={settings['model']}",
-        "data=synthetic_small",
-        f"data.batch_size={settings['batch']}",
-        f"data.n_negatives={settings['n_negatives']}",
-        f"data.max_passage_length={settings['max_passage_length']}",
-    ]
+    common = stage1_overrides(settings)
     n = settings["steps"] + 1
     cfgs = {name: compose([*common, f"data.unique_texts={name == 'unique'}"], run_dir) for name in ("naive", "unique")}
     data = {name: batches(cfg, n)[1] for name, cfg in cfgs.items()}

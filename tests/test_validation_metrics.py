@@ -26,13 +26,21 @@ def retrieval_set(rng: np.random.Generator) -> RetrievalSet:
     return RetrievalSet(queries=queries, corpus=corpus, qrels=qrels)
 
 
+# offset 9: unnormalised embeddings (model.normalize=false) whose every score lies below -7, which a fixed
+# shift of the cosine range would leave negative
+@pytest.mark.parametrize("offset", [0.0, 9.0])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_validation_callback_equals_retrieval_metrics(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validation_callback_equals_retrieval_metrics(
+    seed: int, offset: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(seed)
     rset = retrieval_set(rng)
     texts = [*rset.queries.values(), *rset.corpus.values()]
     vectors = rng.normal(size=(len(texts), DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # unit vectors: the score is a cosine, no ties
+    # one extra dimension, +3 on JDs and -3 on talents: every score drops by `offset` (= 9), the order is kept
+    extra = np.where(np.arange(len(texts)) < len(rset.queries), 1.0, -1.0)[:, None] * np.sqrt(offset)
+    vectors = np.concatenate([vectors, extra.astype(np.float32)], axis=1)
     table = dict(zip(texts, vectors, strict=True))
 
     def fake_encode(encoder: Any, batch: list[str], **kwargs: Any) -> np.ndarray:
@@ -47,6 +55,7 @@ def test_validation_callback_equals_retrieval_metrics(seed: int, monkeypatch: py
     q = np.stack([table[t] for t in rset.queries.values()])  # [Q, D]
     c = np.stack([table[t] for t in rset.corpus.values()])  # [N, D]
     scores = q @ c.T  # [Q, N]
+    assert offset == 0.0 or scores.max() < -7.0  # every score negative even after a shift of 2
     run = {qid: {cid: float(s) for cid, s in zip(rset.corpus, row, strict=True)}
            for qid, row in zip(rset.queries, scores, strict=True)}
     expected = retrieval_metrics(run, rset.qrels, CUTOFFS, variants=False)

@@ -14,8 +14,6 @@ from torchmetrics.retrieval import RetrievalMRR, RetrievalNormalizedDCG, Retriev
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts
 
-SCORE_SHIFT = 2.0  # added to the cosine scores handed to torchmetrics (see on_validation_epoch_end)
-
 
 def retrieval_collection(cutoffs: Sequence[int]) -> MetricCollection:
     """nDCG@k, MRR@k and Recall@k for every k, named ``ndcg@k`` etc."""
@@ -68,10 +66,11 @@ class RetrievalValidation(Callback):
             corpus = encode_texts(encoder, texts, max_length=self.max_passage_length, desc="val corpus", **kwargs)
         queries = encode_texts(encoder, [self.rset.queries[q] for q in qids], max_length=self.max_query_length,
                                desc="val queries", **kwargs)
-        # torchmetrics' recall and MRR count a talent only when its score is > 0; cosines are >= -1, so they
-        # are shifted by 2 (in float64: no new ties), which keeps the order and counts every talent, as
-        # retrieval_metrics does.
-        scores = torch.from_numpy(queries @ corpus.T).double() + SCORE_SHIFT  # [Q_local, N]
+        # torchmetrics' recall and MRR count a talent only when its score is > 0. Each JD's scores are
+        # shifted so that its lowest is 1 (float64: no new ties): the order is kept and every talent counts,
+        # as in retrieval_metrics, whether the embeddings are normalised (cosines >= -1) or not.
+        raw = torch.from_numpy(queries @ corpus.T).double()  # [Q_local, N]
+        scores = raw - raw.min(dim=1, keepdim=True).values + 1.0
         relevant = np.zeros(scores.shape, dtype=bool)
         column = {cid: j for j, cid in enumerate(corpus_ids)}
         for i, qid in enumerate(qids):

@@ -170,6 +170,7 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
         results |= {(k.removeprefix("stage2/") if k.startswith("stage2/") else k): v for k, v in audited.items()}
     write_results(root, results)
     log_results(build_loggers(cfg), results)
-    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name))
+    lines = OmegaConf.to_container(cfg.acceptance, resolve=True) if cfg.get("acceptance") else None
+    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name), lines=lines)
     print(table)
     return results

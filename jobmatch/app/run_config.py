@@ -28,6 +28,7 @@ IGNORED = (
     "tags",
     "task_name",
     "objective",
+    "acceptance",
     "ckpt_path",
     "resume",
     "trainer.enable_progress_bar",

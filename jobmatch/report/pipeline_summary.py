@@ -22,6 +22,16 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) and math.isfinite(value) else "—"
 
 
+def _delta(results: dict[str, Any], key: str) -> str:
+    """``delta/<key>`` signed, with its paired 95% interval when the evaluation wrote one."""
+    value = results.get(f"delta/{key}")
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "—"
+    low, high = results.get(f"delta/{key}_ci_low"), results.get(f"delta/{key}_ci_high")
+    interval = f" [{low:+.4f}, {high:+.4f}]" if isinstance(low, float) and isinstance(high, float) else ""
+    return f"{value:+.4f}{interval}"
+
+
 def pipeline_table(results: dict[str, Any], stage2_name: str) -> str:
     """Markdown: nDCG@20, Recall@100 and alignment (with the judge's ceiling and the model's intent agreement)
     for the baselines, stage 1 and stage 2; ``test_ood/`` rows when an out-of-distribution split was evaluated."""
@@ -31,14 +41,50 @@ def pipeline_table(results: dict[str, Any], stage2_name: str) -> str:
         aligned = [_fmt(results.get(prefix + key)) if prefix else "—" for key in ALIGNMENT]
         lines.append(f"| {label} | {_fmt(results.get(ndcg))} | {_fmt(results.get(recall))} | " + " | ".join(aligned)
                      + " |")
-    deltas = [_fmt(results.get(f"delta/{key}")) for key in ("ndcg@20", "recall@100", "alignment")]
+    deltas = [_delta(results, key) for key in ("ndcg@20", "recall@100", "alignment")]
     lines.append(f"| Δ ({stage2_name} − stage 1) | " + " | ".join(deltas) + f" | — | "
-                 f"{_fmt(results.get('delta/alignment_intent'))} |")
+                 f"{_delta(results, 'alignment_intent')} |")
     for label, prefix in (("stage 1, OOD test", "stage1/test_ood/"), (f"{stage2_name}, OOD test", "test_ood/")):
         if f"{prefix}ndcg@20" in results:
             lines.append(f"| {label} | {_fmt(results[prefix + 'ndcg@20'])} | "
                          f"{_fmt(results.get(prefix + 'recall@100'))} | — | — | — |")
     return "\n".join(lines)
+
+
+def kept_and_gained(results: dict[str, Any]) -> tuple[float, float] | None:
+    """(share of stage-1 test nDCG@20 that stage 2 keeps, alignment gain over stage 1), or None when missing."""
+    start, end, gain = (results.get(k) for k in ("stage1/ndcg@20", "test/ndcg@20", "delta/alignment"))
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (start, end, gain)) or not start:
+        return None
+    return end / start, gain
+
+
+def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, float] | None = None) -> list[str]:
+    """In words: how much nDCG@20 stage 2 keeps and how much alignment it gains (Δ intervals are paired bootstrap
+    95% over test JDs); with ``lines`` (``alignment_gain``, ``ndcg_kept``: an acceptance line, e.g. the demo's),
+    whether each is met and by what margin."""
+    found = kept_and_gained(results)
+    if found is None:
+        return []
+    kept, gain = found
+    low, high = results.get("delta/alignment_ci_low"), results.get("delta/alignment_ci_high")
+    known = isinstance(low, float) and isinstance(high, float)
+    interval = f" (paired 95% CI [{low:+.4f}, {high:+.4f}])" if known else ""
+    pairs = results.get("annotate/test_pairs")
+    out = [f"{stage2_name} keeps {100 * kept:.1f}% of stage-1 test nDCG@20 and changes alignment by {gain:+.4f}"
+           f"{interval}" + (f" on {pairs} judged test pairs." if pairs else ".")]
+    checks = []
+    if lines and lines.get("alignment_gain") is not None:
+        target = float(lines["alignment_gain"])
+        checks.append(f"alignment gain {gain:+.4f} vs ≥ {target:+.2f}: "
+                      f"{'met' if gain >= target else 'not met'} (margin {gain - target:+.4f})")
+    if lines and lines.get("ndcg_kept") is not None:
+        target = float(lines["ndcg_kept"])
+        checks.append(f"nDCG@20 kept {100 * kept:.1f}% vs ≥ {100 * target:.0f}%: "
+                      f"{'met' if kept >= target else 'not met'} (margin {100 * (kept - target):+.1f} points)")
+    if checks:
+        out.append("Acceptance line: " + "; ".join(checks) + ".")
+    return out
 
 
 def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path | None:
@@ -66,10 +112,11 @@ def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path
     return path
 
 
-def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str) -> str:
-    """Write ``report.md`` (table + plot, and the fairness block when the models were audited) into
-    ``root``; return the table(s) to print."""
-    table = pipeline_table(results, stage2_name)
+def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str,
+                          lines: dict[str, float] | None = None) -> str:
+    """Write ``report.md`` (table, what stage 2 kept and gained against the acceptance ``lines``, plot, and the
+    fairness block when the models were audited) into ``root``; return the text to print."""
+    table = "\n\n".join([pipeline_table(results, stage2_name), *summary_lines(results, stage2_name, lines)])
     audited = {"stage 1": {k.removeprefix("stage1/"): v for k, v in results.items() if k.startswith("stage1/audit/")},
                stage2_name: {k: v for k, v in results.items() if k.startswith("audit/")}}
     if any(audited.values()):

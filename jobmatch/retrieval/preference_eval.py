@@ -6,7 +6,9 @@
 - for pairs of the offline judge, ``test/alignment_ceiling`` (its noiseless scores' agreement with its own
   noisy verdicts: the best alignment to expect) and ``test/alignment_intent`` (agreement with the noiseless
   preference); absent for other judges;
-- the same for the stage-1 checkpoint (``stage1/...``) and the differences (``delta/...``);
+- the same for the stage-1 checkpoint (``stage1/...``) and the differences (``delta/...``), with a paired
+  bootstrap 95% interval over test JDs for nDCG@20, alignment and intent (``delta/<metric>_ci_low``/``_ci_high``:
+  both models are scored on the same JDs and pairs);
 - per-JD values in ``per_query.json`` beside ``results.json`` (for paired method-vs-method intervals).
 
 Embeddings go through the on-disk :class:`EmbeddingCache`, so the stage-1 model is encoded once
@@ -35,6 +37,7 @@ from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_a
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
 from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, evaluate_encoder
 from jobmatch.retrieval.metrics import per_query_metrics
+from jobmatch.utils.bootstrap import paired_bootstrap
 
 log = logging.getLogger(__name__)
 OFFLINE_JUDGE_PREFIX = "offline-judge("  # the ``model`` of records judged by jobmatch.data.synthetic.judge
@@ -168,6 +171,25 @@ def with_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, fl
     return out
 
 
+def paired_delta_intervals(run: dict[str, dict[str, float]], stage1: dict[str, dict[str, float]]
+                           ) -> dict[str, float]:
+    """``delta/<metric>_ci_low``/``_ci_high``: paired bootstrap 95% intervals of run − stage 1 over the JDs both
+    were evaluated on (per-JD values as in ``per_query.json``; alignment metrics weighted by the JD's pair count)."""
+    out: dict[str, float] = {}
+    for metric in (f"ndcg@{PAIRED_CUTOFF}", "alignment", "alignment_intent"):
+        if metric not in run or metric not in stage1:
+            continue
+        jds = sorted(set(run[metric]) & set(stage1[metric]))
+        if not jds:
+            continue
+        diffs = np.array([run[metric][j] - stage1[metric][j] for j in jds])  # [J]
+        counts = run.get("n_pairs")
+        weights = np.array([counts[j] for j in jds]) if metric != f"ndcg@{PAIRED_CUTOFF}" and counts else None
+        _, low, high = paired_bootstrap(diffs, weights)
+        out[f"delta/{metric}_ci_low"], out[f"delta/{metric}_ci_high"] = low, high
+    return out
+
+
 def ood_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, float]:
     """:func:`with_deltas` for the out-of-distribution split: ``test_ood/``, ``{stage1,delta}/test_ood/`` keys."""
     out = {}
@@ -219,4 +241,5 @@ def evaluate_preference_run(
     if out_dir is not None:
         path = Path(out_dir) / PER_QUERY_FILE
         path.write_text(json.dumps({"test": run_values, "stage1": start_values}, sort_keys=True) + "\n")
-    return {**with_deltas(run, start), **ood_deltas(run_ood, start_ood)}
+    return {**with_deltas(run, start), **paired_delta_intervals(run_values, start_values),
+            **ood_deltas(run_ood, start_ood)}

@@ -24,11 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobmatch.report.sweep import Run, grouped
-from jobmatch.utils.bootstrap import paired_bootstrap
+from jobmatch.utils.bootstrap import PerJD, paired_bootstrap, paired_diffs
 
 PER_QUERY_FILE = "per_query.json"
 METRICS = (("ndcg@20", "nDCG@20"), ("alignment", "alignment"))
-PerJD = dict[str, dict[str, float]]  # {"ndcg@20": {JD id: value}, "alignment": ..., "n_pairs": ...}
 
 
 def read_per_query(run: Run) -> PerJD | None:
@@ -54,19 +53,6 @@ def cells(runs: list[Run]) -> dict[str, dict[float, Cell]]:
         if values and lr is not None:
             out.setdefault(method, {})[lr] = Cell(float(np.mean(aligns)) if aligns else math.nan, values)
     return out
-
-
-def paired_diffs(a: dict[int, PerJD], b: dict[int, PerJD], metric: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """[S, J] differences A − B on the JDs both have, seeds paired by value (by order when none is shared),
-    and the JDs' pair counts as weights for alignment."""
-    shared = sorted(set(a) & set(b))
-    pairs = [(a[s], b[s]) for s in shared] or list(zip((a[s] for s in sorted(a)), (b[s] for s in sorted(b)),
-                                                       strict=False))
-    jds = sorted(set.intersection(*(set(x[metric]) & set(y[metric]) for x, y in pairs)))
-    diffs = np.array([[x[metric][j] - y[metric][j] for j in jds] for x, y in pairs])  # [S, J]
-    counts = pairs[0][0].get("n_pairs")
-    weights = np.array([counts[j] for j in jds]) if metric == "alignment" and counts else None
-    return diffs, weights
 
 
 def interpolate(curve: dict[float, Cell], level: float) -> dict[int, PerJD] | None:

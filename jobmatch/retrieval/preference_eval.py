@@ -37,7 +37,7 @@ from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_a
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
 from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, evaluate_encoder
 from jobmatch.retrieval.metrics import per_query_metrics
-from jobmatch.utils.bootstrap import paired_bootstrap
+from jobmatch.utils.bootstrap import paired_bootstrap, paired_diffs
 
 log = logging.getLogger(__name__)
 OFFLINE_JUDGE_PREFIX = "offline-judge("  # the ``model`` of records judged by jobmatch.data.synthetic.judge
@@ -179,12 +179,9 @@ def paired_delta_intervals(run: dict[str, dict[str, float]], stage1: dict[str, d
     for metric in (f"ndcg@{PAIRED_CUTOFF}", "alignment", "alignment_intent"):
         if metric not in run or metric not in stage1:
             continue
-        jds = sorted(set(run[metric]) & set(stage1[metric]))
-        if not jds:
+        diffs, weights = paired_diffs({0: run}, {0: stage1}, metric)  # [1, J]
+        if diffs.size == 0:
             continue
-        diffs = np.array([run[metric][j] - stage1[metric][j] for j in jds])  # [J]
-        counts = run.get("n_pairs")
-        weights = np.array([counts[j] for j in jds]) if metric != f"ndcg@{PAIRED_CUTOFF}" and counts else None
         _, low, high = paired_bootstrap(diffs, weights)
         out[f"delta/{metric}_ci_low"], out[f"delta/{metric}_ci_high"] = low, high
     return out

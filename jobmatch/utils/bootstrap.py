@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+PerJD = dict[str, dict[str, float]]  # {"ndcg@20": {JD id: value}, "alignment": ..., "n_pairs": ...}
 
 def paired_bootstrap(
     diffs: np.ndarray, weights: np.ndarray | None = None, *, n_bootstrap: int = 2000, seed: int = 0,
@@ -30,3 +31,16 @@ def paired_bootstrap(
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(stats, [tail, 100 - tail])
     return estimate, float(low), float(high)
+
+
+def paired_diffs(a: dict[int, PerJD], b: dict[int, PerJD], metric: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """[S, J] differences A − B on the JDs both have, seeds paired by value (by order when none is shared), and
+    the JDs' pair counts as weights for the pair-share metrics (alignment, intent; not nDCG)."""
+    shared = sorted(set(a) & set(b))
+    pairs = [(a[s], b[s]) for s in shared] or list(zip((a[s] for s in sorted(a)), (b[s] for s in sorted(b)),
+                                                       strict=False))
+    jds = sorted(set.intersection(*(set(x[metric]) & set(y[metric]) for x, y in pairs)))
+    diffs = np.array([[x[metric][j] - y[metric][j] for j in jds] for x, y in pairs])  # [S, J]
+    counts = pairs[0][0].get("n_pairs")
+    weights = np.array([counts[j] for j in jds]) if not metric.startswith("ndcg") and counts else None
+    return diffs, weights

@@ -1,36 +1,75 @@
 #!/usr/bin/env bash
 # Full reproduction of the paper's analyses on the synthetic benchmark (make reproduce):
-#   1. stage 1: the curriculum comparison, incremental vs combined over 2 mining rounds (experiments/curriculum);
-#   2. stage 2: offline-judged pairs from the best stage-1 model, then RankPO (sigmoid, hinge), SimRankPO
-#      (sigmoid, hinge) and SFT over a learning-rate grid and seeds (experiments/rankpo);
-#   3. the tables and figures (python -m jobmatch.report), copied into experiments/reproduce/.
+#   1. stage 1: the curriculum comparison, incremental vs combined over 2 mining rounds, once per seed
+#      (experiments/curriculum), evaluated on the test and the out-of-distribution test split;
+#   2. stage 2: offline-judged pairs from the first seed's best stage-1 model (on validation), then the methods
+#      over a learning-rate grid and seeds (experiments/rankpo);
+#   3. the tables and figures (python -m jobmatch.report, python -m jobmatch.report.curriculum), copied into
+#      experiments/reproduce/results/.
 # Every step skips what is already done, so a rerun after an interruption resumes.
-#   bash experiments/reproduce/run.sh                                   # CPU defaults (below)
-#   LRS="5e-7 1e-6 2e-6 5e-6 1e-5" SEEDS="0 1 2" STAGE1_ARGS="model=llama3_2_1b trainer=gpu" \
+#   bash experiments/reproduce/run.sh                                   # CPU defaults (below), 3 seeds
+#   JOBS=2 bash experiments/reproduce/run.sh                            # two runs side by side, 1 thread each
+#   DATA=synthetic METHODS="rankpo rankpo_hinge simrankpo simrankpo_hinge sft" LRS="1e-5 3e-5 1e-4" \
+#     bash experiments/reproduce/run.sh                                 # the experiment-size market (hours on CPU)
+#   LRS="5e-7 1e-6 2e-6 5e-6 1e-5" STAGE1_ARGS="model=llama3_2_1b trainer=gpu" \
 #     STAGE2_ARGS="model=llama3_2_1b trainer=gpu" bash experiments/reproduce/run.sh   # the paper's grid, GPU
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
 OUT=${OUT:-outputs/reproduce}
-DATA=${DATA:-synthetic}
+DATA=${DATA:-synthetic_small}
+SEEDS=${SEEDS:-"0 1 2"}  # stage 1 (one curriculum per seed) and stage 2 (every method x lr cell per seed)
+JOBS=${JOBS:-1}          # runs side by side; each gets nproc/JOBS threads
 # CPU defaults: LoRA on MiniLM wants larger rates than the paper's full fine-tuning grid (5e-7 ... 1e-5).
-LRS=${LRS:-"1e-5 3e-5 1e-4"}
-METHODS=${METHODS:-"rankpo rankpo_hinge simrankpo simrankpo_hinge sft"}
-SEEDS=${SEEDS:-"0 1 2"}  # stage 2: three seeds by default, the paired report resamples them with the JDs
-# CPU budget: one epoch per round over half of the training JDs, passages cut at 192 tokens.
-STAGE1_ARGS=${STAGE1_ARGS:-"trainer.max_epochs=1 trainer.limit_train_batches=0.5 data.max_passage_length=192"}
+LRS=${LRS:-"1e-4 5e-4"}
+METHODS=${METHODS:-"rankpo simrankpo sft"}
+# CPU budget: one epoch per round, passages cut at 192 tokens.
+STAGE1_ARGS=${STAGE1_ARGS:-"trainer.max_epochs=1 data.max_passage_length=192"}
 STAGE2_ARGS=${STAGE2_ARGS:-"data.max_passage_length=192"}
-PAIRS_PER_QUERY=${PAIRS_PER_QUERY:-1}
+PAIRS_PER_QUERY=${PAIRS_PER_QUERY:-4}
+export JOBS
+if [ "$JOBS" -gt 1 ]; then export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}; fi
+start=$(date +%s)
 
-# shellcheck disable=SC2086
-OUT="$OUT/curriculum" bash experiments/curriculum/run.sh data="$DATA" $STAGE1_ARGS
-STAGE1=$(.venv/bin/python -m jobmatch.report.curriculum --best-checkpoint "$OUT/curriculum")
-echo "stage 2 starts from $STAGE1"
-RUNS=""
-for method in $METHODS; do for lr in $LRS; do RUNS="$RUNS $method:$lr"; done; done
-# shellcheck disable=SC2086
-OUT="$OUT/stage2" STAGE1="$STAGE1" RUNS="$RUNS" SEEDS="$SEEDS" PAIRS_PER_QUERY="$PAIRS_PER_QUERY" \
-  bash experiments/rankpo/run.sh data="$DATA" $STAGE2_ARGS
-mkdir -p experiments/reproduce/results
-cp "$OUT/curriculum/table.md" experiments/reproduce/results/curriculum.md
-cp "$OUT/stage2/report.md" "$OUT"/stage2/*.png experiments/reproduce/results/
-echo "tables and figures: experiments/reproduce/results/"
+# The market is generated once before runs start side by side.
+$PY -m jobmatch.data.synthetic --preset "$DATA" --out "outputs/data/$DATA-seed0"
+RESULTS=${RESULTS:-experiments/reproduce/results}
+mkdir -p "$OUT/curriculum" "$OUT/stage2/logs"
+first=${SEEDS%% *}
+
+stage1_job() {  # seed: one curriculum (incremental and combined, shared round 0); table.md marks it done
+  local dir="$OUT/curriculum/seed$1"
+  echo "stage 1 seed $1: started (log $dir.log)"
+  if OUT="$dir" bash experiments/curriculum/run.sh data="$DATA" seed="$1" $STAGE1_ARGS > "$dir.log" 2>&1; then
+    echo "stage 1 seed $1: done after $(( ($(date +%s) - start) / 60 )) min"
+  else
+    touch "$dir.failed"; echo "stage 1 seed $1: failed, see $dir.log"; return 1
+  fi
+}
+
+stage2_job() {  # method lr seed: waits for the first seed's curriculum, whose best checkpoint starts stage 2
+  local log="$OUT/stage2/logs/$1-lr$2-seed$3.log" ready="$OUT/curriculum/seed$first/table.md"
+  until [ -s "$ready" ]; do [ -f "$OUT/curriculum/seed$first.failed" ] && return 1; sleep 20; done
+  local stage1; stage1=$($PY -m jobmatch.report.curriculum --best-checkpoint "$OUT/curriculum/seed$first")
+  echo "stage 2 $1 lr $2 seed $3: started from $stage1 (log $log)"
+  if OUT="$OUT/stage2" STAGE1="$stage1" RUNS="$1:$2" SEEDS="$3" PAIRS_PER_QUERY="$PAIRS_PER_QUERY" JOBS=1 REPORT=0 \
+      bash experiments/rankpo/run.sh data="$DATA" $STAGE2_ARGS > "$log" 2>&1; then
+    echo "stage 2 $1 lr $2 seed $3: done after $(( ($(date +%s) - start) / 60 )) min"
+  else
+    echo "stage 2 $1 lr $2 seed $3: failed, see $log"; return 1
+  fi
+}
+
+# One queue, JOBS at a time: the curricula first, then every stage-2 run (each waits for the first seed's stage 1).
+JOBLIST=()
+for seed in $SEEDS; do JOBLIST+=("stage1_job $seed"); done
+for method in $METHODS; do for lr in $LRS; do for seed in $SEEDS; do JOBLIST+=("stage2_job $method $lr $seed"); done; done; done
+export -f stage1_job stage2_job; export PY OUT DATA SEEDS STAGE1_ARGS STAGE2_ARGS PAIRS_PER_QUERY first start
+printf '%s\n' "${JOBLIST[@]}" | xargs -P "$JOBS" -L 1 bash -c '"$@"' _
+$PY -m jobmatch.report.curriculum "$OUT/curriculum" > "$OUT/curriculum/table.md"
+$PY -m jobmatch.report "$OUT/stage2" --out "$OUT/stage2"
+echo "wall time: $(( ($(date +%s) - start) / 60 )) min"
+mkdir -p "$RESULTS"
+cp "$OUT/curriculum/table.md" "$RESULTS/curriculum.md"
+cp "$OUT/stage2/report.md" "$OUT"/stage2/*.png "$RESULTS/"
+echo "tables and figures: $RESULTS/"

@@ -27,11 +27,13 @@ from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.retrieval.bm25 import bm25_run
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.encoder_eval import RetrievalResult, evaluate_encoder
-from jobmatch.retrieval.metrics import retrieval_metrics
+from jobmatch.retrieval.metrics import per_query_metrics, retrieval_metrics
 from jobmatch.utils.run import peak_memory_mb, write_results
 
 log = logging.getLogger(__name__)
 TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")
+PER_QUERY_FILE = "per_query.json"
+PER_QUERY_CUTOFFS = (20, 100)  # per-JD nDCG@20 and Recall@100, for paired comparisons across runs and seeds
 
 
 def evaluate_checkpoint(
@@ -49,6 +51,13 @@ def write_run(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
             ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
             for rank, (doc, score) in enumerate(ranked, start=1):
                 handle.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
+
+
+def per_query_values(result: RetrievalResult, rset: RetrievalSet, prefix: str = "") -> dict[str, dict[str, float]]:
+    """{``prefix`` + metric: {JD id: value}} for nDCG@20 and Recall@100 of one evaluated split."""
+    values = per_query_metrics(result.run, rset.qrels, PER_QUERY_CUTOFFS, variants=False)
+    return {f"{prefix}{name}": dict(zip(values.query_ids, values.values[name].tolist(), strict=True))
+            for name in ("ndcg@20", "recall@100")}
 
 
 def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TABLE_KEYS) -> str:
@@ -75,9 +84,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     results.update({f"test/{k}": v for k, v in main.metrics.items()})
     results.update(main.timings)
     write_run(run_dir / "run.trec", main.run, "jobmatch")
+    per_query = per_query_values(main, rset)
     ood = datamodule.test_ood_retrieval()
     if ood is not None:  # the out-of-distribution split, beside the test split
-        results.update({f"test_ood/{k}": v for k, v in evaluate_checkpoint(cfg, ckpt, ood, cache).metrics.items()})
+        ood_result = evaluate_checkpoint(cfg, ckpt, ood, cache)
+        results.update({f"test_ood/{k}": v for k, v in ood_result.metrics.items()})
+        per_query.update(per_query_values(ood_result, ood, prefix="ood_"))
+    (run_dir / PER_QUERY_FILE).write_text(json.dumps(per_query) + "\n")
     baselines = list(cfg.eval.baselines or [])
     if "base" in baselines and ckpt:
         base_cfg = cfg.copy()

@@ -28,6 +28,10 @@ def test_evaluate_writes_metrics_baselines_runs_and_uses_cache(tmp_path: Path, m
     assert json.loads((run_dir / "results.json").read_text())["test/ndcg@20"] == results["test/ndcg@20"]
     assert (run_dir / "run.trec").read_text().count("\n") >= 12
     assert "| bm25 |" in (run_dir / "table.md").read_text()
+    per_query = json.loads((run_dir / "per_query.json").read_text())  # per-JD values behind the means
+    for metric in ("ndcg@20", "recall@100"):
+        assert len(per_query[metric]) == results["data/queries"]
+        assert sum(per_query[metric].values()) / len(per_query[metric]) == pytest.approx(results[f"test/{metric}"])
 
     def no_encoding(*args, **kwargs):
         raise AssertionError("re-encoded despite the cache")

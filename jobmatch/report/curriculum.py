@@ -2,6 +2,7 @@
 
 python -m jobmatch.report.curriculum outputs/experiments/curriculum   # holds incremental/ and combined/
 python -m jobmatch.report.curriculum --best-checkpoint outputs/experiments/curriculum  # stage 2's start
+python -m jobmatch.report.curriculum outputs/reproduce/curriculum      # holds seed<N>/: intervals over seeds
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+from jobmatch.report.curriculum_seeds import seed_roots, seeds_table
 
 COLUMNS = (("ndcg@20", "nDCG@20"), ("mrr@10", "MRR@10"), ("recall@100", "Recall@100"),
            ("ood:ndcg@20", "OOD nDCG@20"), ("ood:recall@100", "OOD Recall@100"))
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     if args and args[0] == "--best-checkpoint":
         print(best_checkpoint(Path(args[1] if len(args) > 1 else "outputs/experiments/curriculum")))
         return
-    print(curriculum_table(Path(args[0] if args else "outputs/experiments/curriculum")))
+    root = Path(args[0] if args else "outputs/experiments/curriculum")
+    print(seeds_table(root) if seed_roots(root) else curriculum_table(root))
 
 
 if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)

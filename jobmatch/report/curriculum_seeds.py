@@ -1,0 +1,119 @@
+"""The curriculum comparison over seeds: each round's test and out-of-distribution nDCG@20 with 95% intervals, and
+incremental − combined at every round with paired intervals that resample seeds and test JDs.
+
+Reads ``<root>/seed<N>/{incremental,combined}/lineage.json`` (one curriculum per seed, as
+``experiments/reproduce/run.sh`` writes them) and, per round, the per-JD values of its evaluation
+(``round<k>/eval/per_query.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from jobmatch.utils.bootstrap import PerJD, paired_bootstrap, paired_diffs
+
+MODES = ("incremental", "combined")
+METRICS = (("ndcg@20", "nDCG@20"), ("ood_ndcg@20", "OOD nDCG@20"), ("recall@100", "Recall@100"),
+           ("ood_recall@100", "OOD Recall@100"))
+SEED_DIR = re.compile(r"seed(\d+)$")
+
+
+def seed_roots(root: Path) -> dict[int, Path]:
+    """{seed: directory} for every ``seed<N>`` directory under ``root`` that holds a curriculum lineage."""
+    found = {}
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        match = SEED_DIR.match(path.name)
+        if match and path.is_dir() and any((path / mode / "lineage.json").exists() for mode in MODES):
+            found[int(match.group(1))] = path
+    return found
+
+
+def round_values(seed_root: Path) -> dict[str, PerJD]:
+    """{"round 0" | "<mode> round <k>": per-JD values} of one seed's finished, evaluated rounds."""
+    out: dict[str, PerJD] = {}
+    for mode in MODES:
+        path = seed_root / mode / "lineage.json"
+        for entry in json.loads(path.read_text()) if path.exists() else []:
+            eval_dir = Path(entry["checkpoint"]).parents[2] / "eval"  # round<k>/train/checkpoints/best.ckpt
+            per_query = eval_dir / "per_query.json"
+            if per_query.exists():
+                out["round 0" if entry["round"] == 0 else f"{mode} round {entry['round']}"] = json.loads(
+                    per_query.read_text())
+    return out
+
+
+def _baselines(seed_root: Path) -> dict[str, dict[str, float]]:
+    """BM25 and the untrained model on the test split (means; deterministic, so the same for every seed)."""
+    path = seed_root / "incremental" / "lineage.json"
+    metrics = json.loads(path.read_text())[0]["metrics"] if path.exists() else {}
+    return {name: {key: metrics[f"{prefix}/{key}"] for key in ("ndcg@20", "recall@100") if f"{prefix}/{key}" in metrics}
+            for name, prefix in (("BM25", "bm25"), ("untrained model", "base"))}
+
+
+def _cell(values: dict[int, PerJD], metric: str) -> str:
+    """'mean [low, high]' over seeds × JDs, or '—' when no seed has the metric."""
+    rows = [[v[metric][jd] for jd in sorted(v[metric])] for v in values.values() if metric in v]
+    if not rows or len({len(r) for r in rows}) != 1:
+        return "—"
+    mean, low, high = paired_bootstrap(np.array(rows))
+    return f"{mean:.4f} [{low:.4f}, {high:.4f}]"
+
+
+def seeds_table(root: Path) -> str:
+    """Markdown: the per-round table with intervals, then incremental − combined per round and its reading."""
+    seeds = seed_roots(root)
+    if not seeds:
+        raise FileNotFoundError(f"{root}: no seed<N>/ directory with a curriculum lineage.json")
+    by_system: dict[str, dict[int, PerJD]] = {}
+    for seed, path in seeds.items():
+        for system, values in round_values(path).items():
+            by_system.setdefault(system, {})[seed] = values
+    lines = [f"Seeds {', '.join(map(str, seeds))}; each cell: mean over seeds and test JDs [95% bootstrap interval "
+             "resampling seeds and JDs].", "",
+             "| system | seeds | " + " | ".join(label for _, label in METRICS) + " |",
+             "|---|---|" + "---|" * len(METRICS)]
+    for name, metrics in _baselines(next(iter(seeds.values()))).items():
+        cells = [f"{metrics[m]:.4f}" if m in metrics else "—" for m, _ in METRICS]
+        lines.append(f"| {name} | — | " + " | ".join(cells) + " |")
+    order = sorted(by_system, key=lambda s: (0, 0, 0) if s == "round 0" else
+                   (1, MODES.index(s.split(" round ")[0]), int(s.rsplit(" ", 1)[1])))
+    for system in order:
+        values = by_system[system]
+        lines.append(f"| {system} | {len(values)} | " + " | ".join(_cell(values, m) for m, _ in METRICS) + " |")
+    lines += ["", *comparison_lines(by_system)]
+    return "\n".join(lines)
+
+
+def comparison_lines(by_system: dict[str, dict[int, PerJD]]) -> list[str]:
+    """incremental − combined at each round both reached, on every metric, with paired intervals and a reading."""
+    rounds = sorted({int(s.rsplit(" ", 1)[1]) for s in by_system if s != "round 0"})
+    lines = ["| incremental − combined | metric | difference | 95% CI (paired) | seeds × JDs | decided |",
+             "|---|---|---|---|---|---|"]
+    decided, total = [], 0
+    labels = dict(METRICS)
+    for k in rounds:
+        a, b = by_system.get(f"incremental round {k}"), by_system.get(f"combined round {k}")
+        if not a or not b:
+            continue
+        for metric, label in METRICS:
+            if not all(metric in v for v in (*a.values(), *b.values())):
+                continue
+            diffs, weights = paired_diffs(a, b, metric)
+            estimate, low, high = paired_bootstrap(diffs, weights)
+            total += 1
+            excludes = low > 0 or high < 0
+            if excludes:
+                decided.append(f"{'incremental' if estimate > 0 else 'combined'} ahead in {label} at round {k} "
+                               f"({estimate:+.4f})")
+            lines.append(f"| round {k} | {labels[metric]} | {estimate:+.4f} | [{low:+.4f}, {high:+.4f}] | "
+                         f"{diffs.shape[0]} × {diffs.shape[1]} | {'yes' if excludes else 'no'} |")
+    if total == 0:
+        return ["incremental − combined: no round that both curricula finished."]
+    lines += ["", f"Decided (95% interval excludes 0): {'; '.join(decided)}." if decided else
+              "Decided (95% interval excludes 0): none; incremental and combined are not told apart on either split.",
+              f"Undecided: {total - len(decided)} of {total} differences."]
+    return lines

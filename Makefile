@@ -53,7 +53,7 @@ curriculum: install ## The stage-1 curriculum experiment (incremental vs combine
 stage2: install ## Stage-2 comparison (RankPO sigmoid/hinge, SimRankPO, SFT) from a stage-1 checkpoint (STAGE1=...)
 	bash experiments/rankpo/run.sh $(ARGS)
 
-reproduce: install ## The paper's analyses on data=synthetic: curriculum, then the stage-2 methods x lr x seed sweep (see experiments/reproduce)
+reproduce: install ## The paper's analyses, 3 seeds: curriculum (test + OOD), then stage-2 methods x lr x seed (JOBS=2 runs two at a time; experiments/reproduce)
 	bash experiments/reproduce/run.sh
 
 report: install ## Table and figures from a sweep's runs (RUNS=dir-or-glob)

@@ -4,7 +4,8 @@
 #      (experiments/curriculum), evaluated on the test and the out-of-distribution test split;
 #   2. stage 2: offline-judged pairs from the first seed's best stage-1 model (on validation), then the methods
 #      over a learning-rate grid and seeds (experiments/rankpo);
-#   3. the tables and figures (python -m jobmatch.report, python -m jobmatch.report.curriculum), copied into
+#   3. the fairness audit of stage 1 and of each method's first-seed model (python -m jobmatch.audit);
+#   4. the tables and figures (python -m jobmatch.report, python -m jobmatch.report.curriculum), copied into
 #      experiments/reproduce/results/.
 # Every step skips what is already done, so a rerun after an interruption resumes.
 #   bash experiments/reproduce/run.sh                                   # CPU defaults (below), 3 seeds
@@ -77,8 +78,21 @@ export -f stage1_job stage2_job; export PY OUT DATA SEEDS STAGE1_ARGS STAGE2_ARG
 printf '%s\n' "${JOBLIST[@]}" | xargs -P "$JOBS" -L 1 bash -c '"$@"' _
 $PY -m jobmatch.report.curriculum "$OUT/curriculum" > "$OUT/curriculum/table.md"
 $PY -m jobmatch.report "$OUT/stage2" --out "$OUT/stage2"
+# The fairness audit (names and pronouns swapped; selection rates by group) of stage 1 and of each method's
+# first-seed model at the first learning rate: one table in fairness.md, details in audit/<model>/audit.md.
+STAGE1=$($PY -m jobmatch.report.curriculum --best-checkpoint "$OUT/curriculum/seed$first")
+AUDITS=("$OUT/audit/stage1"); mkdir -p "$OUT/audit"
+for method in $METHODS; do AUDITS+=("$OUT/audit/$method"); done
+for dir in "${AUDITS[@]}"; do
+  name=$(basename "$dir"); ckpt=$STAGE1
+  [ "$name" = stage1 ] || ckpt="$OUT/stage2/$name-lr${LRS%% *}-seed$first/checkpoints/best.ckpt"
+  # shellcheck disable=SC2086
+  [ -f "$dir/results.json" ] || $PY -m jobmatch.audit ckpt="$ckpt" data="$DATA" $STAGE2_ARGS paths.run_dir="$dir" \
+    logger=csv > "$dir.log" 2>&1 || { echo "audit of $name failed: see $dir.log"; exit 1; }
+done
+$PY -m jobmatch.report.fairness_report "${AUDITS[@]}" > "$OUT/fairness.md"
 echo "wall time: $(( ($(date +%s) - start) / 60 )) min"
 mkdir -p "$RESULTS"
 cp "$OUT/curriculum/table.md" "$RESULTS/curriculum.md"
-cp "$OUT/stage2/report.md" "$OUT"/stage2/*.png "$RESULTS/"
+cp "$OUT/stage2/report.md" "$OUT"/stage2/*.png "$OUT/fairness.md" "$RESULTS/"
 echo "tables and figures: $RESULTS/"

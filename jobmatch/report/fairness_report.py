@@ -138,3 +138,24 @@ def plot_selection(results: Mapping[str, Any], ks: tuple[int, ...], path: Path) 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m jobmatch.report.fairness_report AUDIT_DIR...``: the short fairness table of several audits
+    (each a ``jobmatch.audit`` run directory; the directory's name labels its rows), in the order given."""
+    import json
+    import sys
+
+    dirs = [Path(a) for a in (sys.argv[1:] if argv is None else argv)]
+    missing = [str(d) for d in dirs if not (d / "results.json").is_file()]
+    if not dirs or missing:
+        raise FileNotFoundError(f"no audit results.json in {missing or 'the arguments'}: "
+                                "pass jobmatch.audit run directories")
+    print(fairness_block({d.name: json.loads((d / "results.json").read_text()) for d in dirs}))
+
+
+if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)
+    from jobmatch.app.error_report import user_errors
+
+    with user_errors():
+        main()

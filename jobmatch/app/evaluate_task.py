@@ -28,11 +28,11 @@ from jobmatch.retrieval.bm25 import bm25_run
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.encoder_eval import RetrievalResult, evaluate_encoder
 from jobmatch.retrieval.metrics import per_query_metrics, retrieval_metrics
+from jobmatch.utils.bootstrap import PER_QUERY_FILE
 from jobmatch.utils.run import peak_memory_mb, write_results
 
 log = logging.getLogger(__name__)
 TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")
-PER_QUERY_FILE = "per_query.json"
 PER_QUERY_CUTOFFS = (20, 100)  # per-JD nDCG@20 and Recall@100, for paired comparisons across runs and seeds
 
 

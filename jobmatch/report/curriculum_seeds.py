@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobmatch.utils.bootstrap import PerJD, paired_bootstrap, paired_diffs
+from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, paired_bootstrap, paired_diffs
 
 MODES = ("incremental", "combined")
 METRICS = (("ndcg@20", "nDCG@20"), ("ood_ndcg@20", "OOD nDCG@20"), ("recall@100", "Recall@100"),
@@ -39,7 +39,7 @@ def round_values(seed_root: Path) -> dict[str, PerJD]:
         path = seed_root / mode / "lineage.json"
         for entry in json.loads(path.read_text()) if path.exists() else []:
             eval_dir = Path(entry["checkpoint"]).parents[2] / "eval"  # round<k>/train/checkpoints/best.ckpt
-            per_query = eval_dir / "per_query.json"
+            per_query = eval_dir / PER_QUERY_FILE
             if per_query.exists():
                 out["round 0" if entry["round"] == 0 else f"{mode} round {entry['round']}"] = json.loads(
                     per_query.read_text())

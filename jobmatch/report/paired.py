@@ -24,9 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobmatch.report.sweep import Run, grouped
-from jobmatch.utils.bootstrap import PerJD, paired_bootstrap, paired_diffs
+from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, paired_bootstrap, paired_diffs
 
-PER_QUERY_FILE = "per_query.json"
 METRICS = (("ndcg@20", "nDCG@20"), ("alignment", "alignment"))
 
 

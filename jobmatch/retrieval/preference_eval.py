@@ -37,11 +37,10 @@ from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_a
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
 from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, evaluate_encoder
 from jobmatch.retrieval.metrics import per_query_metrics
-from jobmatch.utils.bootstrap import paired_bootstrap, paired_diffs
+from jobmatch.utils.bootstrap import PER_QUERY_FILE, paired_bootstrap, paired_diffs
 
 log = logging.getLogger(__name__)
 OFFLINE_JUDGE_PREFIX = "offline-judge("  # the ``model`` of records judged by jobmatch.data.synthetic.judge
-PER_QUERY_FILE = "per_query.json"
 PAIRED_CUTOFF = 20  # the nDCG cutoff of the paired comparisons
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+PER_QUERY_FILE = "per_query.json"  # per-JD values beside a run's results.json (evaluation and stage 2 write it)
 PerJD = dict[str, dict[str, float]]  # {"ndcg@20": {JD id: value}, "alignment": ..., "n_pairs": ...}
 
 def paired_bootstrap(

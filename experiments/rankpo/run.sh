@@ -4,8 +4,7 @@
 #   STAGE1=path/to/best.ckpt bash experiments/rankpo/run.sh [extra overrides]
 #   STAGE1=... PAIRS=<dir with preferences_{train,val,test}.jsonl> bash experiments/rankpo/run.sh   # reuse pairs
 #   RUNS="rankpo:1e-5 sft:1e-5" SEEDS="0 1 2" ...   # method:lr pairs, each run once per seed
-#   JOBS=2 ...                                      # runs side by side, each on nproc/JOBS threads
-#   REPORT=0 ...                                    # runs only (a scheduler calling this per run reports once)
+#   REPORT=0 ...                                    # runs only (experiments/reproduce/run.sh queues single runs)
 # Every run writes OUT/<method>-lr<lr>[-seed<seed>]/results.json; a finished run is skipped on rerun.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +13,6 @@ OUT=${OUT:-outputs/experiments/rankpo}
 STAGE1=${STAGE1:-outputs/experiments/curriculum/incremental/round0/train/checkpoints/best.ckpt}
 RUNS=${RUNS:-"rankpo:1e-4 rankpo:3e-4 rankpo_hinge:1e-4 simrankpo:1e-4 sft:1e-4"}
 SEEDS=${SEEDS:-""}           # empty: one run with the config's seed, directory without a seed suffix
-JOBS=${JOBS:-1}
 PAIRS_PER_QUERY=${PAIRS_PER_QUERY:-4}
 COMMON=(model=minilm data=synthetic_small 'trainer.precision=${cpu_bf16:bf16-mixed,32-true}' 'eval.bf16=${cpu_bf16:true,false}' logger=csv "$@")
 PAIRS=${PAIRS:-$OUT/annotate}
@@ -27,26 +25,17 @@ mkdir -p "$OUT"
   fi
 ) 9>"$OUT/.annotate.lock"
 
-one_run() {  # stage lr seed|default
-  local stage=$1 lr=$2 seed=$3 dir="$OUT/$1-lr$2" seed_arg=()
-  if [ "$seed" != default ]; then dir="$dir-seed$seed"; seed_arg=(seed="$seed"); fi
-  [ -f "$dir/results.json" ] && { echo "skip $dir (done)"; return 0; }
-  $PY -m jobmatch.train stage="$stage" stage.init_ckpt="$STAGE1" stage.optim.lr="$lr" trainer.max_epochs=1 \
-    data.batch_size=16 data.preference_train_file="$PAIRS/preferences_train.jsonl" \
-    data.preference_val_file="$PAIRS/preferences_val.jsonl" \
-    data.preference_test_file="$PAIRS/preferences_test.jsonl" paths.run_dir="$dir" "${seed_arg[@]}" \
-    "${COMMON[@]}" > >(sed "s|^|[$stage lr$lr seed $seed] |") 2>&1
-}
-
-JOBLIST=()
-for run in $RUNS; do for seed in ${SEEDS:-default}; do JOBLIST+=("${run%%:*} ${run##*:} $seed"); done; done
-if [ "$JOBS" -le 1 ]; then
-  for job in "${JOBLIST[@]}"; do one_run $job; done
-else
-  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
-  export -f one_run; export PY OUT STAGE1 PAIRS
-  COMMON_Q=$(printf '%q ' "${COMMON[@]}"); export COMMON_Q
-  # shellcheck disable=SC2016
-  printf '%s\n' "${JOBLIST[@]}" | xargs -P "$JOBS" -L 1 bash -c 'eval "COMMON=($COMMON_Q)"; one_run "$@"' _
-fi
+for run in $RUNS; do
+  stage=${run%%:*}; lr=${run##*:}
+  for seed in ${SEEDS:-default}; do
+    dir="$OUT/$stage-lr$lr"; seed_arg=()
+    if [ "$seed" != default ]; then dir="$dir-seed$seed"; seed_arg=(seed="$seed"); fi
+    [ -f "$dir/results.json" ] && { echo "skip $dir (done)"; continue; }
+    $PY -m jobmatch.train stage="$stage" stage.init_ckpt="$STAGE1" stage.optim.lr="$lr" trainer.max_epochs=1 \
+      data.batch_size=16 data.preference_train_file="$PAIRS/preferences_train.jsonl" \
+      data.preference_val_file="$PAIRS/preferences_val.jsonl" \
+      data.preference_test_file="$PAIRS/preferences_test.jsonl" paths.run_dir="$dir" "${seed_arg[@]}" \
+      "${COMMON[@]}"
+  done
+done
 if [ "${REPORT:-1}" != 0 ]; then $PY -m jobmatch.report "$OUT" --out "$OUT"; fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Full reproduction of the paper's analyses on the synthetic benchmark (make reproduce):
-#   1. stage 1: the curriculum comparison, incremental vs combined over 2 mining rounds, once per seed
+#   1. stage 1: the curriculum comparison, incremental vs combined (1 mining round by default), once per seed
 #      (experiments/curriculum), evaluated on the test and the out-of-distribution test split;
 #   2. stage 2: offline-judged pairs from the first seed's best stage-1 model (on validation), then the methods
 #      over a learning-rate grid and seeds (experiments/rankpo);
@@ -23,7 +23,7 @@ SEEDS=${SEEDS:-"0 1 2"}  # stage 1 (one curriculum per seed) and stage 2 (every 
 # Runs side by side. On 2 cores JOBS=1 is faster: two 1-thread runs side by side took 968 s each for a round-0
 # training that one 2-thread run does in about 300 s (and each needed 7.7 GB with the setting below, 11 GB without).
 JOBS=${JOBS:-1}
-# CPU defaults (about 1 h 45 min on 2 cores): one mining round per curriculum, one epoch per round, passages cut at
+# CPU defaults (92 min on 2 cores before the audit step was added; the 4 audits took 15 min beside a CI run): one mining round per curriculum, one epoch per round, passages cut at
 # 192 tokens; stage 2 at one learning rate (LoRA on MiniLM wants larger rates than the paper's full fine-tuning
 # grid, 5e-7 ... 1e-5). Two rounds: STAGE1_ARGS="trainer.max_epochs=1 data.max_passage_length=192
 # curriculum.rounds=2"; a learning-rate curve (and matched-alignment comparisons): LRS="1e-4 5e-4".
@@ -62,7 +62,7 @@ stage2_job() {  # method lr seed: waits for the first seed's curriculum, whose b
   until [ -s "$ready" ]; do [ -f "$OUT/curriculum/seed$first.failed" ] && return 1; sleep 20; done
   local stage1; stage1=$($PY -m jobmatch.report.curriculum --best-checkpoint "$OUT/curriculum/seed$first")
   echo "stage 2 $1 lr $2 seed $3: started from $stage1 (log $log)"
-  if OUT="$OUT/stage2" STAGE1="$stage1" RUNS="$1:$2" SEEDS="$3" PAIRS_PER_QUERY="$PAIRS_PER_QUERY" JOBS=1 REPORT=0 \
+  if OUT="$OUT/stage2" STAGE1="$stage1" RUNS="$1:$2" SEEDS="$3" PAIRS_PER_QUERY="$PAIRS_PER_QUERY" REPORT=0 \
       bash experiments/rankpo/run.sh data="$DATA" $STAGE2_ARGS > "$log" 2>&1; then
     echo "stage 2 $1 lr $2 seed $3: done after $(( ($(date +%s) - start) / 60 )) min"
   else

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, paired_bootstrap, paired_diffs
+from jobmatch.report.paired import compare
+from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, paired_bootstrap
 
 MODES = ("incremental", "combined")
 METRICS = (("ndcg@20", "nDCG@20"), ("ood_ndcg@20", "OOD nDCG@20"), ("recall@100", "Recall@100"),
@@ -98,28 +99,21 @@ def _pairs(by_system: dict[str, dict[int, PerJD]]) -> list[tuple[str, str]]:
 
 def comparison_lines(by_system: dict[str, dict[int, PerJD]]) -> list[str]:
     """incremental − combined at each round both reached, and each mining round − round 0, on every metric, with
-    paired intervals over seeds × JDs and a reading."""
-    lines = ["| A − B | metric | difference | 95% CI (paired) | seeds × JDs | decided |", "|---|---|---|---|---|---|"]
-    decided, total = [], 0
-    for a, b in _pairs(by_system):
-        x, y = by_system[a], by_system[b]
-        for metric, label in METRICS:
-            if not all(metric in v for v in (*x.values(), *y.values())):
-                continue
-            diffs, weights = paired_diffs(x, y, metric)
-            estimate, low, high = paired_bootstrap(diffs, weights)
-            total += 1
-            excludes = low > 0 or high < 0
-            if excludes:
-                decided.append(f"{a} {'above' if estimate > 0 else 'below'} {b} in {label} ({estimate:+.4f})")
-            lines.append(f"| {a} − {b} | {label} | {estimate:+.4f} | [{low:+.4f}, {high:+.4f}] | "
-                         f"{diffs.shape[0]} × {diffs.shape[1]} | {'yes' if excludes else 'no'} |")
-    if total == 0:
+    paired intervals over seeds × JDs (:func:`jobmatch.report.paired.compare`) and a reading."""
+    found = [c for a, b in _pairs(by_system) for metric, _ in METRICS
+             if (c := compare(a, b, "", by_system[a], by_system[b], metric))]
+    if not found:
         return ["Paired comparisons: none (needs a finished mining round)."]
-    versus = [line for line in lines[2:] if "incremental round" in line and "combined round" in line]
+    labels = dict(METRICS)
+    lines = ["| A − B | metric | difference | 95% CI (paired) | seeds × JDs | decided |", "|---|---|---|---|---|---|"]
+    lines += [f"| {c.a} − {c.b} | {labels[c.metric]} | {c.estimate:+.4f} | [{c.low:+.4f}, {c.high:+.4f}] | "
+              f"{c.n_seeds} × {c.n_jds} | {'yes' if c.decided else 'no'} |" for c in found]
+    decided = [f"{c.a} {'above' if c.estimate > 0 else 'below'} {c.b} in {labels[c.metric]} ({c.estimate:+.4f})"
+               for c in found if c.decided]
+    versus = [c for c in found if c.b != "round 0"]
     lines += ["", f"Decided (95% interval excludes 0): {'; '.join(decided)}." if decided else
               "Decided (95% interval excludes 0): none.",
-              f"Undecided: {total - len(decided)} of {total} differences"
+              f"Undecided: {len(found) - len(decided)} of {len(found)} differences"
               + ("; incremental vs combined: not told apart on either split."
-                 if versus and all(line.endswith("| no |") for line in versus) else ".")]
+                 if versus and not any(c.decided for c in versus) else ".")]
     return lines

@@ -15,7 +15,8 @@ from jobmatch.data.synthetic import SyntheticConfig
 from jobmatch.data.synthetic.labels import contrastive_row, split_jds
 from jobmatch.data.synthetic.names import strip_identity
 from jobmatch.data.synthetic.world import build_world
-from jobmatch.retrieval.fairness_audit import AuditSettings, audit_rankings
+from jobmatch.retrieval.fairness_audit import AuditSettings, AuditValues, audit_rankings, audit_values, summarise
+from jobmatch.retrieval.fairness_paired import paired_audit
 
 TINY = SyntheticConfig(n_talents=300, n_jds=100, relocation_probability=0.5, judge_pairs=10)
 SETTINGS = AuditSettings(ks=(10, 20), depth=50, n_bootstrap=200)
@@ -88,6 +89,39 @@ def test_a_biased_model_is_caught(market) -> None:
     assert out["audit/gender/min_impact_ratio@10"] < 0.8 and out["audit/gender/flagged@10"] == 1.0
     # the bias follows pronouns only: moving names to another origin group, gender kept, changes nothing
     assert out["audit/origin/topk_change@20"] == 0.0
+
+
+def test_per_jd_values_survive_json_and_give_the_same_figures(market) -> None:
+    rset, identities = market
+    values = audit_values(blind_scorer(list(rset.queries.values()), bias=0.3), rset, identities, SETTINGS)
+    again = AuditValues.from_json(json.loads(json.dumps(values.to_json())))
+    assert summarise(again, SETTINGS) == summarise(values, SETTINGS)
+    assert summarise(values, SETTINGS) == audit_rankings(
+        blind_scorer(list(rset.queries.values()), bias=0.3), rset, identities, SETTINGS)
+
+
+def test_paired_differences_are_zero_for_one_model_and_decided_for_a_biased_one(market) -> None:
+    rset, identities = market
+    queries = list(rset.queries.values())
+    blind = audit_values(blind_scorer(queries), rset, identities, SETTINGS)
+    biased = audit_values(blind_scorer(queries, bias=1.0), rset, identities, SETTINGS)
+    same = paired_audit(blind, blind, k=20, n_bootstrap=200)
+    for attribute in ("gender", "origin"):
+        for key in ("topk_change@20", "min_impact_ratio@20"):
+            assert same[f"audit/{attribute}/{key}"] == 0.0
+            assert same[f"audit/{attribute}/{key}_ci_low"] == same[f"audit/{attribute}/{key}_ci_high"] == 0.0
+    assert same["audit/gender/jds"] == len(rset.queries)
+    delta = paired_audit(biased, blind, k=20, n_bootstrap=200)
+    change = summarise(biased, SETTINGS)["audit/gender/topk_change@20"]  # the blind model changes nothing
+    assert delta["audit/gender/topk_change@20"] == pytest.approx(change)
+    assert delta["audit/gender/topk_change@20_ci_low"] > 0
+    assert delta["audit/gender/min_impact_ratio@20"] < 0 and delta["audit/gender/min_impact_ratio@20_ci_high"] < 0
+    # only the JDs both audited pair up
+    half = AuditValues(biased.queries[:5], biased.talents, {
+        a: type(v)(v.groups, v.relevant[:5], {k: t[:5] for k, t in v.top.items()},
+                   {n: x[:5] for n, x in v.shift.items()}, v.talents_changed)
+        for a, v in biased.attributes.items()})
+    assert paired_audit(half, blind, k=20, n_bootstrap=50)["audit/gender/jds"] == 5
 
 
 def test_user_data_without_groups_has_no_attributes(tmp_path: Path) -> None:

@@ -62,7 +62,14 @@ def test_demo_preset_smoke_with_a_tiny_model(tmp_path: Path) -> None:
         assert 0.0 <= results[f"{prefix}origin/min_impact_ratio@20"] <= 1.0
     assert "Fairness" in (tmp_path / "run" / "report.md").read_text()
     assert (tmp_path / "run" / "audit" / "stage2" / "audit.md").exists()
+    # ... and their paired differences over the same test JDs, with a reading
+    key = "audit/gender/topk_change@20"
+    delta = results[f"delta/{key}"]
+    assert delta == pytest.approx(results[key] - results[f"stage1/{key}"])
+    assert results[f"delta/{key}_ci_low"] <= delta <= results[f"delta/{key}_ci_high"]
     report = (tmp_path / "run" / "report.md").read_text()
+    assert "| Δ (rankpo − stage 1), paired 95% CI | gender |" in report
+    assert "Δ (rankpo − stage 1), paired over 30 test JDs:" in report
     assert "Acceptance line: alignment gain" in report and "nDCG@20 kept" in report  # the demo's line, checked
 
     # the same command again, from scratch (new run and output directories, no cache): the same report

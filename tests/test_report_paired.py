@@ -68,3 +68,28 @@ def test_report_compares_methods_per_lr_and_at_matched_alignment(tmp_path: Path)
     text = (tmp_path / "report.md").read_text()
     assert "| rankpo − sft | lr 0.0001 | nDCG@20 |" in text
     assert "Decided (95% interval excludes 0): rankpo above" in text
+
+
+def test_intent_and_ood_rows_and_only_pair_shares_are_weighted_by_pairs(tmp_path: Path) -> None:
+    """Runs that kept intent and out-of-distribution nDCG@20 per JD get those rows; nDCG (OOD too) is a mean
+    over JDs, alignment and intent are weighted by each JD's pairs."""
+    from jobmatch.utils.bootstrap import paired_diffs
+
+    jds = ["jd-1", "jd-2"]
+    a = {0: {"ood_ndcg@20": {"jd-1": 1.0, "jd-2": 0.0}, "alignment_intent": {"jd-1": 1.0, "jd-2": 0.0},
+             "n_pairs": {"jd-1": 1.0, "jd-2": 9.0}}}
+    b = {0: {"ood_ndcg@20": dict.fromkeys(jds, 0.0), "alignment_intent": dict.fromkeys(jds, 0.0),
+             "n_pairs": {"jd-1": 1.0, "jd-2": 9.0}}}
+    assert paired_diffs(a, b, "ood_ndcg@20")[1] is None
+    assert paired_diffs(a, b, "alignment_intent")[1].tolist() == [1.0, 9.0]
+    rng = np.random.default_rng(3)
+    for method, shift in (("rankpo", 0.1), ("sft", 0.0)):
+        write_run(tmp_path, method, 1e-4, 0, rng.uniform(0.3, 0.7, 50), rng.uniform(0.5, 0.8, 50))
+        run = tmp_path / f"{method}_0.0001_0"
+        values = json.loads((run / "per_query.json").read_text())
+        values["test"]["ood_ndcg@20"] = {f"ood-{j}": 0.5 + shift for j in range(30)}
+        values["test"]["alignment_intent"] = dict.fromkeys(values["test"]["alignment"], 0.7 + shift)
+        (run / "per_query.json").write_text(json.dumps(values))
+    found = {c.metric: c for c in comparisons(collect_runs([str(tmp_path)]))}
+    assert found["ood_ndcg@20"].n_jds == 30 and abs(found["ood_ndcg@20"].estimate - 0.1) < 1e-9
+    assert abs(found["alignment_intent"].estimate - 0.1) < 1e-9 and found["alignment_intent"].decided

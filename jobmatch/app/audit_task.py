@@ -6,6 +6,7 @@ Writes ``results.json`` (``audit/<attribute>/…`` and, with ``fairness.judge_pa
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,13 @@ from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.errors import UserError
 from jobmatch.model.loading import load_encoder
 from jobmatch.report.fairness_report import fairness_block, write_audit_report
-from jobmatch.retrieval.fairness_audit import AuditSettings, audit_rankings, encoder_scorer
+from jobmatch.retrieval.fairness_audit import (
+    AUDIT_PER_QUERY_FILE,
+    AuditSettings,
+    audit_values,
+    encoder_scorer,
+    summarise,
+)
 from jobmatch.utils.run import write_results
 
 log = logging.getLogger(__name__)
@@ -91,14 +98,17 @@ def judge_flips(
 def audit_checkpoint(
     cfg: DictConfig, ckpt: str | None, rset: RetrievalSet, identities: CorpusIdentities, out_dir: Path, label: str
 ) -> dict[str, Any]:
-    """Audit one checkpoint; write ``results.json``, ``audit.md`` and ``audit.png`` into ``out_dir``."""
+    """Audit one checkpoint; write ``results.json``, ``audit_per_query.json`` (per-JD values), ``audit.md`` and
+    ``audit.png`` into ``out_dir``."""
     encoder = load_encoder(ckpt, container(cfg.model))
     score = encoder_scorer(encoder, rset, encode_settings(cfg), embedding_cache(cfg))
     settings = audit_settings(cfg)
-    results: dict[str, Any] = audit_rankings(score, rset, identities, settings)
+    values = audit_values(score, rset, identities, settings)
+    results: dict[str, Any] = summarise(values, settings)
     if int(cfg.fairness.judge_pairs_per_query) > 0:
         results.update(judge_flips(cfg, rset, identities, score(list(rset.corpus.values()))))
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / AUDIT_PER_QUERY_FILE).write_text(json.dumps(values.to_json()))
     write_results(out_dir, results)
     write_audit_report(out_dir, results, settings.ks, model=label)
     return results

@@ -29,6 +29,7 @@ from jobmatch.app.train_task import train
 from jobmatch.app.validation import validate_config
 from jobmatch.data.identities import read_identities
 from jobmatch.data.prepare import prepare_data
+from jobmatch.report.fairness_report import paired_deltas
 from jobmatch.report.pipeline_summary import write_pipeline_report
 from jobmatch.utils.run import write_results
 
@@ -130,7 +131,8 @@ def stage2_step(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> dict[str
 
 
 def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict[str, Any]:
-    """The fairness audit of the stage-1 and stage-2 models (``audit/<label>/``); results keyed by label."""
+    """The fairness audit of the stage-1 and stage-2 models (``audit/<label>/``); results keyed by label, and
+    their paired differences (stage 2 − stage 1) under ``delta/audit/…``."""
     corpus = cfg.data.get("corpus_file")
     if not corpus or not read_identities(corpus).attributes:
         log.warning("fairness audit skipped: %s carries no group field per talent (gender, origin or group)",
@@ -146,7 +148,8 @@ def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict
                      for label, ckpt in checkpoints.items()}
         found = {f"{label}/{k}": v for label, results in per_model.items() for k, v in results.items()}
         write_results(step, found)
-    return found
+    deltas = paired_deltas([step / "stage1", step / "stage2"], k=max(int(k) for k in cfg.fairness.ks))
+    return found | {f"delta/{k}": v for delta in deltas.values() for k, v in delta.items()}
 
 
 def pipeline(cfg: DictConfig) -> dict[str, Any]:

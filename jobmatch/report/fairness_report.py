@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from jobmatch.retrieval.fairness import FOUR_FIFTHS
 
 _RATE = re.compile(r"^audit/(?P<attr>[^/]+)/impact_ratio@(?P<k>\d+)/(?P<group>.+)$")
+_FIGURE = re.compile(r"^audit/(?P<attr>[^/]+)/(impact_ratio@\d+/|min_impact_ratio@\d+$|topk_change@\d+$)")
 
 
 def _ci(results: Mapping[str, Any], key: str, digits: int = 3) -> str:
@@ -23,11 +25,15 @@ def _ci(results: Mapping[str, Any], key: str, digits: int = 3) -> str:
 
 def attributes(results: Mapping[str, Any]) -> list[str]:
     """The group attributes audited (``gender``, ``origin``, ``group``) in the order they appear."""
-    return list(dict.fromkeys(m.group("attr") for k in results if (m := _RATE.match(k))))
+    return list(dict.fromkeys(m.group("attr") for k in results if (m := _FIGURE.match(k))))
 
 
 def fairness_block(models: Mapping[str, Mapping[str, Any]], k: int = 20) -> str:
-    """A short table: per model and attribute, the top-k change rate and the lowest impact ratio."""
+    """A short table: per model and attribute, the top-k change rate and the lowest impact ratio.
+
+    A "model" may also be a paired difference of two (:func:`jobmatch.retrieval.fairness_paired.paired_audit`,
+    the same keys); its flagged column is "—".
+    """
     lines = [
         f"| model | attribute | top-{k} change (95% CI) | lowest impact ratio @{k} (95% CI) | flagged |",
         "|---|---|---|---|---|",
@@ -41,6 +47,22 @@ def fairness_block(models: Mapping[str, Mapping[str, Any]], k: int = 20) -> str:
                 f"| {_ci(results, f'audit/{attr}/min_impact_ratio@{k}')} | {shown} |"
             )
     return "\n".join(lines)
+
+
+def paired_reading(deltas: Mapping[str, Any], label: str, k: int = 20) -> str:
+    """One sentence: which of the paired differences ``label`` (A − B) exclude 0 and which do not."""
+    found = [(f"{a} {text}", deltas[key], deltas[f"{key}_ci_low"], deltas[f"{key}_ci_high"])
+             for a in attributes(deltas)
+             for m, text in (("topk_change", f"top-{k} change"), ("min_impact_ratio", "lowest impact ratio"))
+             if (key := f"audit/{a}/{m}@{k}") in deltas and f"{key}_ci_low" in deltas]
+    if not found:
+        return ""
+    yes = [f"{name} {est:+.3f} [{low:+.3f}, {high:+.3f}]" for name, est, low, high in found if low > 0 or high < 0]
+    rest = [name for name, _, low, high in found if not (low > 0 or high < 0)]
+    jds = max((int(v) for key, v in deltas.items() if key.endswith("/jds")), default=0)
+    return (f"{label}, paired over {jds} test JDs: "
+            + (f"decided (95% interval excludes 0): {'; '.join(yes)}" if yes else "nothing decided")
+            + (f"; undecided: {', '.join(rest)}." if rest else "."))
 
 
 def selection_table(results: Mapping[str, Any], attr: str, ks: tuple[int, ...]) -> str:
@@ -143,7 +165,6 @@ def plot_selection(results: Mapping[str, Any], ks: tuple[int, ...], path: Path) 
 def main(argv: list[str] | None = None) -> None:
     """``python -m jobmatch.report.fairness_report AUDIT_DIR...``: the short fairness table of several audits
     (each a ``jobmatch.audit`` run directory; the directory's name labels its rows), in the order given."""
-    import json
     import sys
 
     dirs = [Path(a) for a in (sys.argv[1:] if argv is None else argv)]
@@ -151,7 +172,25 @@ def main(argv: list[str] | None = None) -> None:
     if not dirs or missing:
         raise FileNotFoundError(f"no audit results.json in {missing or 'the arguments'}: "
                                 "pass jobmatch.audit run directories")
-    print(fairness_block({d.name: json.loads((d / "results.json").read_text()) for d in dirs}))
+    rows = {d.name: json.loads((d / "results.json").read_text()) for d in dirs}
+    deltas = paired_deltas(dirs)
+    print(fairness_block(rows | deltas))
+    for label, delta in deltas.items():
+        print(f"\n{paired_reading(delta, label)}")
+
+
+def paired_deltas(dirs: list[Path], k: int = 20) -> dict[str, dict[str, float]]:
+    """{"Δ B − A": paired differences} of each audit directory after the first against the first, where both
+    wrote per-JD values (audits made before those existed are left out)."""
+    from jobmatch.retrieval.fairness_audit import AUDIT_PER_QUERY_FILE, AuditValues
+    from jobmatch.retrieval.fairness_paired import paired_audit
+
+    values = {d: AuditValues.from_json(json.loads((d / AUDIT_PER_QUERY_FILE).read_text()))
+              for d in dirs if (d / AUDIT_PER_QUERY_FILE).is_file()}
+    if not dirs or dirs[0] not in values:
+        return {}
+    base = dirs[0]
+    return {f"Δ {d.name} − {base.name}": paired_audit(values[d], values[base], k=k) for d in dirs[1:] if d in values}
 
 
 if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)

@@ -1,7 +1,8 @@
 """Paired method-vs-method comparisons with bootstrap 95% intervals over test JDs (and seeds).
 
-Every stage-2 run writes ``per_query.json`` beside ``results.json``: per test JD its nDCG@20 and its
-alignment (the mean win over that JD's judged pairs, with the pair count). Two methods are evaluated
+Every stage-2 run writes ``per_query.json`` beside ``results.json``: per test JD its nDCG@20, its
+alignment (the mean win over that JD's judged pairs, with the pair count) and intent agreement, and per
+out-of-distribution JD its nDCG@20. Two methods are evaluated
 on the same JDs and the same pairs, so their difference is paired: per JD, ``d_j = metric_A − metric_B``;
 the estimate is the mean of ``d_j`` over JDs (weighted by the JD's pairs for alignment, so that it
 equals the difference of the alignments). The interval is a percentile bootstrap that resamples JDs,
@@ -26,7 +27,8 @@ import numpy as np
 from jobmatch.report.sweep import Run, grouped
 from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, paired_bootstrap, paired_diffs
 
-METRICS = (("ndcg@20", "nDCG@20"), ("alignment", "alignment"))
+METRICS = (("ndcg@20", "nDCG@20"), ("alignment", "alignment"), ("alignment_intent", "intent"),
+           ("ood_ndcg@20", "OOD nDCG@20"))  # runs made before intent / OOD values were kept lack those rows
 
 
 def read_per_query(run: Run) -> PerJD | None:
@@ -108,7 +110,8 @@ def compare(a: str, b: str, setting: str, x: dict[int, PerJD], y: dict[int, PerJ
 
 
 def comparisons(runs: list[Run]) -> list[Comparison]:
-    """Every pair of methods at every shared learning rate (nDCG@20, alignment) and at matched alignment (nDCG@20)."""
+    """Every pair of methods at every shared learning rate (each of :data:`METRICS` their runs wrote) and at
+    matched alignment (nDCG@20)."""
     by_method = cells(runs)
     out = []
     for a, b in itertools.combinations(sorted(by_method), 2):

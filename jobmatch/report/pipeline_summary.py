@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from jobmatch.report.fairness_report import fairness_block
+from jobmatch.report.fairness_report import fairness_block, paired_reading
 
 ROWS = (
     ("BM25", "stage1/bm25/ndcg@20", "stage1/bm25/recall@100", None),
@@ -119,9 +119,12 @@ def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str,
     table = "\n\n".join([pipeline_table(results, stage2_name), *summary_lines(results, stage2_name, lines)])
     audited = {"stage 1": {k.removeprefix("stage1/"): v for k, v in results.items() if k.startswith("stage1/audit/")},
                stage2_name: {k: v for k, v in results.items() if k.startswith("audit/")}}
+    delta = {k.removeprefix("delta/"): v for k, v in results.items() if k.startswith("delta/audit/")}
     if any(audited.values()):
+        label = f"Δ ({stage2_name} − stage 1)"
         table += "\n\nFairness (test JDs; counterfactual name/pronoun swaps, selection-rate impact ratios):\n\n"
-        table += fairness_block(audited)
+        table += fairness_block(audited | ({f"{label}, paired 95% CI": delta} if delta else {}))
+        table += f"\n\n{paired_reading(delta, label)}" if delta else ""
     plot = plot_tradeoff(results, root / "tradeoff.png", stage2_name)
     counts = ", ".join(f"{k.split('/')[1]} {v}" for k, v in results.items()
                        if k.startswith("annotate/") and k.endswith("_pairs"))

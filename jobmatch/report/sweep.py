@@ -20,7 +20,8 @@ import yaml
 
 from jobmatch.errors import UserError
 
-METRICS = ("test/ndcg@20", "test/recall@100", "test/alignment", "delta/ndcg@20", "delta/alignment")
+METRICS = ("test/ndcg@20", "test/recall@100", "test/alignment", "test/alignment_intent", "test_ood/ndcg@20",
+           "delta/ndcg@20", "delta/alignment")
 
 
 @dataclass
@@ -101,14 +102,15 @@ def grouped(runs: list[Run]) -> dict[tuple[str, float | None], list[Run]]:
 
 def sweep_table(runs: list[Run]) -> str:
     """Markdown: method × learning rate, mean ± std over seeds; the stage-1 start as the first row."""
-    header = ("| method | lr | seeds | nDCG@20 | Recall@100 | alignment | Δ nDCG@20 | Δ alignment "
-              "| alignment 95% CI |")
-    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    header = ("| method | lr | seeds | nDCG@20 | Recall@100 | alignment | intent | OOD nDCG@20 | Δ nDCG@20 "
+              "| Δ alignment | alignment 95% CI |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
     finished = [r for r in runs if r.status == "ok"]
     if finished:
         start = finished[0].metrics
-        lines.append(f"| stage 1 (start) | — | — | {_mean_std([start.get('stage1/ndcg@20')])} | "
-                     f"{_mean_std([start.get('stage1/recall@100')])} | {_mean_std([start.get('stage1/alignment')])}"
+        cells = [_mean_std([start.get(m.replace("test/", "stage1/", 1).replace("test_ood/", "stage1/test_ood/", 1))])
+                 for m in METRICS if not m.startswith("delta/")]
+        lines.append("| stage 1 (start) | — | — | " + " | ".join(cells) +
                      f" | — | — | {_interval([start], 'stage1/alignment')} |")
     for (method, lr), group in grouped(runs).items():
         cells = [_mean_std([r.metrics.get(m) for r in group]) for m in METRICS]

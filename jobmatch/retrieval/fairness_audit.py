@@ -3,7 +3,9 @@
 Scores are exact cosine similarities of every test JD with every talent ([Q, N]); the
 counterfactual corpus differs from the factual one only in the talents' name/pronoun cues
 (:func:`jobmatch.data.identities.counterfactual_corpus`), so every change is the model's reaction
-to them. Result keys (flat, for ``results.json``), per group attribute ``A`` (gender, origin, group):
+to them. :func:`audit_values` keeps the per-JD values (written as ``audit_per_query.json``, which the
+paired comparison of two models reads); :func:`summarise` turns them into the result keys (flat, for
+``results.json``), per group attribute ``A`` (gender, origin, group):
 
 - ``audit/A/topk_change@20``, ``audit/A/abs_rank_shift@100``, ``audit/A/score_shift``,
   ``audit/A/abs_score_shift``: means over JDs, each with ``_ci_low``/``_ci_high`` (bootstrap over JDs);
@@ -14,7 +16,8 @@ to them. Result keys (flat, for ``results.json``), per group attribute ``A`` (ge
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +34,8 @@ from jobmatch.retrieval.fairness import (
     selection_rates,
 )
 
+AUDIT_PER_QUERY_FILE = "audit_per_query.json"  # per-JD audit values beside an audit's results.json
+
 
 @dataclass(frozen=True)
 class AuditSettings:
@@ -44,27 +49,102 @@ class AuditSettings:
     flag_below: float = FOUR_FIFTHS
 
 
+@dataclass
+class AttributeValues:
+    """Per-JD audit values of one group attribute.
+
+    Attributes:
+        groups: [G] group names (sorted).
+        relevant: [Q, G] relevant (rule-positive) talents of each group per JD.
+        top: {k: [Q, G]} top-k slots each group takes per JD.
+        shift: {name: [Q]} counterfactual changes per JD (``topk_change@20``, ``abs_rank_shift@100``,
+            ``score_shift``, ``abs_score_shift``); empty when no talent's cue could be swapped.
+        talents_changed: talents whose cue the counterfactual swapped.
+    """
+
+    groups: list[str]
+    relevant: np.ndarray
+    top: dict[int, np.ndarray]
+    shift: dict[str, np.ndarray] = field(default_factory=dict)
+    talents_changed: int = 0
+
+
+@dataclass
+class AuditValues:
+    """Per-JD audit values of one model on one retrieval set (JDs in ``queries`` order)."""
+
+    queries: list[str]
+    talents: int
+    attributes: dict[str, AttributeValues]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (arrays as lists)."""
+        return {"queries": self.queries, "talents": self.talents, "attributes": {
+            a: {"groups": v.groups, "relevant": v.relevant.tolist(),
+                "top": {str(k): t.tolist() for k, t in v.top.items()},
+                "shift": {n: s.tolist() for n, s in v.shift.items()}, "talents_changed": v.talents_changed}
+            for a, v in self.attributes.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuditValues:
+        """The inverse of :meth:`to_json`."""
+        return cls(data["queries"], int(data["talents"]), {
+            a: AttributeValues(v["groups"], np.asarray(v["relevant"], dtype=np.int64),
+                               {int(k): np.asarray(t, dtype=np.int64) for k, t in v["top"].items()},
+                               {n: np.asarray(s, dtype=np.float64) for n, s in v["shift"].items()},
+                               int(v["talents_changed"]))
+            for a, v in data["attributes"].items()})
+
+
 Scorer = Callable[[list[str]], np.ndarray]
 """Scores [Q, N] of the audited set's JDs against a list of N talent texts (in corpus order)."""
+
+
+def audit_values(
+    score: Scorer, rset: RetrievalSet, identities: CorpusIdentities, settings: AuditSettings | None = None
+) -> AuditValues:
+    """The per-JD audit values of a scorer on ``rset``, for each group attribute the corpus carries."""
+    settings = settings or AuditSettings()
+    corpus_ids = list(rset.corpus)
+    scores = score(list(rset.corpus.values()))  # [Q, N]
+    relevant = np.array([[cid in rset.qrels.get(qid, {}) for cid in corpus_ids] for qid in rset.queries])  # [Q, N]
+    out: dict[str, AttributeValues] = {}
+    for attribute in identities.attributes:
+        groups = [identities.groups[attribute].get(c, "unknown") for c in corpus_ids]
+        top = {}
+        for k in settings.ks:
+            names, top[k], rel = group_counts(scores, groups, relevant, k=k)  # [Q, G] each
+        cf_corpus, changed = counterfactual_corpus(rset.corpus, identities, attribute, seed=settings.seed)
+        shift = {}
+        if changed:
+            raw = counterfactual_shift(scores, score(list(cf_corpus.values())), depth=settings.depth,
+                                       k=settings.change_k)  # {name: [Q]}
+            shift = {_SHIFT_NAMES[n].format(k=settings.change_k, depth=settings.depth): v for n, v in raw.items()}
+        out[attribute] = AttributeValues(names, rel, top, shift, int(changed))
+    return AuditValues(list(rset.queries), len(corpus_ids), out)
+
+
+_SHIFT_NAMES = {"topk_change": "topk_change@{k}", "abs_rank_shift": "abs_rank_shift@{depth}",
+                "score_shift": "score_shift", "abs_score_shift": "abs_score_shift"}
+
+
+def summarise(values: AuditValues, settings: AuditSettings | None = None) -> dict[str, float]:
+    """Every audit figure (means and bootstrap intervals over JDs) from per-JD values."""
+    settings = settings or AuditSettings()
+    results: dict[str, float] = {"audit/queries": float(len(values.queries)), "audit/talents": float(values.talents)}
+    for attribute, v in values.attributes.items():
+        results.update(_selection(v, attribute, settings))
+        results[f"audit/{attribute}/talents_changed"] = float(v.talents_changed)
+        if v.shift:
+            results.update(_stability(v.shift, attribute, settings))
+    return results
 
 
 def audit_rankings(
     score: Scorer, rset: RetrievalSet, identities: CorpusIdentities, settings: AuditSettings | None = None
 ) -> dict[str, float]:
-    """Every audit figure of a scorer on ``rset``, for each group attribute the corpus carries."""
-    settings = settings or AuditSettings()
-    corpus_ids = list(rset.corpus)
-    scores = score(list(rset.corpus.values()))  # [Q, N]
-    relevant = np.array([[cid in rset.qrels.get(qid, {}) for cid in corpus_ids] for qid in rset.queries])  # [Q, N]
-    results: dict[str, float] = {"audit/queries": float(len(rset.queries)), "audit/talents": float(len(corpus_ids))}
-    for attribute in identities.attributes:
-        groups = [identities.groups[attribute].get(c, "unknown") for c in corpus_ids]
-        results.update(_selection(scores, groups, relevant, attribute, settings))
-        cf_corpus, changed = counterfactual_corpus(rset.corpus, identities, attribute, seed=settings.seed)
-        results[f"audit/{attribute}/talents_changed"] = float(changed)
-        if changed:
-            results.update(_stability(scores, score(list(cf_corpus.values())), attribute, settings))
-    return results
+    """Every audit figure of a scorer on ``rset`` (:func:`audit_values`, then :func:`summarise`)."""
+    return summarise(audit_values(score, rset, identities, settings), settings)
 
 
 def encoder_scorer(
@@ -90,39 +170,28 @@ def encoder_scorer(
     return score
 
 
-def _stability(scores: np.ndarray, cf_scores: np.ndarray, attribute: str, s: AuditSettings) -> dict[str, float]:
-    shift = counterfactual_shift(scores, cf_scores, depth=s.depth, k=s.change_k)  # {name: [Q]}
-    names = {
-        "topk_change": f"topk_change@{s.change_k}",
-        "abs_rank_shift": f"abs_rank_shift@{s.depth}",
-        "score_shift": "score_shift",
-        "abs_score_shift": "abs_score_shift",
-    }
-    table = np.stack([shift[k] for k in names], axis=1)  # [Q, 4]
+def _stability(shift: dict[str, np.ndarray], attribute: str, s: AuditSettings) -> dict[str, float]:
+    names = list(shift)
+    table = np.stack([shift[n] for n in names], axis=1)  # [Q, 4]
     low, high = bootstrap_over_queries(
         lambda idx: table[idx].mean(0), len(table), n_bootstrap=s.n_bootstrap, seed=s.seed
     )
     out: dict[str, float] = {}
-    for i, name in enumerate(names.values()):
+    for i, name in enumerate(names):
         key = f"audit/{attribute}/{name}"
         out |= {key: float(table[:, i].mean()), f"{key}_ci_low": float(low[i]), f"{key}_ci_high": float(high[i])}
     return out
 
 
-def _selection(
-    scores: np.ndarray, groups: list[str], relevant: np.ndarray, attribute: str, s: AuditSettings
-) -> dict[str, float]:
+def _selection(v: AttributeValues, attribute: str, s: AuditSettings) -> dict[str, float]:
     out: dict[str, float] = {}
-    for k in s.ks:
-        names, top, rel = group_counts(scores, groups, relevant, k=k)  # [Q, G] each
+    rel = v.relevant
+    for k, top in v.top.items():
         rate, impact = selection_rates(top, rel)
         low, high = bootstrap_over_queries(
-            lambda idx, top=top, rel=rel: _min_ratio(selection_rates(top[idx], rel[idx])[1]),
-            len(top),
-            n_bootstrap=s.n_bootstrap,
-            seed=s.seed,
+            lambda idx, top=top: min_ratio(top[idx], rel[idx]), len(top), n_bootstrap=s.n_bootstrap, seed=s.seed
         )
-        for g, name in enumerate(names):  # a group without relevant talents has no rate: left out
+        for g, name in enumerate(v.groups):  # a group without relevant talents has no rate: left out
             if np.isfinite(rate[g]):
                 out[f"audit/{attribute}/selection_rate@{k}/{name}"] = float(rate[g])
                 out[f"audit/{attribute}/impact_ratio@{k}/{name}"] = float(impact[g])
@@ -133,6 +202,7 @@ def _selection(
     return out
 
 
-def _min_ratio(impact: np.ndarray) -> np.ndarray:
-    """[1]: the lowest impact ratio (NaN when no group has a rate)."""
+def min_ratio(top: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    """[1]: the lowest impact ratio of per-JD counts ``top``, ``rel`` [Q, G] (NaN when no group has a rate)."""
+    impact = selection_rates(top, rel)[1]
     return np.array([np.nanmin(impact) if np.isfinite(impact).any() else np.nan])

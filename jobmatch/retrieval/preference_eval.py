@@ -173,16 +173,19 @@ def with_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, fl
 def paired_delta_intervals(run: dict[str, dict[str, float]], stage1: dict[str, dict[str, float]]
                            ) -> dict[str, float]:
     """``delta/<metric>_ci_low``/``_ci_high``: paired bootstrap 95% intervals of run − stage 1 over the JDs both
-    were evaluated on (per-JD values as in ``per_query.json``; alignment metrics weighted by the JD's pair count)."""
+    were evaluated on (per-JD values as in ``per_query.json``; alignment metrics weighted by the JD's pair count;
+    the out-of-distribution split's nDCG@20 as ``delta/test_ood/ndcg@20_ci_…``)."""
     out: dict[str, float] = {}
-    for metric in (f"ndcg@{PAIRED_CUTOFF}", "alignment", "alignment_intent"):
+    names = {f"ndcg@{PAIRED_CUTOFF}": f"ndcg@{PAIRED_CUTOFF}", "alignment": "alignment",
+             "alignment_intent": "alignment_intent", f"ood_ndcg@{PAIRED_CUTOFF}": f"test_ood/ndcg@{PAIRED_CUTOFF}"}
+    for metric, name in names.items():
         if metric not in run or metric not in stage1:
             continue
         diffs, weights = paired_diffs({0: run}, {0: stage1}, metric)  # [1, J]
         if diffs.size == 0:
             continue
         _, low, high = paired_bootstrap(diffs, weights)
-        out[f"delta/{metric}_ci_low"], out[f"delta/{metric}_ci_high"] = low, high
+        out[f"delta/{name}_ci_low"], out[f"delta/{name}_ci_high"] = low, high
     return out
 
 
@@ -215,7 +218,8 @@ def evaluate_preference_run(
     Both are encoded on ``device`` with ``settings``, through ``cache`` when given; retrieval uses
     ``k``, ``cutoffs`` and ``index_kind`` (see :func:`retention_and_alignment`).
     With ``out_dir``, the per-JD values of both (nDCG@20 per test JD; alignment, pair count and intent per JD
-    of the judged pairs) go to ``out_dir/per_query.json`` for ``python -m jobmatch.report``'s paired intervals.
+    of the judged pairs; ``ood_ndcg@20`` per out-of-distribution JD) go to ``out_dir/per_query.json`` for
+    ``python -m jobmatch.report``'s paired intervals.
     With an out-of-distribution split ``ood``, its retrieval metrics come as ``test_ood/``, ``stage1/test_ood/``
     and ``delta/test_ood/`` keys.
     """
@@ -227,11 +231,14 @@ def evaluate_preference_run(
     judge_totals = offline_judge_totals(pairs)
     run, run_values = retention_and_alignment(encoder.to(device), rset, pairs, settings, cache,
                                               judge_totals=judge_totals, **kwargs)
-    run_ood = retention_and_alignment(encoder, ood, [], settings, cache, **kwargs)[0] if ood else {}
+    run_ood, run_ood_values = retention_and_alignment(encoder, ood, [], settings, cache, **kwargs) if ood else ({}, {})
     reference = stage1().to(device)
     start, start_values = retention_and_alignment(reference, rset, pairs, settings, cache,
                                                   judge_totals=judge_totals, **kwargs)
-    start_ood = retention_and_alignment(reference, ood, [], settings, cache, **kwargs)[0] if ood else {}
+    start_ood, start_ood_values = (retention_and_alignment(reference, ood, [], settings, cache, **kwargs) if ood
+                                   else ({}, {}))
+    for values, ood_values in ((run_values, run_ood_values), (start_values, start_ood_values)):
+        values.update({f"ood_{name}": v for name, v in ood_values.items()})  # ood_ndcg@20 per OOD JD
     del reference
     gc.collect()
     if out_dir is not None:

@@ -36,12 +36,12 @@ def paired_bootstrap(
 
 def paired_diffs(a: dict[int, PerJD], b: dict[int, PerJD], metric: str) -> tuple[np.ndarray, np.ndarray | None]:
     """[S, J] differences A − B on the JDs both have, seeds paired by value (by order when none is shared), and
-    the JDs' pair counts as weights for the pair-share metrics (alignment, intent; not nDCG)."""
+    the JDs' pair counts as weights for the pair-share metrics (``alignment``, ``alignment_intent``; not nDCG)."""
     shared = sorted(set(a) & set(b))
     pairs = [(a[s], b[s]) for s in shared] or list(zip((a[s] for s in sorted(a)), (b[s] for s in sorted(b)),
                                                        strict=False))
     jds = sorted(set.intersection(*(set(x[metric]) & set(y[metric]) for x, y in pairs)))
     diffs = np.array([[x[metric][j] - y[metric][j] for j in jds] for x, y in pairs])  # [S, J]
     counts = pairs[0][0].get("n_pairs")
-    weights = np.array([counts[j] for j in jds]) if not metric.startswith("ndcg") and counts else None
+    weights = np.array([counts[j] for j in jds]) if metric.startswith("alignment") and counts else None
     return diffs, weights

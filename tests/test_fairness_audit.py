@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jobmatch.data.identities import counterfactual_corpus, read_identities
+from jobmatch.data.identities import CorpusIdentities, counterfactual_corpus, name_blind_corpus, read_identities
 from jobmatch.data.retrieval_set import build_retrieval_set
 from jobmatch.data.synthetic import SyntheticConfig
 from jobmatch.data.synthetic.labels import contrastive_row, split_jds
@@ -122,6 +122,24 @@ def test_paired_differences_are_zero_for_one_model_and_decided_for_a_biased_one(
                    {n: x[:5] for n, x in v.shift.items()}, v.talents_changed)
         for a, v in biased.attributes.items()})
     assert paired_audit(half, blind, k=20, n_bootstrap=50)["audit/gender/jds"] == 5
+
+
+def test_the_name_blind_control_removes_names_and_measures_their_effect(market) -> None:
+    rset, identities = market
+    blind, changed = name_blind_corpus(rset.corpus, identities)
+    assert changed == len(rset.corpus) and all(blind[c] == strip_identity(t) for c, t in rset.corpus.items())
+    user = CorpusIdentities(groups={"gender": {"t1": "female"}}, names={"t1": "Maria Lopez"})
+    text = "Maria Lopez (she/her) leads a lab. Lopez publishes on optics; ask Maria."
+    assert name_blind_corpus({"t1": text, "t2": "no name"}, user) == (
+        {"t1": "leads a lab.  publishes on optics; ask .", "t2": "no name"}, 1)
+    queries = list(rset.queries.values())
+    fair = audit_rankings(blind_scorer(queries), rset, identities, SETTINGS)  # ignores names: no effect at all
+    key = "audit/gender/names_effect_min_impact_ratio@20"
+    assert fair[key] == fair[f"{key}_ci_low"] == fair[f"{key}_ci_high"] == 0.0
+    assert fair["audit/gender/blind_min_impact_ratio@20"] == fair["audit/gender/min_impact_ratio@20"]
+    biased = audit_rankings(blind_scorer(queries, bias=1.0), rset, identities, SETTINGS)
+    assert biased["audit/gender/blind_min_impact_ratio@20"] == fair["audit/gender/min_impact_ratio@20"]
+    assert biased[f"{key}_ci_high"] < 0  # the pronoun bias pushes the lowest ratio down: decided
 
 
 def test_user_data_without_groups_has_no_attributes(tmp_path: Path) -> None:

@@ -27,8 +27,8 @@ def test_rows_follow_the_directories_given_and_missing_results_fail_clearly(tmp_
     main([str(stage1), str(rankpo)])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| stage1") or
             line.startswith("| rankpo")]
-    assert rows == ["| stage1 | gender | 0.120 [0.110, 0.130] | 0.700 | 1 |",
-                    "| rankpo | gender | 0.050 [0.040, 0.060] | 0.900 | 0 |"]
+    assert rows == ["| stage1 | gender | 0.120 [0.110, 0.130] | 0.700 | 1 | — | — |",
+                    "| rankpo | gender | 0.050 [0.040, 0.060] | 0.900 | 0 | — | — |"]
     with pytest.raises(FileNotFoundError, match=r"no audit results\.json"):
         main([str(stage1), str(tmp_path / "sft")])
 
@@ -51,6 +51,6 @@ def test_audits_with_per_jd_values_get_paired_difference_rows(tmp_path: Path, ca
     main([str(stage1), str(rankpo)])
     out = capsys.readouterr().out
     # stage 1 gives women 8 of 20 slots at equal relevance: lowest impact ratio 0.4 / 0.6; RankPO 10 of 20: 1.0
-    assert "| Δ rankpo − stage1 | gender | -0.100 [-0.100, -0.100] | 0.333 [0.333, 0.333] | — |" in out
+    assert "| Δ rankpo − stage1 | gender | -0.100 [-0.100, -0.100] | 0.333 [0.333, 0.333] | — | — | — |" in out
     assert ("Δ rankpo − stage1, paired over 10 test JDs: decided (95% interval excludes 0): gender top-20 change "
             "-0.100 [-0.100, -0.100]; gender lowest impact ratio +0.333 [+0.333, +0.333].") in out

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobmatch.data.synthetic.names import GENDERS, IDENTITY_PREFIX, NAMES, ORIGINS, Identity, counterfactual
+from jobmatch.data.synthetic.names import (
+    GENDERS,
+    IDENTITY_PREFIX,
+    NAMES,
+    ORIGINS,
+    Identity,
+    counterfactual,
+    strip_identity,
+)
 from jobmatch.data.synthetic.names import with_identity as _with_identity_line
 from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.errors import UserError
@@ -90,6 +98,30 @@ def swap_identity(text: str, old: Identity, new: Identity) -> str:
     elsewhere each occurrence of the name, its parts and the pronoun cue ``(she/her)``."""
     if text.startswith(IDENTITY_PREFIX):
         return _with_identity_line(text, new)
-    for before, after in ((old.name, new.name), (old.first, new.first), (old.last, new.last)):
+    return _replace_cues(text, old, (new.name, new.first, new.last, f"({new.pronouns})"))
+
+
+def name_blind_corpus(corpus: Mapping[str, str], identities: CorpusIdentities) -> tuple[dict[str, str], int]:
+    """The corpus with every talent's name and pronoun cue removed: a synthetic profile loses its identity
+    line; elsewhere each occurrence of the talent's known name, its parts and ``(she/her)`` is deleted.
+
+    The audit's control: the same model ranking profiles that show no name tells how far selection rates
+    differ between groups without any name to react to. Returns the new corpus and how many talents changed.
+    """
+    out, changed = dict(corpus), 0
+    for cid, text in corpus.items():
+        identity = identities.identity(cid)
+        if text.startswith(IDENTITY_PREFIX):
+            out[cid] = strip_identity(text)
+        elif identity is not None:
+            out[cid] = _replace_cues(text, identity, ("", "", "", "")).strip()
+        changed += out[cid] != text
+    return out, changed
+
+
+def _replace_cues(text: str, old: Identity, new: tuple[str, str, str, str]) -> str:
+    """Each whole-word occurrence of ``old``'s name, given name and surname, and its pronoun cue, replaced by
+    ``new`` (name, given name, surname, cue) in that order."""
+    for before, after in zip((old.name, old.first, old.last), new[:3], strict=True):
         text = re.sub(rf"(?<!\w){re.escape(before)}(?!\w)", after, text)
-    return text.replace(f"({old.pronouns})", f"({new.pronouns})")
+    return text.replace(f"({old.pronouns})", new[3])

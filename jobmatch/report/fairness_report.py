@@ -32,11 +32,13 @@ def fairness_block(models: Mapping[str, Mapping[str, Any]], k: int = 20) -> str:
     """A short table: per model and attribute, the top-k change rate and the lowest impact ratio.
 
     A "model" may also be a paired difference of two (:func:`jobmatch.retrieval.fairness_paired.paired_audit`,
-    the same keys); its flagged column is "—".
+    the same keys); its flagged column is "—". The last two columns are the name-blind control: the same model
+    on profiles that show no name, and the lowest ratio with names minus without (paired over JDs).
     """
     lines = [
-        f"| model | attribute | top-{k} change (95% CI) | lowest impact ratio @{k} (95% CI) | flagged |",
-        "|---|---|---|---|---|",
+        f"| model | attribute | top-{k} change (95% CI) | lowest impact ratio @{k} (95% CI) | flagged "
+        "| lowest ratio, names removed | names' effect on it (paired) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for model, results in models.items():
         for attr in attributes(results):
@@ -44,7 +46,9 @@ def fairness_block(models: Mapping[str, Mapping[str, Any]], k: int = 20) -> str:
             shown = int(flagged) if flagged is not None else "—"
             lines.append(
                 f"| {model} | {attr} | {_ci(results, f'audit/{attr}/topk_change@{k}')} "
-                f"| {_ci(results, f'audit/{attr}/min_impact_ratio@{k}')} | {shown} |"
+                f"| {_ci(results, f'audit/{attr}/min_impact_ratio@{k}')} | {shown} "
+                f"| {_ci(results, f'audit/{attr}/blind_min_impact_ratio@{k}')} "
+                f"| {_ci(results, f'audit/{attr}/names_effect_min_impact_ratio@{k}')} |"
             )
     return "\n".join(lines)
 
@@ -113,6 +117,7 @@ def write_audit_report(run_dir: Path, results: Mapping[str, Any], ks: tuple[int,
             "",
             selection_table(results, attr, ks),
             "",
+            *_control_lines(results, attr, max(ks)),
         ]
     if results.get("judge/flip_rate") is not None:
         parts += [
@@ -125,6 +130,19 @@ def write_audit_report(run_dir: Path, results: Mapping[str, Any], ks: tuple[int,
     (run_dir / "audit.md").write_text("\n".join(parts))
     plot_selection(results, ks, run_dir / "audit.png")
     return block
+
+
+def _control_lines(results: Mapping[str, Any], attr: str, k: int) -> list[str]:
+    """The name-blind control in words (nothing when the audit ran without it)."""
+    effect = f"audit/{attr}/names_effect_min_impact_ratio@{k}"
+    if effect not in results:
+        return []
+    low, high = results[f"{effect}_ci_low"], results[f"{effect}_ci_high"]
+    verdict = "decided (its 95% interval excludes 0)" if low > 0 or high < 0 else "undecided (its interval covers 0)"
+    return [f"Control: the same model ranking the profiles with names and pronoun cues removed reaches a lowest "
+            f"impact ratio @{k} of {_ci(results, f'audit/{attr}/blind_min_impact_ratio@{k}')}: how low the figure "
+            "falls with no name to react to. The names' effect on it (with names − without, paired over JDs) is "
+            f"{_ci(results, effect)}, {verdict}.", ""]
 
 
 def _depth(results: Mapping[str, Any], attr: str) -> int:

@@ -106,3 +106,21 @@ def bootstrap_over_queries(
     tail = 100 * (1 - level) / 2
     low, high = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
     return low, high
+
+
+def min_ratio(top: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    """[1]: the lowest impact ratio of per-JD counts ``top``, ``rel`` [Q, G] (NaN when no group has a rate)."""
+    impact = selection_rates(top, rel)[1]
+    return np.array([np.nanmin(impact) if np.isfinite(impact).any() else np.nan])
+
+
+def paired_min_ratio(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], *, n_bootstrap: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(estimate, low, high): the lowest impact ratio of ``a`` minus that of ``b``, each a pair of per-JD counts
+    (top-k [Q, G], relevant [Q, G]) on the same JDs and groups; the interval resamples JDs, both on one resample."""
+    def delta(idx: np.ndarray) -> np.ndarray:
+        return min_ratio(a[0][idx], a[1][idx]) - min_ratio(b[0][idx], b[1][idx])
+
+    low, high = bootstrap_over_queries(delta, len(a[0]), n_bootstrap=n_bootstrap, seed=seed)
+    return float(delta(np.arange(len(a[0])))[0]), float(low[0]), float(high[0])

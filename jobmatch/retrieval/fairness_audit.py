@@ -10,7 +10,11 @@ paired comparison of two models reads); :func:`summarise` turns them into the re
 - ``audit/A/topk_change@20``, ``audit/A/abs_rank_shift@100``, ``audit/A/score_shift``,
   ``audit/A/abs_score_shift``: means over JDs, each with ``_ci_low``/``_ci_high`` (bootstrap over JDs);
 - ``audit/A/selection_rate@k/G``, ``audit/A/impact_ratio@k/G`` per group G, and
-  ``audit/A/min_impact_ratio@k`` with its interval and ``audit/A/flagged@k`` (groups below 0.8).
+  ``audit/A/min_impact_ratio@k`` with its interval and ``audit/A/flagged@k`` (groups below 0.8);
+- the name-blind control (the same model on profiles whose names and pronoun cues were removed):
+  ``audit/A/blind_min_impact_ratio@k`` and ``audit/A/names_effect_min_impact_ratio@k`` (with names − without,
+  paired over JDs), each with its interval. How low the lowest ratio falls when no name can be seen is the
+  noise floor of the selection-rate figures; only the names' effect is the model's reaction to names.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from jobmatch.data.identities import CorpusIdentities, counterfactual_corpus
+from jobmatch.data.identities import CorpusIdentities, counterfactual_corpus, name_blind_corpus
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts
@@ -31,6 +35,8 @@ from jobmatch.retrieval.fairness import (
     bootstrap_over_queries,
     counterfactual_shift,
     group_counts,
+    min_ratio,
+    paired_min_ratio,
     selection_rates,
 )
 
@@ -60,6 +66,7 @@ class AttributeValues:
         shift: {name: [Q]} counterfactual changes per JD (``topk_change@20``, ``abs_rank_shift@100``,
             ``score_shift``, ``abs_score_shift``); empty when no talent's cue could be swapped.
         talents_changed: talents whose cue the counterfactual swapped.
+        blind_top: {k: [Q, G]} top-k slots per group when the profiles show no name (empty: no control).
     """
 
     groups: list[str]
@@ -67,6 +74,7 @@ class AttributeValues:
     top: dict[int, np.ndarray]
     shift: dict[str, np.ndarray] = field(default_factory=dict)
     talents_changed: int = 0
+    blind_top: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,7 +90,8 @@ class AuditValues:
         return {"queries": self.queries, "talents": self.talents, "attributes": {
             a: {"groups": v.groups, "relevant": v.relevant.tolist(),
                 "top": {str(k): t.tolist() for k, t in v.top.items()},
-                "shift": {n: s.tolist() for n, s in v.shift.items()}, "talents_changed": v.talents_changed}
+                "shift": {n: s.tolist() for n, s in v.shift.items()}, "talents_changed": v.talents_changed,
+                "blind_top": {str(k): t.tolist() for k, t in v.blind_top.items()}}
             for a, v in self.attributes.items()}}
 
     @classmethod
@@ -92,7 +101,8 @@ class AuditValues:
             a: AttributeValues(v["groups"], np.asarray(v["relevant"], dtype=np.int64),
                                {int(k): np.asarray(t, dtype=np.int64) for k, t in v["top"].items()},
                                {n: np.asarray(s, dtype=np.float64) for n, s in v["shift"].items()},
-                               int(v["talents_changed"]))
+                               int(v["talents_changed"]),
+                               {int(k): np.asarray(t, dtype=np.int64) for k, t in v.get("blind_top", {}).items()})
             for a, v in data["attributes"].items()})
 
 
@@ -108,19 +118,23 @@ def audit_values(
     corpus_ids = list(rset.corpus)
     scores = score(list(rset.corpus.values()))  # [Q, N]
     relevant = np.array([[cid in rset.qrels.get(qid, {}) for cid in corpus_ids] for qid in rset.queries])  # [Q, N]
+    blind_corpus, blinded = name_blind_corpus(rset.corpus, identities) if identities.attributes else ({}, 0)
+    blind = score(list(blind_corpus.values())) if blinded else None  # [Q, N] the same model, no names shown
     out: dict[str, AttributeValues] = {}
     for attribute in identities.attributes:
         groups = [identities.groups[attribute].get(c, "unknown") for c in corpus_ids]
-        top = {}
+        top, blind_top = {}, {}
         for k in settings.ks:
             names, top[k], rel = group_counts(scores, groups, relevant, k=k)  # [Q, G] each
+            if blind is not None:
+                blind_top[k] = group_counts(blind, groups, relevant, k=k)[1]  # [Q, G]
         cf_corpus, changed = counterfactual_corpus(rset.corpus, identities, attribute, seed=settings.seed)
         shift = {}
         if changed:
             raw = counterfactual_shift(scores, score(list(cf_corpus.values())), depth=settings.depth,
                                        k=settings.change_k)  # {name: [Q]}
             shift = {_SHIFT_NAMES[n].format(k=settings.change_k, depth=settings.depth): v for n, v in raw.items()}
-        out[attribute] = AttributeValues(names, rel, top, shift, int(changed))
+        out[attribute] = AttributeValues(names, rel, top, shift, int(changed), blind_top)
     return AuditValues(list(rset.queries), len(corpus_ids), out)
 
 
@@ -199,10 +213,16 @@ def _selection(v: AttributeValues, attribute: str, s: AuditSettings) -> dict[str
         key = f"audit/{attribute}/min_impact_ratio@{k}"
         out |= {key: float(np.nanmin(impact)), f"{key}_ci_low": float(low[0]), f"{key}_ci_high": float(high[0])}
         out[f"audit/{attribute}/flagged@{k}"] = float(np.sum(impact < s.flag_below))
+        if k in v.blind_top:
+            blind = v.blind_top[k]
+            low, high = bootstrap_over_queries(
+                lambda idx, blind=blind: min_ratio(blind[idx], rel[idx]), len(blind), n_bootstrap=s.n_bootstrap,
+                seed=s.seed)
+            key = f"audit/{attribute}/blind_min_impact_ratio@{k}"
+            out |= {key: float(min_ratio(blind, rel)[0]), f"{key}_ci_low": float(low[0]),
+                    f"{key}_ci_high": float(high[0])}
+            est, low_d, high_d = paired_min_ratio((top, rel), (blind, rel), n_bootstrap=s.n_bootstrap, seed=s.seed)
+            key = f"audit/{attribute}/names_effect_min_impact_ratio@{k}"
+            out |= {key: est, f"{key}_ci_low": low_d, f"{key}_ci_high": high_d}
     return out
 
-
-def min_ratio(top: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """[1]: the lowest impact ratio of per-JD counts ``top``, ``rel`` [Q, G] (NaN when no group has a rate)."""
-    impact = selection_rates(top, rel)[1]
-    return np.array([np.nanmin(impact) if np.isfinite(impact).any() else np.nan])

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobmatch.retrieval.fairness import bootstrap_over_queries
-from jobmatch.retrieval.fairness_audit import AttributeValues, AuditValues, min_ratio
+from jobmatch.retrieval.fairness import paired_min_ratio
+from jobmatch.retrieval.fairness_audit import AttributeValues, AuditValues
 from jobmatch.utils.bootstrap import paired_bootstrap
 
 
@@ -47,15 +47,10 @@ def paired_audit(a: AuditValues, b: AuditValues, k: int = 20, n_bootstrap: int =
                     f"audit/{attr}/{name}_ci_high": high}
         if k in va.top and k in vb.top:
             groups = sorted(set(va.groups) | set(vb.groups))
-            (ta, ra), (tb, rb) = _aligned(va, rows_a, groups, k), _aligned(vb, rows_b, groups, k)
-
-            def delta(idx: np.ndarray, ta=ta, ra=ra, tb=tb, rb=rb) -> np.ndarray:
-                return min_ratio(ta[idx], ra[idx]) - min_ratio(tb[idx], rb[idx])
-
-            everything = np.arange(len(shared))
-            low, high = bootstrap_over_queries(delta, len(shared), n_bootstrap=n_bootstrap, seed=seed)
+            est, low, high = paired_min_ratio(_aligned(va, rows_a, groups, k), _aligned(vb, rows_b, groups, k),
+                                              n_bootstrap=n_bootstrap, seed=seed)
             key = f"audit/{attr}/min_impact_ratio@{k}"
-            out |= {key: float(delta(everything)[0]), f"{key}_ci_low": float(low[0]), f"{key}_ci_high": float(high[0])}
+            out |= {key: est, f"{key}_ci_low": low, f"{key}_ci_high": high}
         out[f"audit/{attr}/jds"] = float(len(shared))
     return out
 

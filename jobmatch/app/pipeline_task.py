@@ -148,7 +148,8 @@ def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict
                      for label, ckpt in checkpoints.items()}
         found = {f"{label}/{k}": v for label, results in per_model.items() for k, v in results.items()}
         write_results(step, found)
-    deltas = paired_deltas([step / "stage1", step / "stage2"], k=max(int(k) for k in cfg.fairness.ks))
+    deltas = paired_deltas([step / "stage1", step / "stage2"], k=max(int(k) for k in cfg.fairness.ks),
+                           n_bootstrap=int(cfg.fairness.n_bootstrap))
     return found | {f"delta/{k}": v for delta in deltas.values() for k, v in delta.items()}
 
 

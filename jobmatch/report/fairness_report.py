@@ -197,9 +197,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{paired_reading(delta, label)}")
 
 
-def paired_deltas(dirs: list[Path], k: int = 20) -> dict[str, dict[str, float]]:
+def paired_deltas(dirs: list[Path], k: int = 20, n_bootstrap: int = 2000) -> dict[str, dict[str, float]]:
     """{"Δ B − A": paired differences} of each audit directory after the first against the first, where both
-    wrote per-JD values (audits made before those existed are left out)."""
+    wrote per-JD values (audits made before those existed are left out); ``n_bootstrap`` resamples of JDs."""
     from jobmatch.retrieval.fairness_audit import AUDIT_PER_QUERY_FILE, AuditValues
     from jobmatch.retrieval.fairness_paired import paired_audit
 
@@ -208,7 +208,8 @@ def paired_deltas(dirs: list[Path], k: int = 20) -> dict[str, dict[str, float]]:
     if not dirs or dirs[0] not in values:
         return {}
     base = dirs[0]
-    return {f"Δ {d.name} − {base.name}": paired_audit(values[d], values[base], k=k) for d in dirs[1:] if d in values}
+    return {f"Δ {d.name} − {base.name}": paired_audit(values[d], values[base], k=k, n_bootstrap=n_bootstrap)
+            for d in dirs[1:] if d in values}
 
 
 if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)

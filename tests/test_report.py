@@ -1,5 +1,6 @@
 """The sweep report on fabricated run directories, including a failed run."""
 
+import json
 from pathlib import Path
 
 from jobmatch.report.__main__ import main
@@ -33,3 +34,15 @@ def test_cli_writes_report_and_figures(tmp_path: Path, capsys) -> None:
     for name in ("alignment_vs_lr.png", "ndcg_vs_lr.png", "tradeoff.png"):
         assert (out / name).stat().st_size > 1000
     assert "| rankpo | 1e-06 |" in capsys.readouterr().out
+
+
+def test_table_shows_intent_and_the_ood_split_beside_alignment(tmp_path: Path) -> None:
+    fake_run(tmp_path, "0", "rankpo", 1e-4, 0, 0.48, 0.62)
+    results = tmp_path / "0" / "results.json"
+    metrics = json.loads(results.read_text()) | {"test/alignment_intent": 0.71, "test_ood/ndcg@20": 0.44,
+                                                  "stage1/alignment_intent": 0.65, "stage1/test_ood/ndcg@20": 0.47}
+    results.write_text(json.dumps(metrics))
+    table = sweep_table(collect_runs([str(tmp_path)]))
+    assert "| alignment | intent | OOD nDCG@20 | Δ nDCG@20 |" in table
+    assert "| stage 1 (start) | — | — | 0.5000 | 0.9000 | 0.5000 | 0.6500 | 0.4700 | — | — |" in table
+    assert "| rankpo | 0.0001 | 1 | 0.4800 | 0.9000 | 0.6200 | 0.7100 | 0.4400 | -0.0200 | 0.1200 |" in table

@@ -55,6 +55,10 @@ def test_demo_preset_smoke_with_a_tiny_model(tmp_path: Path) -> None:
     # the offline judge's ceiling and intent, and the out-of-distribution split, beside the test split
     assert 0.5 <= results["test/alignment_ceiling"] <= 1.0 and "delta/alignment_intent" in results
     assert "test_ood/ndcg@20" in results and "stage1/test_ood/ndcg@20" in results
+    ood = "delta/test_ood/ndcg@20"  # paired over the OOD JDs, whose per-JD values stage 2 keeps
+    assert results[f"{ood}_ci_low"] <= results[ood] <= results[f"{ood}_ci_high"]
+    per_query = json.loads((tmp_path / "run" / "stage2" / "per_query.json").read_text())
+    assert len(per_query["test"]["ood_ndcg@20"]) == 30 and len(per_query["stage1"]["ood_ndcg@20"]) == 30
     assert results["annotate/test_pairs"] >= 600
     # the fairness audit of both models, in the results and the report
     for prefix in ("stage1/audit/", "audit/"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jobmatch.retrieval.fairness import FOUR_FIFTHS
+from jobmatch.utils.bootstrap import excludes_zero
 
 _RATE = re.compile(r"^audit/(?P<attr>[^/]+)/impact_ratio@(?P<k>\d+)/(?P<group>.+)$")
 _FIGURE = re.compile(r"^audit/(?P<attr>[^/]+)/(impact_ratio@\d+/|min_impact_ratio@\d+$|topk_change@\d+$)")
@@ -61,8 +62,8 @@ def paired_reading(deltas: Mapping[str, Any], label: str, k: int = 20) -> str:
              if (key := f"audit/{a}/{m}@{k}") in deltas and f"{key}_ci_low" in deltas]
     if not found:
         return ""
-    yes = [f"{name} {est:+.3f} [{low:+.3f}, {high:+.3f}]" for name, est, low, high in found if low > 0 or high < 0]
-    rest = [name for name, _, low, high in found if not (low > 0 or high < 0)]
+    yes = [f"{name} {est:+.3f} [{low:+.3f}, {high:+.3f}]" for name, est, low, high in found if excludes_zero(low, high)]
+    rest = [name for name, _, low, high in found if not excludes_zero(low, high)]
     jds = max((int(v) for key, v in deltas.items() if key.endswith("/jds")), default=0)
     return (f"{label}, paired over {jds} test JDs: "
             + (f"decided (95% interval excludes 0): {'; '.join(yes)}" if yes else "nothing decided")
@@ -138,7 +139,8 @@ def _control_lines(results: Mapping[str, Any], attr: str, k: int) -> list[str]:
     if effect not in results:
         return []
     low, high = results[f"{effect}_ci_low"], results[f"{effect}_ci_high"]
-    verdict = "decided (its 95% interval excludes 0)" if low > 0 or high < 0 else "undecided (its interval covers 0)"
+    verdict = ("decided (its 95% interval excludes 0)" if excludes_zero(low, high)
+               else "undecided (its interval covers 0)")
     return [f"Control: the same model ranking the profiles with names and pronoun cues removed reaches a lowest "
             f"impact ratio @{k} of {_ci(results, f'audit/{attr}/blind_min_impact_ratio@{k}')}: how low the figure "
             "falls with no name to react to. The names' effect on it (with names − without, paired over JDs) is "

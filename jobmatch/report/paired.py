@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobmatch.report.sweep import Run, grouped
-from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, paired_bootstrap, paired_diffs
+from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, excludes_zero, paired_bootstrap, paired_diffs
 
 METRICS = (("ndcg@20", "nDCG@20"), ("alignment", "alignment"), ("alignment_intent", "intent"),
            ("ood_ndcg@20", "OOD nDCG@20"))  # runs made before intent / OOD values were kept lack those rows
@@ -95,7 +95,7 @@ class Comparison:
     @property
     def decided(self) -> bool:
         """The 95% interval excludes 0."""
-        return self.low > 0 or self.high < 0
+        return excludes_zero(self.low, self.high)
 
 
 def compare(a: str, b: str, setting: str, x: dict[int, PerJD], y: dict[int, PerJD], metric: str) -> Comparison | None:

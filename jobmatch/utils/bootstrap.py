@@ -8,6 +8,11 @@ import numpy as np
 PER_QUERY_FILE = "per_query.json"  # per-JD values beside a run's results.json (evaluation and stage 2 write it)
 PerJD = dict[str, dict[str, float]]  # {"ndcg@20": {JD id: value}, "alignment": ..., "n_pairs": ...}
 
+def excludes_zero(low: float, high: float) -> bool:
+    """The rule every report applies: a difference is *decided* when its interval [low, high] excludes 0."""
+    return low > 0 or high < 0
+
+
 def paired_bootstrap(
     diffs: np.ndarray, weights: np.ndarray | None = None, *, n_bootstrap: int = 2000, seed: int = 0,
     level: float = 0.95,

@@ -93,3 +93,21 @@ def test_intent_and_ood_rows_and_only_pair_shares_are_weighted_by_pairs(tmp_path
     found = {c.metric: c for c in comparisons(collect_runs([str(tmp_path)]))}
     assert found["ood_ndcg@20"].n_jds == 30 and abs(found["ood_ndcg@20"].estimate - 0.1) < 1e-9
     assert abs(found["alignment_intent"].estimate - 0.1) < 1e-9 and found["alignment_intent"].decided
+
+
+def test_curves_whose_older_runs_lack_a_metric_still_compare_at_matched_alignment(tmp_path: Path) -> None:
+    """Runs at one lr kept OOD values per JD and those at the other did not (made before): the matched-alignment
+    nDCG@20 row is built on the metrics both have, and the OOD rows appear only where every run has them."""
+    rng = np.random.default_rng(4)
+    base = rng.uniform(0.3, 0.7, size=50)
+    for lr, shift in ((1e-5, 0.0), (1e-4, 0.1)):
+        write_run(tmp_path, "rankpo", lr, 0, base, 0.6 + shift + 0 * base)
+        write_run(tmp_path, "sft", lr, 0, base - 0.1 - shift, 0.62 + shift + 0 * base)
+    for method in ("rankpo", "sft"):  # only the newer lr kept OOD values
+        run = tmp_path / f"{method}_0.0001_0"
+        values = json.loads((run / "per_query.json").read_text())
+        values["test"]["ood_ndcg@20"] = {f"ood-{j}": 0.5 for j in range(30)}
+        (run / "per_query.json").write_text(json.dumps(values))
+    found = {(c.setting, c.metric) for c in comparisons(collect_runs([str(tmp_path)]))}
+    assert ("lr 0.0001", "ood_ndcg@20") in found and ("lr 1e-05", "ood_ndcg@20") not in found
+    assert any(setting.startswith("alignment") and metric == "ndcg@20" for setting, metric in found)

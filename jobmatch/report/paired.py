@@ -57,7 +57,8 @@ def cells(runs: list[Run]) -> dict[str, dict[float, Cell]]:
 
 
 def interpolate(curve: dict[float, Cell], level: float) -> dict[int, PerJD] | None:
-    """Per-seed per-JD values at mean alignment ``level``, linear between the neighbouring lrs that bracket it."""
+    """Per-seed per-JD values at mean alignment ``level``, linear between the neighbouring lrs that bracket it
+    (on the metrics both lrs' runs kept: runs made before a metric was kept lack it)."""
     lrs = sorted(curve)
     for lo, hi in itertools.pairwise(lrs):
         a_lo, a_hi = curve[lo].alignment, curve[hi].alignment
@@ -66,7 +67,7 @@ def interpolate(curve: dict[float, Cell], level: float) -> dict[int, PerJD] | No
             seeds = sorted(set(curve[lo].seeds) & set(curve[hi].seeds))
             return {s: {m: {j: (1 - t) * curve[lo].seeds[s][m][j] + t * curve[hi].seeds[s][m][j]
                             for j in curve[lo].seeds[s][m] if j in curve[hi].seeds[s][m]}
-                        for m in curve[lo].seeds[s]} for s in seeds} or None
+                        for m in curve[lo].seeds[s] if m in curve[hi].seeds[s]} for s in seeds} or None
     exact = [lr for lr in lrs if curve[lr].alignment == level]
     return curve[exact[0]].seeds if exact else None
 

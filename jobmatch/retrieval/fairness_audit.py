@@ -202,27 +202,25 @@ def _selection(v: AttributeValues, attribute: str, s: AuditSettings) -> dict[str
     rel = v.relevant
     for k, top in v.top.items():
         rate, impact = selection_rates(top, rel)
-        low, high = bootstrap_over_queries(
-            lambda idx, top=top: min_ratio(top[idx], rel[idx]), len(top), n_bootstrap=s.n_bootstrap, seed=s.seed
-        )
         for g, name in enumerate(v.groups):  # a group without relevant talents has no rate: left out
             if np.isfinite(rate[g]):
                 out[f"audit/{attribute}/selection_rate@{k}/{name}"] = float(rate[g])
                 out[f"audit/{attribute}/impact_ratio@{k}/{name}"] = float(impact[g])
         out[f"audit/{attribute}/groups_without_relevant@{k}"] = float(np.sum(~np.isfinite(rate)))
-        key = f"audit/{attribute}/min_impact_ratio@{k}"
-        out |= {key: float(np.nanmin(impact)), f"{key}_ci_low": float(low[0]), f"{key}_ci_high": float(high[0])}
+        out |= _lowest_ratio(f"audit/{attribute}/min_impact_ratio@{k}", top, rel, s)
         out[f"audit/{attribute}/flagged@{k}"] = float(np.sum(impact < s.flag_below))
         if k in v.blind_top:
-            blind = v.blind_top[k]
-            low, high = bootstrap_over_queries(
-                lambda idx, blind=blind: min_ratio(blind[idx], rel[idx]), len(blind), n_bootstrap=s.n_bootstrap,
-                seed=s.seed)
-            key = f"audit/{attribute}/blind_min_impact_ratio@{k}"
-            out |= {key: float(min_ratio(blind, rel)[0]), f"{key}_ci_low": float(low[0]),
-                    f"{key}_ci_high": float(high[0])}
-            est, low_d, high_d = paired_min_ratio((top, rel), (blind, rel), n_bootstrap=s.n_bootstrap, seed=s.seed)
+            out |= _lowest_ratio(f"audit/{attribute}/blind_min_impact_ratio@{k}", v.blind_top[k], rel, s)
+            est, low, high = paired_min_ratio((top, rel), (v.blind_top[k], rel), n_bootstrap=s.n_bootstrap,
+                                              seed=s.seed)
             key = f"audit/{attribute}/names_effect_min_impact_ratio@{k}"
-            out |= {key: est, f"{key}_ci_low": low_d, f"{key}_ci_high": high_d}
+            out |= {key: est, f"{key}_ci_low": low, f"{key}_ci_high": high}
     return out
+
+
+def _lowest_ratio(key: str, top: np.ndarray, rel: np.ndarray, s: AuditSettings) -> dict[str, float]:
+    """``key`` (the lowest impact ratio of counts top, rel [Q, G]) with its bootstrap interval over JDs."""
+    low, high = bootstrap_over_queries(lambda idx: min_ratio(top[idx], rel[idx]), len(top),
+                                       n_bootstrap=s.n_bootstrap, seed=s.seed)
+    return {key: float(min_ratio(top, rel)[0]), f"{key}_ci_low": float(low[0]), f"{key}_ci_high": float(high[0])}
 

@@ -32,10 +32,11 @@ def _aligned(v: AttributeValues, rows: list[int], groups: list[str], k: int) -> 
 def paired_audit(a: AuditValues, b: AuditValues, k: int = 20, n_bootstrap: int = 2000, seed: int = 0
                  ) -> dict[str, float]:
     """A − B for every attribute both audits carry, on the JDs both audited (empty when they share none)."""
-    shared = [q for q in a.queries if q in set(b.queries)]
+    row_a, row_b = ({q: i for i, q in enumerate(x.queries)} for x in (a, b))
+    shared = [q for q in a.queries if q in row_b]
     if not shared:
         return {}
-    rows_a, rows_b = [a.queries.index(q) for q in shared], [b.queries.index(q) for q in shared]
+    rows_a, rows_b = [row_a[q] for q in shared], [row_b[q] for q in shared]
     out: dict[str, float] = {}
     for attr in [x for x in a.attributes if x in b.attributes]:
         va, vb = a.attributes[attr], b.attributes[attr]

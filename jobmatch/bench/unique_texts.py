@@ -11,9 +11,11 @@ A timed step is the loss's forward and backward on one training batch (the optim
 same for both and left out), at the precision the demo trains with on this CPU
 (``${cpu_bf16:bf16-mixed,32-true}``: bf16 autocast where the CPU has fast bf16, fp32 elsewhere).
 Settings are the demo's (conf/experiment/demo.yaml): MiniLM with LoRA, batch 16, 3 negatives,
-passages ≤ 192 tokens, 4 judged pairs per JD. The judged pairs are built from synthetic_small's
-training JDs: 4 pairs per JD among its first 2 positives and 3 negatives (the judge's verdict
-does not change the cost). Reported: time ratios and texts encoded per step, not absolute times.
+passages ≤ 192 tokens, and the judged pairs drawn as the demo's annotation draws them
+(conf/pairs/default.yaml): 10 pairs per training JD, uniform among its top 100 candidates. Here the
+candidates are the JD's positives and negatives, then a seeded sample of the corpus (which talents
+they are does not change the cost: passages are cut at 192 tokens; nor does the judge's verdict).
+Reported: time ratios and texts encoded per step, not absolute times.
 
     .venv/bin/python -m jobmatch.bench unique_texts
 """
@@ -34,7 +36,8 @@ from jobmatch.bench.common import bench_result, median, target
 from jobmatch.bench.training import compose
 from jobmatch.utils.hardware import cpu_has_fast_bf16
 
-PAIRS_PER_JD = 4
+PAIRS_PER_JD = 10  # annotate.pairs_per_query of the demo (conf/experiment/demo.yaml)
+CANDIDATES = 100  # annotate.top_k (conf/pairs/default.yaml): the ranked candidates pairs are drawn from
 
 
 def demo_batches(quick: bool) -> dict[str, Any]:
@@ -66,7 +69,7 @@ def settings_for(quick: bool) -> dict[str, Any]:
     steps = 2 if quick else 6
     return {
         **demo_batches(quick),
-        "pairs_per_jd": PAIRS_PER_JD,
+        "pairs_per_jd": f"{PAIRS_PER_JD}, uniform among {CANDIDATES} candidates (as the demo's annotation)",
         "precision": "bf16 autocast" if cpu_has_fast_bf16() else "fp32 (this CPU has no fast bf16)",
         "steps": steps,
         "repetitions": f"{steps} batches per variant (after one warm-up batch), alternating",
@@ -75,16 +78,21 @@ def settings_for(quick: bool) -> dict[str, Any]:
 
 
 def write_pairs(records: list, directory: Path) -> Path:
-    """Judged-pair JSONL: ``PAIRS_PER_JD`` pairs per JD among its first 2 positives and 3 negatives."""
+    """Judged-pair JSONL: ``PAIRS_PER_JD`` pairs per JD, uniform among ``CANDIDATES`` candidates (its
+    positives and negatives first, then a seeded sample of the other passages), as annotation samples them."""
+    from jobmatch.annotate.sampling import sample_rank_pairs
     from jobmatch.data.readers import write_jsonl
 
     rng = np.random.default_rng(0)
+    corpus = list(dict.fromkeys(p for rec in records for p in (*rec.positives, *rec.negatives)))
     rows = []
     for rec in records:
-        pool = [*rec.positives[:2], *rec.negatives[:3]]
-        combos = list(itertools.combinations(range(len(pool)), 2))
-        for k in rng.choice(len(combos), size=min(PAIRS_PER_JD, len(combos)), replace=False):
-            a, b = combos[int(k)]
+        known = list(dict.fromkeys((*rec.positives, *rec.negatives)))
+        seen = set(known)
+        others = [p for p in corpus if p not in seen]
+        extra = rng.choice(len(others), size=min(CANDIDATES - len(known), len(others)), replace=False)
+        pool = [*known, *(others[int(k)] for k in extra)][:CANDIDATES]
+        for a, b in sample_rank_pairs(len(pool), PAIRS_PER_JD, rng=rng):
             rows.append(
                 {"query": rec.query, "passage1": pool[a], "passage2": pool[b], "preferred": "A", "confidence_score": 90}
             )

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from jobmatch.utils.hardware import cpu_has_fast_bf16
+
 
 def rss_mb() -> float:
     """Current resident set size of this process, in MiB (Linux; 0 elsewhere)."""
@@ -99,6 +101,7 @@ def machine_info() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
+        "cpu_fast_bf16": cpu_has_fast_bf16(),  # AVX-512 BF16 / AMX: bf16 autocast pays (else fp32 is the fast path)
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -370,7 +370,8 @@ def summarize(
         )
         targets.append(
             target(
-                f"training speed-up vs {PEER} at its best ({peer_best[p]}), {p}",
+                f"training speed-up vs {PEER} at its best "
+                f"({'torch_compile=True' if peer_best[p] == PEER_COMPILED else 'its defaults'}), {p}",
                 vs(peer_best[p], p),
                 ">=",
                 GOAL_BEST,

@@ -221,3 +221,29 @@ def test_peer_benchmark_quick(name: str, tmp_path: Path) -> None:
         assert any("at its best" in t["target"] for t in result["targets"])
     else:
         assert frameworks == {"jobmatch", "sentence-transformers"}
+
+
+def test_st_train_summary_picks_the_peer_at_its_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peer's best is its faster steady state; compile seconds are the compiled warm-up over the eager one."""
+    from jobmatch.bench import st_train
+
+    monkeypatch.setattr(st_train, "peak_gflops", lambda device, precision: 100.0)
+    ours, peer, compiled = st_train.OURS, st_train.PEER, st_train.PEER_COMPILED
+    samples = {f"{ours} fp32": [1.0, 1.0, 1.0], f"{peer} fp32": [1.2, 1.2, 1.2], f"{compiled} fp32": [0.8, 0.8, 0.8]}
+    facts = {
+        "flops_per_group": 1e9,
+        "trainable": {ours: 10, peer: 12, compiled: 12},
+        "warmup_s": {f"{ours} fp32": 3.0, f"{peer} fp32": 3.5, f"{compiled} fp32": 53.5},
+    }
+    result = st_train.summarize(samples, facts, quick=True, device="cpu", repetitions=3)
+    rows = {r["framework"]: r for r in result["rows"]}
+    assert rows[ours]["speedup_vs_peer"] == pytest.approx(1.2)
+    assert rows[ours]["speedup_vs_peer_best"] == pytest.approx(0.8)  # the compiled peer is faster: it is the best
+    assert rows[compiled]["compile_s"] == pytest.approx(50.0) and rows[peer]["compile_s"] is None
+    best = next(t for t in result["targets"] if "at its best" in t["target"])
+    assert "torch_compile=True" in best["target"] and best["value"] == pytest.approx(0.8) and not best["met"]
+
+    slow_compiled = {**samples, f"{compiled} fp32": [1.5, 1.5, 1.5]}  # compiling does not pay: the defaults are best
+    result = st_train.summarize(slow_compiled, facts, quick=True, device="cpu", repetitions=3)
+    best = next(t for t in result["targets"] if "at its best" in t["target"])
+    assert "its defaults" in best["target"] and best["value"] == pytest.approx(1.2)

@@ -90,7 +90,7 @@ def write_pairs(records: list, directory: Path) -> Path:
         known = list(dict.fromkeys((*rec.positives, *rec.negatives)))
         seen = set(known)
         others = [p for p in corpus if p not in seen]
-        extra = rng.choice(len(others), size=min(CANDIDATES - len(known), len(others)), replace=False)
+        extra = rng.choice(len(others), size=min(max(0, CANDIDATES - len(known)), len(others)), replace=False)
         pool = [*known, *(others[int(k)] for k in extra)][:CANDIDATES]
         for a, b in sample_rank_pairs(len(pool), PAIRS_PER_JD, rng=rng):
             rows.append(

@@ -33,11 +33,18 @@ import numpy as np
 import torch
 
 from jobmatch.bench.common import bench_result, median, target
-from jobmatch.bench.training import compose
+from jobmatch.bench.training import CONF, compose
 from jobmatch.utils.hardware import cpu_has_fast_bf16
 
-PAIRS_PER_JD = 10  # annotate.pairs_per_query of the demo (conf/experiment/demo.yaml)
-CANDIDATES = 100  # annotate.top_k (conf/pairs/default.yaml): the ranked candidates pairs are drawn from
+
+def demo_annotation() -> Any:
+    """The demo's ``annotate`` config (``pipeline`` + ``experiment=demo``): pairs per training JD, the top-k
+    candidates they are drawn from and the sampler, so that the benchmark follows the demo when it changes."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return hydra_compose(config_name="pipeline", overrides=["experiment=demo"]).annotate
 
 
 def demo_batches(quick: bool) -> dict[str, Any]:
@@ -69,7 +76,9 @@ def settings_for(quick: bool) -> dict[str, Any]:
     steps = 2 if quick else 6
     return {
         **demo_batches(quick),
-        "pairs_per_jd": f"{PAIRS_PER_JD}, uniform among {CANDIDATES} candidates (as the demo's annotation)",
+        "pairs_per_jd": "{pairs_per_query}, {sampler} among {top_k} candidates (the demo's annotation)".format(
+            **demo_annotation()
+        ),
         "precision": "bf16 autocast" if cpu_has_fast_bf16() else "fp32 (this CPU has no fast bf16)",
         "steps": steps,
         "repetitions": f"{steps} batches per variant (after one warm-up batch), alternating",
@@ -78,11 +87,13 @@ def settings_for(quick: bool) -> dict[str, Any]:
 
 
 def write_pairs(records: list, directory: Path) -> Path:
-    """Judged-pair JSONL: ``PAIRS_PER_JD`` pairs per JD, uniform among ``CANDIDATES`` candidates (its
-    positives and negatives first, then a seeded sample of the other passages), as annotation samples them."""
+    """Judged-pair JSONL: the demo's pairs per JD, drawn by its sampler among its top-k candidates (here the
+    JD's positives and negatives first, then a seeded sample of the other passages), as annotation samples them."""
     from jobmatch.annotate.sampling import sample_rank_pairs
     from jobmatch.data.readers import write_jsonl
 
+    annotate = demo_annotation()
+    candidates, per_jd = int(annotate.top_k), int(annotate.pairs_per_query)
     rng = np.random.default_rng(0)
     corpus = list(dict.fromkeys(p for rec in records for p in (*rec.positives, *rec.negatives)))
     rows = []
@@ -90,9 +101,9 @@ def write_pairs(records: list, directory: Path) -> Path:
         known = list(dict.fromkeys((*rec.positives, *rec.negatives)))
         seen = set(known)
         others = [p for p in corpus if p not in seen]
-        extra = rng.choice(len(others), size=min(max(0, CANDIDATES - len(known)), len(others)), replace=False)
-        pool = [*known, *(others[int(k)] for k in extra)][:CANDIDATES]
-        for a, b in sample_rank_pairs(len(pool), PAIRS_PER_JD, rng=rng):
+        extra = rng.choice(len(others), size=min(max(0, candidates - len(known)), len(others)), replace=False)
+        pool = [*known, *(others[int(k)] for k in extra)][:candidates]
+        for a, b in sample_rank_pairs(len(pool), per_jd, strategy=str(annotate.sampler), rng=rng):
             rows.append(
                 {"query": rec.query, "passage1": pool[a], "passage2": pool[b], "preferred": "A", "confidence_score": 90}
             )

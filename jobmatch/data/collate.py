@@ -109,7 +109,7 @@ def pad_tokens(
     mask = torch.zeros((len(sequences), longest), dtype=torch.long)  # [B, L]
     for row, seq in enumerate(sequences):
         span = slice(longest - len(seq), longest) if side == "left" else slice(0, len(seq))
-        ids[row, span] = torch.tensor(seq, dtype=torch.long)
+        ids[row, span] = torch.as_tensor(seq, dtype=torch.long)
         mask[row, span] = 1
     return TokenBatch(ids, mask)
 

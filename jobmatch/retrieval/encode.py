@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from jobmatch.data.collate import pad_tokens
+from jobmatch.data.token_store import TokenList, TokenSource
 from jobmatch.model import TextEncoder
 from jobmatch.model.tokenizer import tokenize
 from jobmatch.utils.npy_store import load_npy, save_npy_atomic
@@ -51,26 +52,48 @@ def encode_texts(
     progress: bool = True,
     desc: str = "encode",
 ) -> np.ndarray:
-    """Embed ``texts`` → [N, D] float32, in input order.
+    """Embed ``texts`` → [N, D] float32, in input order (tokenised in memory, truncated; see :func:`encode_tokens`)."""
+    append_eos = bool(encoder.cfg.get("append_eos", False))
+    tokens = TokenList(tokenize(encoder.tokenizer, texts, max_length=max_length, append_eos=append_eos))
+    return encode_tokens(encoder, tokens, batch_size=batch_size, bf16=bf16, device=device, progress=progress,
+                         desc=desc)
 
-    Texts are tokenised once and sorted by length so that each batch pads little; batches run
-    under ``torch.inference_mode`` and, with ``bf16``, under bf16 autocast.
+
+@torch.inference_mode()
+def encode_tokens(
+    encoder: TextEncoder,
+    tokens: TokenSource,
+    rows: np.ndarray | Sequence[int] | None = None,
+    *,
+    batch_size: int = 64,
+    bf16: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    desc: str = "encode",
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Embed ``rows`` of a token source (default: all) → [M, D] float32, in the order of ``rows``.
+
+    Rows are sorted by length so that each batch pads little; only one batch of ids is read at a time
+    (a :class:`~jobmatch.data.token_store.TokenStore` stays on disk). Batches run under
+    ``torch.inference_mode`` and, with ``bf16``, under bf16 autocast. ``out`` ([M, D], e.g. a memory-mapped
+    shard) receives the embeddings instead of a new array.
     """
     device = torch.device(device) if device else next(encoder.parameters()).device
-    append_eos = bool(encoder.cfg.get("append_eos", False))
-    ids = tokenize(encoder.tokenizer, texts, max_length=max_length, append_eos=append_eos)
-    order = np.argsort([-len(seq) for seq in ids], kind="stable")
-    out = np.zeros((len(texts), encoder.embedding_dim), dtype=np.float32)
+    rows = np.arange(len(tokens), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    order = np.argsort(-tokens.lengths()[rows], kind="stable")  # [M] longest first
+    if out is None:
+        out = np.zeros((len(rows), encoder.embedding_dim), dtype=np.float32)
     was_training = encoder.training
     encoder.eval()
     pad_id, side = encoder.tokenizer.pad_token_id, encoder.tokenizer.padding_side
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
-        rows = order[start : start + batch_size]
-        batch = pad_tokens([ids[i] for i in rows], pad_id=pad_id, side=side)
+        picks = order[start : start + batch_size]
+        batch = pad_tokens(tokens.rows(rows[picks]), pad_id=pad_id, side=side)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             emb = encoder(batch.input_ids.to(device), batch.attention_mask.to(device))  # [b, D]
-        out[rows] = emb.float().cpu().numpy()
+        out[picks] = emb.float().cpu().numpy()
     encoder.train(was_training)
     return out
 

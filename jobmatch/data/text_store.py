@@ -86,6 +86,10 @@ class TextStore:
             yield start, column.slice(start, rows_per_batch).to_pylist()
             self.release()
 
+    def byte_lengths(self) -> np.ndarray:
+        """[N] int64 UTF-8 bytes of every text (from the offsets: no text is read)."""
+        return pc.binary_length(self._table.column("text")).to_numpy(zero_copy_only=False).astype(np.int64)
+
     def text_bytes(self) -> int:
         """UTF-8 bytes of all texts."""
         return sum(chunk.buffers()[2].size for chunk in self._table.column("text").chunks if chunk.buffers()[2])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from jobmatch.data.collate import pad_tokens
+from jobmatch.data.corpus import Corpus
 from jobmatch.data.token_store import TokenList, TokenSource
 from jobmatch.model import TextEncoder
 from jobmatch.model.tokenizer import tokenize
@@ -98,6 +99,36 @@ def encode_tokens(
     return out
 
 
+@torch.inference_mode()
+def encode_corpus(
+    encoder: TextEncoder,
+    corpus: Corpus,
+    *,
+    max_length: int,
+    batch_size: int = 64,
+    bf16: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    desc: str = "encode corpus",
+    cache: EmbeddingCache | None = None,
+    model_fp: str | None = None,
+) -> np.ndarray:
+    """Embed every talent of ``corpus`` → [N, D] float32 in corpus order, from its token store (tokenised once
+    per tokenizer and limit, cached on disk; no text is held in memory). With ``cache``, the embeddings are
+    read from / written to it, keyed by the model, the corpus fingerprint and the settings."""
+
+    def compute() -> np.ndarray:
+        append_eos = bool(encoder.cfg.get("append_eos", False))
+        tokens = corpus.tokens(encoder.tokenizer, max_length=max_length, append_eos=append_eos, progress=progress)
+        return encode_tokens(encoder, tokens, batch_size=batch_size, bf16=bf16, device=device, progress=progress,
+                             desc=desc)
+
+    if cache is None:
+        return compute()
+    return cache.cached(model_fp or model_fingerprint(encoder), corpus.fingerprint[:16], f"{max_length}|{bf16}",
+                        compute)
+
+
 class EmbeddingCache:
     """Embeddings on disk as ``<dir>/<model>-<texts>-<settings>.npy``, written atomically."""
 
@@ -115,12 +146,17 @@ class EmbeddingCache:
         """Cached :func:`encode_texts`: reuse the file when model, texts and settings match."""
         model_fp = model_fp or model_fingerprint(encoder)
         settings = f"{kwargs.get('max_length')}|{bool(kwargs.get('bf16', False))}"
-        path = self.path(model_fp, texts_fingerprint(texts), settings)
+        return self.cached(model_fp, texts_fingerprint(texts), settings,
+                           lambda: encode_texts(encoder, texts, **kwargs))  # type: ignore[arg-type]
+
+    def cached(self, model_fp: str, texts_fp: str, settings: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The stored embeddings of (model, texts, settings), or ``compute()``'s, stored."""
+        path = self.path(model_fp, texts_fp, settings)
         stored = load_npy(path)
         self.last_hit = stored is not None
         if stored is not None:
             log.info("embeddings from cache: %s", path)
             return stored
-        emb = encode_texts(encoder, texts, **kwargs)  # type: ignore[arg-type]
+        emb = compute()
         save_npy_atomic(path, emb)
         return emb

@@ -55,7 +55,7 @@ def write_market(config: SyntheticConfig, directory: Path) -> None:
             spill.write({"text": jd.text}, key=jd.id)
             return dataclasses.replace(jd, text="")
 
-        world = draw_postings(config, vocab, institutions, talents, keep=keep)
+        world = draw_postings(config, vocab, institutions, talents, keep=keep, progress=show)
         spill.close()
         files: dict[str, dict[str, Any]] = {}
         splits = {**split_jds(world), OOD_SPLIT: world.ood_jds}

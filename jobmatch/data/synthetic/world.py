@@ -15,6 +15,8 @@ import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tqdm.auto import tqdm
+
 from jobmatch.data.synthetic.config import SyntheticConfig
 from jobmatch.data.synthetic.entities import JD, Institution, Talent
 from jobmatch.data.synthetic.index import Candidates, TalentIndex
@@ -111,11 +113,12 @@ def draw_postings(
     institutions: dict[str, tuple[Institution, ...]],
     talents: Sequence[Talent],
     keep: Callable[[JD], JD] = lambda jd: jd,
+    progress: bool = False,
 ) -> World:
     """Draw candidate postings until ``n_jds`` (and the OOD split's) are kept; the world of ``talents``.
 
     ``keep`` maps each kept posting to what the world holds (e.g. a copy without its text, once the
-    text is written elsewhere).
+    text is written elsewhere); ``progress`` shows a bar of kept postings.
     """
     unknown = sorted(set(config.ood_subfields) - {s.name for s in vocab.subfields})
     if unknown:
@@ -129,6 +132,7 @@ def draw_postings(
     matches: dict[str, float] = {}
     counts = {"none": 0, "many": 0}
     attempt = 0
+    bar = tqdm(total=config.n_jds + config.n_ood(), desc="JDs", unit="JD", disable=not progress, mininterval=2.0)
     while len(jds) < config.n_jds or len(ood_jds) < config.n_ood():
         if attempt >= MAX_ATTEMPTS_PER_JD * (config.n_jds + config.n_ood()):
             raise ValueError(_too_few_message(config, attempt, len(jds), counts))
@@ -160,9 +164,11 @@ def draw_postings(
         kept = ood_jds if ood else jds
         jd = dataclasses.replace(jd, id=f"jd-ood-{len(kept):0{width}d}" if ood else f"jd-{len(kept):0{width}d}")
         kept.append(keep(jd))
+        bar.update()
         positives[jd.id] = tuple(sorted(matched))
         if config.labels == "sampled":
             matches[jd.id] = n_matches
+    bar.close()
     return World(
         config=config,
         talents=talents,

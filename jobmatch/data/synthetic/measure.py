@@ -20,7 +20,8 @@ from jobmatch.data.synthetic.talents import MARKUP_TOKENS
 from jobmatch.data.synthetic.world import World
 
 CONFIDENT = 75  # a verdict at or above this confidence counts as confident
-TOKEN_SAMPLE = 5000  # texts tokenised for the card: all up to this many, else a seeded sample of this many
+TOKEN_ALL = 5000  # texts tokenised for the card: all up to this many (the demo presets), else a sample
+TOKEN_SAMPLE = 2000  # texts of that seeded sample (quantiles within a few percent; real-length texts are slow)
 TOKEN_BATCH = 256  # texts per tokenizer call (only the lengths are kept)
 
 
@@ -64,9 +65,9 @@ def token_figures(
     texts: Callable[[int], str], count: int, tokenizer: Any, max_length: int, *, seed: int, name: str
 ) -> dict[str, Any]:
     """Token lengths (with special tokens) of the ``count`` texts ``texts(0..count-1)``, and the share
-    longer than ``max_length``; above :data:`TOKEN_SAMPLE` texts, of a seeded sample (``sample``: its size)."""
+    longer than ``max_length``; above :data:`TOKEN_ALL` texts, of a seeded sample (``sample``: its size)."""
     positions: Sequence[int] = range(count)
-    if count > TOKEN_SAMPLE:
+    if count > TOKEN_ALL:
         positions = sorted(rng_for(seed, "card", "tokens", name).sample(range(count), TOKEN_SAMPLE))
     lengths: list[int] = []
     for start in range(0, len(positions), TOKEN_BATCH):
@@ -74,7 +75,7 @@ def token_figures(
         lengths += [len(ids) for ids in tokenizer(batch, add_special_tokens=True)["input_ids"]]
     truncated = sum(n > max_length for n in lengths) / len(lengths)
     out = {"tokens": summary(lengths), "max_length": max_length, "truncated_share": round(truncated, 3)}
-    if count > TOKEN_SAMPLE:
+    if count > TOKEN_ALL:
         out["sample"] = {"texts": len(lengths), "of": count}
     return out
 

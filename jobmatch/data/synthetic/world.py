@@ -149,12 +149,7 @@ def draw_postings(
         ood = jd.subfield in config.ood_subfields
         if len(ood_jds if ood else jds) >= (config.n_ood() if ood else config.n_jds):
             continue  # that pool is full
-        candidates = index.candidates(jd)
-        if config.labels == "sampled":
-            matched, n_matches = _sampled_matches(config, jd, candidates, rng_for(config.seed, "positives", number))
-        else:
-            matched = _complete_matches(config, jd, candidates)
-            n_matches = float(len(matched))
+        matched, n_matches = _matches(config, jd, index.candidates(jd), number)
         if len(matched) < config.min_positives:
             counts["none"] += 1
             continue
@@ -189,6 +184,14 @@ def _long(config: SyntheticConfig, kind: str, number: int) -> LongDraw | None:
     if config.profile_length == "short":
         return None
     return LongDraw(long_texts(), rng_for(config.seed, f"{kind}-long", number))
+
+
+def _matches(config: SyntheticConfig, jd: JD, candidates: Candidates, number: int) -> tuple[list[str], float]:
+    """The rule matches a candidate posting would keep as positives, and how many it has in all."""
+    if config.labels == "sampled":
+        return _sampled_matches(config, jd, candidates, rng_for(config.seed, "positives", number))
+    matched = _complete_matches(config, jd, candidates)
+    return matched, float(len(matched))
 
 
 def _complete_matches(config: SyntheticConfig, jd: JD, candidates: Candidates) -> list[str]:

@@ -72,7 +72,7 @@ def token_figures(
     lengths: list[int] = []
     for start in range(0, len(positions), TOKEN_BATCH):
         batch = [texts(i) for i in positions[start : start + TOKEN_BATCH]]
-        lengths += [len(ids) for ids in tokenizer(batch, add_special_tokens=True)["input_ids"]]
+        lengths += [len(ids) for ids in tokenizer(batch, add_special_tokens=True, verbose=False)["input_ids"]]
     truncated = sum(n > max_length for n in lengths) / len(lengths)
     out = {"tokens": summary(lengths), "max_length": max_length, "truncated_share": round(truncated, 3)}
     if count > TOKEN_ALL:

@@ -21,6 +21,7 @@ from jobmatch.data.synthetic import (
 )
 from jobmatch.data.synthetic import generate as generate_module
 from jobmatch.data.synthetic.__main__ import main
+from jobmatch.data.synthetic.store import JsonlFile
 
 TINY = SyntheticConfig(n_talents=300, n_jds=40, relocation_probability=0.5, judge_pairs=100)
 FILES = ("train.jsonl", "val.jsonl", "test.jsonl", "test_ood.jsonl", "corpus.jsonl", "manifest.json", "dataset_card.md")
@@ -121,19 +122,19 @@ def test_ensure_dataset_refuses_foreign_directories(tmp_path: Path) -> None:
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = generate_module.write_jsonl
+    real = JsonlFile.write
     calls: list[Path] = []
 
-    def failing_writer(path: Path, rows: object) -> None:
-        calls.append(Path(path))
-        if len(calls) == 2:
+    def failing_writer(self: JsonlFile, row: dict[str, object], key: str | None = None) -> None:
+        if self.path.name == "train.jsonl":  # the corpus is written by then: fail mid-way
+            calls.append(self.path)
             raise RuntimeError("disk full")
-        real(path, rows)  # type: ignore[arg-type]
+        real(self, row, key)
 
-    monkeypatch.setattr(generate_module, "write_jsonl", failing_writer)
+    monkeypatch.setattr(JsonlFile, "write", failing_writer)
     with pytest.raises(RuntimeError, match="disk full"):
         generate_dataset(TINY, tmp_path / "data")
-    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+    assert len(calls) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_cli_generates_then_reuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

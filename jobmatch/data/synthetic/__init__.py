@@ -8,7 +8,10 @@ ignore. Typical use::
     from jobmatch.data.synthetic import ensure_dataset, preset
     data_dir = ensure_dataset(preset("synthetic_small"), "data_cache/synthetic_small")
 
-or ``python -m jobmatch.data.synthetic --preset synthetic_small --out DIR``.
+or ``python -m jobmatch.data.synthetic --preset synthetic_small --out DIR``. Markets at scale
+(``synthetic_10k`` ... ``synthetic_1m``, real-length or ``_short``) sample their labels and write rows
+that refer to corpus ids; ``python -m jobmatch.data.synthetic.tile`` tiles a market with unique ids
+(docs/design.md §3).
 """
 
 from jobmatch.data.synthetic.config import DEFAULT, PRESETS, SMALL, SyntheticConfig, preset
@@ -21,7 +24,7 @@ from jobmatch.data.synthetic.generate import (
     read_manifest,
 )
 from jobmatch.data.synthetic.judge import OfflineJudge
-from jobmatch.data.synthetic.labels import contrastive_row, sample_negatives, split_jds
+from jobmatch.data.synthetic.labels import Row, contrastive_row, label_row, sample_negatives, split_jds
 from jobmatch.data.synthetic.rules import AREA, GEOGRAPHY, RULES, SENIORITY, failed_rules, is_match
 from jobmatch.data.synthetic.vocabulary import Vocabulary, load_vocabulary
 from jobmatch.data.synthetic.world import World, build_world
@@ -39,6 +42,7 @@ __all__ = [
     "Institution",
     "OfflineJudge",
     "Publication",
+    "Row",
     "SyntheticConfig",
     "Talent",
     "Vocabulary",
@@ -50,6 +54,7 @@ __all__ = [
     "fingerprint",
     "generate_dataset",
     "is_match",
+    "label_row",
     "load_vocabulary",
     "preset",
     "read_manifest",

@@ -32,6 +32,7 @@ def render_card(config: SyntheticConfig, fingerprint: str, figures: dict[str, An
         "is the JD's subfield",
         f"- negatives per row: {config.n_negatives} (target share from the JD's research area: "
         f"{config.hard_negative_fraction:g})",
+        *_scale_lines(config, figures),
         "",
         "## Positives per JD",
         "",
@@ -57,6 +58,10 @@ def render_card(config: SyntheticConfig, fingerprint: str, figures: dict[str, An
             f"| {name} | {s['min']} | {s['mean']} | {s['median']} | {s['p90']} | {s['max']} "
             f"| {t['max_length']} | {t['truncated_share']:.1%} |"
         )
+    sampled = [f"{lengths[n]['sample']['texts']} of {lengths[n]['sample']['of']} {n}" for n in ("jds", "talents")
+               if "sample" in lengths[n]]
+    if sampled:
+        lines += ["", f"Tokens counted on seeded samples ({'; '.join(sampled)}); words on every text."]
     words = lengths["words"]
     lines += [
         "",
@@ -82,6 +87,32 @@ def render_card(config: SyntheticConfig, fingerprint: str, figures: dict[str, An
         *_identity_lines(figures.get("identities") or {}),
     ]
     return "\n".join(lines)
+
+
+def _scale_lines(config: SyntheticConfig, figures: dict[str, Any]) -> list[str]:
+    """Lines for the options of markets at scale (none for the demo presets' defaults)."""
+    lines = []
+    labels = figures.get("labels")
+    if labels:
+        m = labels["rule_matches"]
+        lines += [
+            f"- labels sampled: each JD's positives are {config.min_positives}..{config.max_positives} (uniform) "
+            "of its rule matches, drawn uniformly; its other rule matches are unlabelled, so val/test qrels are "
+            f"incomplete. Rule matches per JD (estimated from the draws where not counted): median "
+            f"{m['median']}, p90 {m['p90']}, max {m['max']}; every match labelled for "
+            f"{labels['complete_share']:.0%} of JDs",
+        ]
+    if config.profile_length == "real":
+        lines.append(
+            "- real-length texts (the token lengths of the authors' sample): the short market of this seed with "
+            "more publications and paragraphs added, so its labels are the short market's"
+        )
+    if not config.inline_texts:
+        lines.append(
+            "- rows are `{query_id, query, positive_ids, negative_ids}`: they refer to `corpus.jsonl` by id "
+            "instead of copying profile texts"
+        )
+    return lines
 
 
 def _identity_lines(identities: dict[str, dict[str, int]]) -> list[str]:

@@ -16,6 +16,10 @@ from typing import Any
 
 from jobmatch.defaults import DEFAULT_TOKENIZER  # torch-free (jobmatch.model imports torch)
 
+LABELS = ("complete", "sampled")
+PROFILE_LENGTHS = ("short", "real")
+# Options added after generator version 2, with their defaults: left out of ``to_dict`` at the default.
+LATER_OPTIONS: dict[str, Any] = {"labels": "complete", "profile_length": "short", "inline_texts": True}
 # Bump when a change to the code alters the generated files for an unchanged config.
 GENERATOR_VERSION = "2"  # 2: the out-of-distribution test split (test_ood.jsonl)
 
@@ -47,6 +51,21 @@ class SyntheticConfig:
         talent_identities: open each profile with a name and pronouns (``Name: … (she/her)``) drawn
             from seeded name lists by gender and name-origin group (see :mod:`names`); the rules and
             the offline judge ignore the line, so the fairness audit measures what a model learns.
+        labels: how a posting's positives and negatives are found. ``"complete"``: every rule match is
+            a positive and a posting with more than ``max_positives`` is redrawn; negatives come from
+            the complete pools (the demo presets; the work grows with talents × JDs, fine up to ~10^4
+            talents). ``"sampled"``: linear in the output: a posting keeps ``min..max_positives``
+            (uniform) of its rule matches, drawn from its candidate buckets, and negatives are drawn
+            by rejection; rule matches beyond those stay unlabelled (the card estimates how many).
+            With a fixed vocabulary a posting's rule matches grow with the corpus (~18 at 10^4
+            talents, ~180 at 10^5), so a large market cannot label them all.
+        profile_length: ``"short"`` (~270-token talents, ~210-token JDs) or ``"real"``: the length
+            distribution of the authors' sample (talents ~700-9,000 tokens, median ~3,500, from more
+            publications with longer abstracts; JDs ~450-1,000 tokens). Real-length texts are the short
+            texts with more added from a stream of their own, so labels are the same for both.
+        inline_texts: write train/val/test rows in the reference format (texts inline, plus ids);
+            ``False`` writes ``{"query_id", "query", "positive_ids", "negative_ids"}`` rows that refer
+            to ``corpus.jsonl`` by id (a large market's rows would otherwise copy gigabytes of profiles).
     """
 
     seed: int = 0
@@ -70,6 +89,9 @@ class SyntheticConfig:
     query_max_length: int = 256
     passage_max_length: int = 256
     talent_identities: bool = True
+    labels: str = "complete"
+    profile_length: str = "short"
+    inline_texts: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ood_subfields", tuple(self.ood_subfields))  # a list from JSON or Hydra
@@ -86,8 +108,16 @@ class SyntheticConfig:
         return self.n_jds - n_val - n_test, n_val, n_test
 
     def to_dict(self) -> dict[str, Any]:
-        """The options as a plain dict (JSON-serialisable: tuples become lists, as JSON reads them back)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """The options as a plain dict (JSON-serialisable: tuples become lists, as JSON reads them back).
+
+        Options added after generator version 2 (:data:`LATER_OPTIONS`) appear only when they differ
+        from their defaults, so that the datasets of earlier configs keep their manifests and fingerprints.
+        """
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()
+            if k not in LATER_OPTIONS or v != LATER_OPTIONS[k]
+        }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SyntheticConfig:
@@ -167,15 +197,30 @@ def _validate(c: SyntheticConfig) -> None:
         _fail("ood_fraction", c.ood_fraction, "use a share of n_jds in [0, 1)")
     if c.judge_noise < 0:
         _fail("judge_noise", c.judge_noise, "use a standard deviation >= 0")
+    for option, allowed in (("labels", LABELS), ("profile_length", PROFILE_LENGTHS)):
+        if getattr(c, option) not in allowed:
+            _fail(option, getattr(c, option), f"choose one of {list(allowed)}")
+    if not isinstance(c.inline_texts, bool):
+        _fail("inline_texts", c.inline_texts, "use true (texts inline) or false (rows refer to corpus ids)")
 
 
 SMALL = SyntheticConfig(n_talents=1000, n_jds=300)
 DEFAULT = SyntheticConfig(n_talents=5000, n_jds=1500, relocation_probability=0.15, judge_pairs=2000)
-PRESETS: dict[str, SyntheticConfig] = {"synthetic_small": SMALL, "synthetic": DEFAULT}
+# Markets at scale: JDs grow with talents (0.3 per talent, as in the demo presets: 3x10^4 JDs for
+# 10^5 talents, the issue's generation target), labels are sampled (linear) and rows refer to
+# corpus ids. The real-length ones have the authors' sample's text lengths; ``_short`` ones the demo's.
+SCALE_PRESETS: dict[str, SyntheticConfig] = {
+    f"synthetic_{name}{suffix}": dataclasses.replace(
+        DEFAULT, n_talents=n, n_jds=n * 3 // 10, labels="sampled", inline_texts=False, profile_length=length
+    )
+    for name, n in (("10k", 10_000), ("100k", 100_000), ("1m", 1_000_000))
+    for suffix, length in (("", "real"), ("_short", "short"))
+}
+PRESETS: dict[str, SyntheticConfig] = {"synthetic_small": SMALL, "synthetic": DEFAULT, **SCALE_PRESETS}
 
 
 def preset(name: str, **overrides: Any) -> SyntheticConfig:
-    """The named preset (``synthetic_small`` or ``synthetic``), with optional option overrides."""
+    """The named preset (``synthetic_small``, ``synthetic`` or a scale preset), with optional overrides."""
     if name not in PRESETS:
         raise ValueError(f"unknown synthetic preset {name!r}; choose one of {sorted(PRESETS)}")
     return dataclasses.replace(PRESETS[name], **overrides) if overrides else PRESETS[name]

@@ -6,37 +6,30 @@ Layout of a dataset directory:
   with ``query_id``, ``positive_ids``, ``negative_ids``; val/test positives are the qrels;
 - ``test_ood.jsonl``: the same for the out-of-distribution postings (subfields no other split asks for);
 - ``corpus.jsonl``: ``{"id", "text"}`` per talent (the retrieval corpus);
+- with ``inline_texts=False`` the splits hold ``{query_id, query, positive_ids, negative_ids}`` rows that
+  refer to ``corpus.jsonl`` by id instead of copying profile texts;
 - ``manifest.json``: the config, its fingerprint, the generator version, file sizes/rows/hashes and
   the figures of the card;
 - ``dataset_card.md``: the figures for people.
 
 Everything is written into a temporary sibling directory that is renamed into place at the end,
-so an interrupted run leaves no half-written dataset.
+so an interrupted run leaves no half-written dataset. :mod:`stream` writes the files.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from jobmatch.data.readers import write_jsonl
-from jobmatch.data.records import ContrastiveRecord
-from jobmatch.data.synthetic import measure
-from jobmatch.data.synthetic.card import render_card
-from jobmatch.data.synthetic.config import GENERATOR_VERSION, SyntheticConfig
-from jobmatch.data.synthetic.entities import Talent
-from jobmatch.data.synthetic.labels import OOD_SPLIT, SPLITS, contrastive_row, split_jds
-from jobmatch.data.synthetic.vocabulary import load_vocabulary
-from jobmatch.data.synthetic.world import World, build_world
+from jobmatch.data.synthetic.config import SyntheticConfig
+from jobmatch.data.synthetic.stream import CARD, CORPUS, MANIFEST, vocabulary_digest, write_market
 from jobmatch.errors import UserError
 
-MANIFEST = "manifest.json"
-CARD = "dataset_card.md"
-CORPUS = "corpus.jsonl"
+__all__ = ["CARD", "CORPUS", "MANIFEST", "DatasetMismatchError", "ensure_dataset", "fingerprint",
+           "generate_dataset", "read_manifest"]
 
 
 class DatasetMismatchError(UserError, ValueError):
@@ -45,7 +38,7 @@ class DatasetMismatchError(UserError, ValueError):
 
 def fingerprint(config: SyntheticConfig) -> str:
     """The fingerprint a dataset of ``config`` carries in its manifest."""
-    return config.fingerprint(load_vocabulary().digest)
+    return config.fingerprint(vocabulary_digest(config))
 
 
 def read_manifest(out_dir: str | Path) -> dict[str, Any] | None:
@@ -71,7 +64,7 @@ def generate_dataset(config: SyntheticConfig, out_dir: str | Path, *, overwrite:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; a dataset is meant to be shared
     try:
-        _write_all(config, tmp)
+        write_market(config, tmp)
         _move_into_place(tmp, out_dir, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -131,75 +124,3 @@ def _move_into_place(tmp: Path, out_dir: Path, *, overwrite: bool) -> None:
     out_dir.rename(old)
     tmp.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_all(config: SyntheticConfig, directory: Path) -> None:
-    vocab = load_vocabulary()
-    world = build_world(config, vocab)
-    splits = split_jds(world)
-    rows = {name: [contrastive_row(world, jd) for jd in splits[name]] for name in SPLITS}
-    files: dict[str, dict[str, Any]] = {}
-    ood_rows = [contrastive_row(world, jd) for jd in world.ood_jds]
-    for name, split_rows in (*((n, rows[n]) for n in SPLITS), (OOD_SPLIT, ood_rows)):
-        write_jsonl(directory / f"{name}.jsonl", (r.to_json() for r in split_rows))
-        files[f"{name}.jsonl"] = {"rows": len(split_rows)}
-    write_jsonl(directory / CORPUS, (_corpus_row(t) for t in world.talents))
-    files[CORPUS] = {"rows": len(world.talents)}
-    figures = _figures(world, rows)  # of the in-distribution splits, as before the OOD split existed
-    figures["sizes"][OOD_SPLIT] = len(ood_rows)
-    figures["ood"] = {"attribute": "subfield", "subfields": list(config.ood_subfields),
-                      "positives": measure.positives_figures({OOD_SPLIT: ood_rows})}
-    fp = config.fingerprint(vocab.digest)
-    (directory / CARD).write_text(render_card(config, fp, figures), encoding="utf-8")
-    files[CARD] = {}
-    for name, info in files.items():
-        data = (directory / name).read_bytes()
-        info.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-    manifest = {
-        "generator": "jobmatch.data.synthetic",
-        "generator_version": GENERATOR_VERSION,
-        "vocabulary_digest": vocab.digest,
-        "fingerprint": fp,
-        "config": config.to_dict(),
-        "files": files,
-        "figures": figures,
-    }
-    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    (directory / MANIFEST).write_text(text, encoding="utf-8")
-
-
-def _corpus_row(talent: Talent) -> dict[str, str]:
-    """``{id, text}``, plus ``name``, ``gender`` and ``origin`` when the profile shows an identity."""
-    row = {"id": talent.id, "text": talent.text}
-    if talent.identity is not None:
-        i = talent.identity
-        row.update(name=i.name, gender=i.gender, origin=i.origin)
-    return row
-
-
-def _figures(world: World, rows: dict[str, list[ContrastiveRecord]]) -> dict[str, Any]:
-    config = world.config
-    tokenizer = measure.load_tokenizer(config.tokenizer)
-    jd_texts, talent_texts = [j.text for j in world.jds], [t.text for t in world.talents]
-    return {
-        "sizes": {
-            "talents": len(world.talents),
-            "jds": len(world.jds),
-            **{name: len(rows[name]) for name in SPLITS},
-            "candidates_drawn": world.candidates_drawn,
-            "rejected_without_positive": world.rejected_without_positive,
-            "rejected_too_many": world.rejected_too_many,
-        },
-        "positives": measure.positives_figures(rows),
-        "negatives": measure.negatives_figures(world, rows),
-        "lengths": {
-            "jds": measure.token_figures(jd_texts, tokenizer, config.query_max_length),
-            "talents": measure.token_figures(talent_texts, tokenizer, config.passage_max_length),
-            "words": {
-                "jds": measure.summary([len(t.split()) for t in jd_texts]),
-                "talents": measure.summary([len(t.split()) for t in talent_texts]),
-            },
-        },
-        "judge": measure.judge_figures(world, rows),
-        "identities": measure.identity_figures(world),
-    }

@@ -1,25 +1,28 @@
 """Figures of a generated dataset for its card and manifest: sizes, positives, lengths, judge behaviour.
 
-All figures are deterministic for a config (the judge pairs are drawn from the seed), so that the
-card is part of the byte-identical output.
+All figures are deterministic for a config (the judge pairs and any text samples are drawn from the
+seed), so that the card is part of the byte-identical output. Rows are :class:`labels.Row` (ids);
+texts come from lookups, so a market whose texts live on disk is measured without loading them.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from jobmatch.data.records import ContrastiveRecord
-from jobmatch.data.synthetic.entities import JD
 from jobmatch.data.synthetic.judge import OfflineJudge
+from jobmatch.data.synthetic.labels import Row
 from jobmatch.data.synthetic.rules import AREA, failed_rules
 from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.data.synthetic.talents import MARKUP_TOKENS
 from jobmatch.data.synthetic.world import World
 
 CONFIDENT = 75  # a verdict at or above this confidence counts as confident
+TOKEN_ALL = 5000  # texts tokenised for the card: all up to this many (the demo presets), else a sample
+TOKEN_SAMPLE = 2000  # texts of that seeded sample (quantiles within a few percent; real-length texts are slow)
+TOKEN_BATCH = 256  # texts per tokenizer call (only the lengths are kept)
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
@@ -35,9 +38,9 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def positives_figures(rows: Mapping[str, Sequence[ContrastiveRecord]]) -> dict[str, Any]:
+def positives_figures(rows: Mapping[str, Sequence[Row]]) -> dict[str, Any]:
     """Positives per posting by split, and the histogram over all postings."""
-    counts = {name: [len(r.positives) for r in split] for name, split in rows.items()}
+    counts = {name: [len(r.positive_ids) for r in split] for name, split in rows.items()}
     everything = [c for split in counts.values() for c in split]
     return {
         "per_split": {name: summary(c) for name, c in counts.items()},
@@ -45,27 +48,41 @@ def positives_figures(rows: Mapping[str, Sequence[ContrastiveRecord]]) -> dict[s
     }
 
 
-def negatives_figures(world: World, rows: Mapping[str, Sequence[ContrastiveRecord]]) -> dict[str, Any]:
+def negatives_figures(world: World, rows: Mapping[str, Sequence[Row]]) -> dict[str, Any]:
     """How many negatives fail each combination of rules (shares of all negatives)."""
     failed: Counter[str] = Counter()
     for split in rows.values():
         for row in split:
-            jd = _jd(world, row)
-            for tid in row.negative_ids or ():
+            jd = world.jd(row.query_id)
+            for tid in row.negative_ids:
                 rules = failed_rules(jd, world.talent(tid), min_shared_keywords=world.config.min_shared_keywords)
                 failed["+".join(rules)] += 1
     total = sum(failed.values())
     return {"total": total, "failed_rules_share": {k: round(v / total, 3) for k, v in sorted(failed.items())}}
 
 
-def token_figures(texts: Sequence[str], tokenizer: Any, max_length: int) -> dict[str, Any]:
-    """Token lengths of ``texts`` (with special tokens) and the share longer than ``max_length``."""
-    lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+def token_figures(
+    texts: Callable[[int], str], count: int, tokenizer: Any, max_length: int, *, seed: int, name: str
+) -> dict[str, Any]:
+    """Token lengths (with special tokens) of the ``count`` texts ``texts(0..count-1)``, and the share
+    longer than ``max_length``; above :data:`TOKEN_ALL` texts, of a seeded sample (``sample``: its size)."""
+    positions: Sequence[int] = range(count)
+    if count > TOKEN_ALL:
+        positions = sorted(rng_for(seed, "card", "tokens", name).sample(range(count), TOKEN_SAMPLE))
+    lengths: list[int] = []
+    for start in range(0, len(positions), TOKEN_BATCH):
+        batch = [texts(i) for i in positions[start : start + TOKEN_BATCH]]
+        lengths += [len(ids) for ids in tokenizer(batch, add_special_tokens=True, verbose=False)["input_ids"]]
     truncated = sum(n > max_length for n in lengths) / len(lengths)
-    return {"tokens": summary(lengths), "max_length": max_length, "truncated_share": round(truncated, 3)}
+    out = {"tokens": summary(lengths), "max_length": max_length, "truncated_share": round(truncated, 3)}
+    if count > TOKEN_ALL:
+        out["sample"] = {"texts": len(lengths), "of": count}
+    return out
 
 
-def judge_figures(world: World, rows: Mapping[str, Sequence[ContrastiveRecord]]) -> dict[str, Any]:
+def judge_figures(
+    world: World, rows: Mapping[str, Sequence[Row]], jd_text: Callable[[str], str], talent_text: Callable[[str], str]
+) -> dict[str, Any]:
     """The offline judge against the rules, on ``judge_pairs`` seeded draws.
 
     agreement: share of (positive, negative) pairs, in random order, where the judge prefers the
@@ -77,27 +94,34 @@ def judge_figures(world: World, rows: Mapping[str, Sequence[ContrastiveRecord]])
     judge = OfflineJudge(seed=config.seed, noise=config.judge_noise)
     rng = rng_for(config.seed, "card", "judge")
     all_rows = [r for name in sorted(rows) for r in rows[name]]
-    multi = [r for r in all_rows if len(r.positives) >= 2]
+    multi = [r for r in all_rows if len(r.positive_ids) >= 2]
     agree: dict[str, list[bool]] = {"same_area": [], "other_area": []}
     confidences: list[int] = []
     for _ in range(config.judge_pairs):
         row = all_rows[rng.randrange(len(all_rows))]
-        i, k = rng.randrange(len(row.positives)), rng.randrange(len(row.negatives))
-        jd, negative = _jd(world, row), world.talent((row.negative_ids or ())[k])
+        i, k = rng.randrange(len(row.positive_ids)), rng.randrange(len(row.negative_ids))
+        jd, negative = world.jd(row.query_id), world.talent(row.negative_ids[k])
         kind = (
             "other_area"
             if AREA in failed_rules(jd, negative, min_shared_keywords=config.min_shared_keywords)
             else "same_area"
         )
+        query, positive, negative_text = (
+            jd_text(row.query_id), talent_text(row.positive_ids[i]), talent_text(row.negative_ids[k])
+        )
         if rng.random() < 0.5:
-            agree[kind].append(judge.judge(row.query, row.positives[i], row.negatives[k]).preferred == "A")
+            agree[kind].append(judge.judge(query, positive, negative_text).preferred == "A")
         else:
-            agree[kind].append(judge.judge(row.query, row.negatives[k], row.positives[i]).preferred == "B")
+            agree[kind].append(judge.judge(query, negative_text, positive).preferred == "B")
         if multi:
             pair_row = multi[rng.randrange(len(multi))]
-            a, b = rng.sample(range(len(pair_row.positives)), 2)
+            a, b = rng.sample(range(len(pair_row.positive_ids)), 2)
             confidences.append(
-                judge.judge(pair_row.query, pair_row.positives[a], pair_row.positives[b]).confidence_score
+                judge.judge(
+                    jd_text(pair_row.query_id),
+                    talent_text(pair_row.positive_ids[a]),
+                    talent_text(pair_row.positive_ids[b]),
+                ).confidence_score
             )
     every = agree["same_area"] + agree["other_area"]
     return {
@@ -114,10 +138,6 @@ def judge_figures(world: World, rows: Mapping[str, Sequence[ContrastiveRecord]])
     }
 
 
-def _jd(world: World, row: ContrastiveRecord) -> JD:
-    return world.jd(row.query_id or "")
-
-
 def load_tokenizer(source: str) -> Any:
     """The tokenizer that counts tokens, with the profile markup as special tokens (as the encoder adds).
 
@@ -132,10 +152,25 @@ def load_tokenizer(source: str) -> Any:
     return tokenizer
 
 
-def identity_figures(world: World) -> dict[str, dict[str, int]]:
-    """Talents per gender and per name-origin group (empty without identities)."""
-    shown = [t.identity for t in world.talents if t.identity is not None]
+def identity_figures(groups: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """Talents per gender and per name-origin group, from (gender, origin) pairs (empty without identities)."""
+    genders: Counter[str] = Counter()
+    origins: Counter[str] = Counter()
+    for gender, origin in groups:
+        genders[gender] += 1
+        origins[origin] += 1
+    return {"gender": dict(sorted(genders.items())), "origin": dict(sorted(origins.items()))}
+
+
+def label_figures(world: World) -> dict[str, Any]:
+    """Sampled labels: rule matches per posting (estimated where not counted in full), the share of
+    postings whose positives are all of their rule matches, and the talents checked per candidate."""
+    jds = world.jds + world.ood_jds
+    matches = [world.rule_matches[j.id] for j in jds]
+    complete = sum(len(world.positives[j.id]) >= round(world.rule_matches[j.id]) for j in jds)
     return {
-        "gender": dict(sorted(Counter(i.gender for i in shown).items())),
-        "origin": dict(sorted(Counter(i.origin for i in shown).items())),
+        "mode": "sampled",
+        "rule_matches": summary([round(m, 1) for m in matches]),
+        "complete_share": round(complete / len(jds), 3),
+        "talents_examined_per_candidate": round(world.talents_examined / world.candidates_drawn, 1),
     }

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import TYPE_CHECKING
 
 from jobmatch.data.synthetic.entities import JD, Institution
 from jobmatch.data.synthetic.places import pick_institution
 from jobmatch.data.synthetic.text import and_list, fill, pick
 from jobmatch.data.synthetic.vocabulary import Subfield, Vocabulary
+
+if TYPE_CHECKING:
+    from jobmatch.data.synthetic.long_text import LongDraw
 
 LEVEL_WEIGHTS = (0.15, 0.35, 0.25, 0.12, 0.13)  # PhD, postdoc, assistant, associate, full
 EMPHASES = ("research", "balanced", "teaching")
@@ -30,8 +34,13 @@ def make_posting(
     *,
     relocation_probability: float,
     two_level_probability: float,
+    long: LongDraw | None = None,
 ) -> JD:
-    """Sample one posting's attributes and render its text."""
+    """Sample one posting's attributes and render its text.
+
+    With ``long``, the text gets more paragraphs without research terms (real length), drawn from
+    ``long``'s own stream after the short text's draws, so the posting's attributes stay the same.
+    """
     subfield = pick(rng, vocab.subfields)
     institution = pick_institution(vocab, rng, institutions)
     levels = _levels(rng, two_level_probability)
@@ -56,7 +65,7 @@ def make_posting(
         allows_relocation=allows_relocation,
         text="",
     )
-    return _with_text(vocab, rng, jd, years=years)
+    return _with_text(vocab, rng, jd, years=years, long=long)
 
 
 def _levels(rng: random.Random, two_level_probability: float) -> tuple[int, ...]:
@@ -94,7 +103,7 @@ def _round3(value: float) -> int:
     return int(round(value, 3 - digits))
 
 
-def _with_text(vocab: Vocabulary, rng: random.Random, jd: JD, *, years: int) -> JD:
+def _with_text(vocab: Vocabulary, rng: random.Random, jd: JD, *, years: int, long: LongDraw | None = None) -> JD:
     t = vocab.templates["posting"]
     stage_infos = [vocab.stages[level] for level in jd.levels]
     titles = [pick(rng, s.posting_titles) for s in stage_infos]
@@ -135,6 +144,11 @@ def _with_text(vocab: Vocabulary, rng: random.Random, jd: JD, *, years: int) -> 
         rng.sample(t["boilerplate"], rng.randint(0, 3)),
         rng.sample(t["apply"], rng.randint(1, 2)),
     ]
+    if long is not None:
+        more = long.texts.posting_paragraphs(long.rng)
+        about, group, duties, person, offer, process = (more[k] for k in long.texts.POSTING_PARAGRAPHS)
+        paragraphs = [paragraphs[0], group, duties, paragraphs[1], person, paragraphs[2], offer, about,
+                      paragraphs[3], [*paragraphs[4], *process]]
     body = [" ".join(fill(s, **values) for s in p) for p in paragraphs if p]
     text = "\n".join([title, *(fill(line, **values) for line in header), *body])
     return dataclasses.replace(jd, text=text)

@@ -9,11 +9,16 @@ its own measure, which is the fine-grained fit the offline judge reads and the r
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from jobmatch.data.synthetic.entities import Institution, Publication, Talent
 from jobmatch.data.synthetic.places import pick_institution
 from jobmatch.data.synthetic.text import fill, pick
 from jobmatch.data.synthetic.vocabulary import Subfield, Vocabulary
+
+if TYPE_CHECKING:
+    from jobmatch.data.synthetic.long_text import LongDraw
 
 STAGE_WEIGHTS = (0.2, 0.25, 0.2, 0.18, 0.17)  # PhD, postdoc, assistant, associate, full
 SECOND_SUBFIELD_PROBABILITY = 0.4
@@ -33,9 +38,18 @@ MARKUP_TOKENS: tuple[str, ...] = (
 
 
 def make_talent(
-    vocab: Vocabulary, rng: random.Random, talent_id: str, institutions: dict[str, tuple[Institution, ...]]
+    vocab: Vocabulary,
+    rng: random.Random,
+    talent_id: str,
+    institutions: dict[str, tuple[Institution, ...]],
+    *,
+    long: LongDraw | None = None,
 ) -> Talent:
-    """Sample one talent's attributes and render its profile."""
+    """Sample one talent's attributes and render its profile.
+
+    With ``long``, the profile gets more publications with longer abstracts (real length), drawn from
+    ``long``'s own stream after the short profile's draws, so the talent's attributes stay the same.
+    """
     stage = rng.choices(range(len(vocab.stages)), weights=STAGE_WEIGHTS)[0]
     info = vocab.stages[stage]
     years = rng.randint(*info.years)
@@ -47,6 +61,11 @@ def make_talent(
     publications = tuple(
         _publication(vocab, rng, subfields[0], topics, methods, weights) for _ in range(SHOWN_PUBLICATIONS[stage])
     )
+    if long is not None:
+        publications += tuple(
+            _publication(vocab, long.rng, subfields[0], topics, methods, weights, extra=long.texts.abstract_sentences)
+            for _ in range(long.texts.publications_to_add(stage, long.rng))
+        )
     n_publications = max(len(publications), rng.randint(*info.publications))
     fields = tuple(dict.fromkeys(s.field for s in subfields))
     header = fill(
@@ -123,7 +142,13 @@ def _publication(
     topics: tuple[str, ...],
     methods: tuple[str, ...],
     weights: list[float],
+    extra: Callable[[random.Random], dict[str, list[str]]] | None = None,
 ) -> Publication:
+    """One publication: a title and an abstract using one or two of the talent's methods.
+
+    ``extra`` adds sentences without research terms around the abstract's parts (a long abstract),
+    drawn after the parts: ``{"background", "design", "findings", "implications"}`` lists.
+    """
     t = vocab.templates["talent"]
     topic, topic2 = rng.sample(topics, 2)
     used = _weighted_sample(rng, methods, weights, 1 if rng.random() < 0.55 else 2)
@@ -153,6 +178,10 @@ def _publication(
         pick(rng, a["result"]),
         pick(rng, a["closing"]) if rng.random() < 0.4 else "",
     ]
+    if extra is not None:
+        more = extra(rng)
+        parts = [*opening, *more["background"], parts[-3], *more["design"], parts[-2], *more["findings"],
+                 *more["implications"], parts[-1]]
     abstract = " ".join(fill(p, **values) for p in parts if p)
     return Publication(
         title=fill(title_template, **values), abstract=abstract, topics=(topic, topic2), methods=tuple(used)

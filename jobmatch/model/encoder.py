@@ -40,6 +40,23 @@ def set_attention_dropout(config: PretrainedConfig, p: float) -> str:
     )
 
 
+def enable_activation_checkpointing(backbone: PreTrainedModel) -> None:
+    """Recompute each layer's activations in backward (non-reentrant), under the name this transformers
+    has: ``activation_checkpointing_enable`` (5.25 and later; ``gradient_checkpointing_enable`` is then a
+    deprecated alias) or ``gradient_checkpointing_enable`` (5.24 and earlier)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(backbone, "activation_checkpointing_enable"):
+        backbone.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def activation_checkpointing_on(model: nn.Module) -> bool:
+    """Whether any layer of ``model`` checkpoints its activations (the flag transformers sets on each layer,
+    read directly: the property that reports it was renamed between transformers releases)."""
+    return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+
+
 def _build_backbone(cfg: Mapping[str, Any]) -> PreTrainedModel:
     """Load pretrained weights (``name_or_path``) or build a random model from ``config``."""
     dtype = DTYPES[cfg.get("dtype", "float32")]
@@ -91,7 +108,7 @@ class TextEncoder(nn.Module):
             backbone.resize_token_embeddings(len(self.tokenizer))
             self.markup_token_ids = self.tokenizer.convert_tokens_to_ids(list(MARKUP_TOKENS))
         if self.cfg.get("gradient_checkpointing", False):
-            backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable_activation_checkpointing(backbone)
         self.backbone: PreTrainedModel | PeftModel = self._wrap_lora(backbone)
         self.train()  # from_pretrained returns eval mode; training code expects train mode (dropout on)
 

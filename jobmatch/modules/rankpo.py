@@ -19,7 +19,7 @@ from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
-from jobmatch.model.encoder import compile_encoder
+from jobmatch.model.encoder import activation_checkpointing_on, compile_encoder, enable_activation_checkpointing
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
@@ -60,8 +60,8 @@ def add_fresh_adapter(encoder: TextEncoder, model_cfg: Mapping[str, Any]) -> Tex
     if encoder.uses_lora:
         raise ValueError("merge the previous adapter first (TextEncoder.merge_adapter)")
     lora = dict(model_cfg.get("lora") or {})
-    if model_cfg.get("gradient_checkpointing", False) and not encoder.backbone.is_activation_checkpointing:
-        encoder.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if model_cfg.get("gradient_checkpointing", False) and not activation_checkpointing_on(encoder.backbone):
+        enable_activation_checkpointing(encoder.backbone)
     encoder.cfg = {**dict(model_cfg), "lora": lora}
     if lora.get("enabled", False):
         encoder.backbone = encoder._wrap_lora(encoder.backbone)  # the encoder's own LoRA construction

@@ -19,7 +19,12 @@ from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
-from jobmatch.model.encoder import activation_checkpointing_on, compile_encoder, enable_activation_checkpointing
+from jobmatch.model.encoder import (
+    activation_checkpointing_on,
+    compile_encoder,
+    enable_activation_checkpointing,
+    keep_fp32_masters,
+)
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
@@ -62,7 +67,8 @@ def add_fresh_adapter(encoder: TextEncoder, model_cfg: Mapping[str, Any]) -> Tex
     lora = dict(model_cfg.get("lora") or {})
     if model_cfg.get("gradient_checkpointing", False) and not activation_checkpointing_on(encoder.backbone):
         enable_activation_checkpointing(encoder.backbone)
-    encoder.cfg = {**dict(model_cfg), "lora": lora}
+    # the weights' dtype is the encoder's own: an exact merge widens bf16 weights to fp32 (TextEncoder.merge_adapter)
+    encoder.cfg = {**dict(model_cfg), "lora": lora, "dtype": encoder.cfg.get("dtype", model_cfg.get("dtype"))}
     if lora.get("enabled", False):
         encoder.backbone = encoder._wrap_lora(encoder.backbone)  # the encoder's own LoRA construction
     else:
@@ -143,6 +149,8 @@ class RankPOModule(L.LightningModule):
         options = {k: self.hparams[k] for k in RANKPO_OPTIONS}
         validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)))
         self.encoder = encoder if encoder is not None else stage2_encoder(model)
+        if keep_fp32_masters(self.encoder) or self.encoder.cfg.get("dtype") != model.get("dtype"):
+            self.hparams["model"]["dtype"] = self.encoder.cfg.get("dtype")  # what the saved weights are
         if disable_dropout:
             turn_off_dropout(self.encoder)
         self.register_buffer("reference_scores", torch.empty(0, 2), persistent=False)  # [P, 2] for frozen

@@ -42,25 +42,18 @@ def small_update(encoder, relative: float = 3e-3) -> None:
                 b.mul_(relative * w.norm() / (module.scaling["default"] * (b.float() @ a.float())).norm())
 
 
-def embed(encoder, ids: torch.Tensor) -> torch.Tensor:
-    encoder.eval()
-    with torch.no_grad():
-        return encoder(ids, torch.ones_like(ids)).float()
-
-
 @pytest.fixture
-def stage1_ckpt(tmp_path: Path) -> tuple[Path, dict, torch.Tensor]:
-    """A saved bf16 stage-1 LoRA module with a small update; (file, its adapted weights, its embeddings)."""
+def stage1_ckpt(tmp_path: Path) -> tuple[Path, dict]:
+    """A saved bf16 stage-1 LoRA module with a small update; (file, its adapted weights)."""
     module = build_module(compose_config(BF16_LLAMA, run_dir=tmp_path / "s1"))
     small_update(module.encoder)
-    ids = torch.randint(100, 30000, (4, 16), generator=torch.Generator().manual_seed(1))
     ckpt = tmp_path / "stage1.ckpt"
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, ckpt)
-    return ckpt, adapted(module.encoder), embed(module.encoder, ids)
+    return ckpt, adapted(module.encoder)
 
 
 def test_stage2_starts_from_the_exact_merge(stage1_ckpt, tmp_path: Path) -> None:
-    ckpt, parts, stage1_embeddings = stage1_ckpt
+    ckpt, parts = stage1_ckpt
     model = dict(load_encoder(ckpt).cfg)
     start = stage2_encoder(model, str(ckpt))
     merged = {n.removeprefix("base_model.model.").removesuffix(".base_layer"): m.weight
@@ -73,9 +66,6 @@ def test_stage2_starts_from_the_exact_merge(stage1_ckpt, tmp_path: Path) -> None
         total += float(delta.pow(2).sum())
     assert (lost / total) ** 0.5 < 1e-5  # a bf16 merge lost ~48% of this update
     assert start.cfg["dtype"] == "float32"
-    ids = torch.randint(100, 30000, (4, 16), generator=torch.Generator().manual_seed(1))
-    with start.adapter_disabled():  # stage 2's frozen reference is the stage-1 model as evaluated
-        assert torch.allclose(embed(start, ids), stage1_embeddings, atol=2e-3)
 
 
 def test_stage2_checkpoint_records_fp32_and_reloads_exactly(stage1_ckpt, tmp_path: Path) -> None:
@@ -91,7 +81,7 @@ def test_stage2_checkpoint_records_fp32_and_reloads_exactly(stage1_ckpt, tmp_pat
 
 
 def test_merge_for_export_is_exact(stage1_ckpt) -> None:
-    ckpt, parts, _ = stage1_ckpt
+    ckpt, parts = stage1_ckpt
     encoder = load_encoder(ckpt)
     encoder.merge_adapter()
     weights = dict(encoder.backbone.named_parameters())

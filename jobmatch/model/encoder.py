@@ -52,6 +52,14 @@ def enable_activation_checkpointing(backbone: PreTrainedModel) -> None:
         backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
+def disable_activation_checkpointing(backbone: PreTrainedModel) -> None:
+    """Turn activation checkpointing off again (either transformers name, as for enabling it)."""
+    if hasattr(backbone, "activation_checkpointing_disable"):
+        backbone.activation_checkpointing_disable()
+    else:
+        backbone.gradient_checkpointing_disable()
+
+
 def activation_checkpointing_on(model: nn.Module) -> bool:
     """Whether any layer of ``model`` checkpoints its activations (the flag transformers sets on each layer,
     read directly: the property that reports it was renamed between transformers releases)."""

@@ -14,20 +14,22 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-gpu-bundle}
 PY=${PYTHON:-python3}
-PLATFORM=${PLATFORM:-manylinux_2_28_x86_64}
+# the node's glibc takes manylinux_2_28 and older tags; pip matches each --platform literally, so name them all
+PLATFORMS=(${PLATFORMS:-manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64})
 LIMIT_MIB=64
 # name==version as tested here; the rest as the node's own packages leave them (pure Python unless noted)
 WHEELS=(
   hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3
   datasets==5.2.0 "dill<0.4.2" "multiprocess<0.70.20" xxhash pandas python-dateutil tzdata
-  deepspeed==0.19.8 einops hjson msgpack ninja py-cpuinfo pydantic pydantic-core annotated-types typing-inspection
+  deepspeed==0.19.8 einops hjson msgpack ninja py-cpuinfo pydantic==2.14.4 pydantic-core==2.50.5 annotated-types
+  typing-inspection
 )
 rm -rf "$OUT" "$OUT.tar.gz"
 mkdir -p "$OUT/wheels"
 for spec in "${WHEELS[@]}"; do
   # a wheel for CPython 3.12 on the node's platform; antlr4 4.9.3 has only a source release: built here
   if ! "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-      --abi cp312 --platform "$PLATFORM" -d "$OUT/wheels" "$spec" 2>/dev/null; then
+      --abi cp312 "${PLATFORMS[@]/#/--platform=}" -d "$OUT/wheels" "$spec" 2>/dev/null; then
     "$PY" -m pip wheel --quiet --no-deps -w "$OUT/wheels" "$spec"
   fi
 done

@@ -13,7 +13,6 @@ collators, the losses, the reference and encoding functions): the check tests th
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -95,7 +94,8 @@ def matmul_peak(tiny: bool) -> dict[str, Any]:
     device = "cpu" if tiny else "cuda"
     peaks = measure_peaks(device, size=256 if tiny else 8192, repetitions=1 if tiny else 5)
     precision = "fp32" if tiny else "bf16"
-    return {"precision": precision, "tflops": peaks[(device, precision)] / 1e3, "fp32_tflops": peaks[(device, "fp32")] / 1e3}
+    return {"precision": precision, "tflops": peaks[(device, precision)] / 1e3,
+            "fp32_tflops": peaks[(device, "fp32")] / 1e3}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,11 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")  # the check's own output stays readable
 
+    import torch
+
     from experiments.gpu import parts
     from experiments.gpu.report import write_outputs
     from experiments.gpu.shapes import gpu_shapes, tiny_shapes
-
-    import torch
 
     shapes = tiny_shapes() if args.tiny else gpu_shapes()
     if not args.tiny and not torch.cuda.is_available():
@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.manual_seed(0)
     budget = Budget(args.budget_s if args.budget_s is not None else float("inf") if args.tiny else 450.0)
-    results: dict[str, Any] = {"mode": "tiny" if args.tiny else "gpu", "budget_s": budget.seconds}
+    results: dict[str, Any] = {"mode": "tiny" if args.tiny else "gpu",
+                               "budget_s": None if budget.seconds == float("inf") else budget.seconds}
     wanted = set(args.only) if args.only else None
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
         ctx = parts.Context(shapes=shapes, scratch=Path(scratch))

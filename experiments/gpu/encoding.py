@@ -75,11 +75,12 @@ def corpus_encoding(encoder: TextEncoder, shapes: Shapes, vocab: int) -> dict[st
     return out
 
 
-def padding(shapes: Shapes, model: dict[str, Any], vocab: int, eos: int, batches: int = 4) -> dict[str, Any]:
+def padding(shapes: Shapes, model: dict[str, Any], vocab: int, eos: int) -> dict[str, Any]:
     """Stage-1 LoRA steps on talents of realistic lengths (log-normal, the sample's median and range, cut at
     the paper's 4,096): random batches padded to their longest text, the same with ``stage.chunk_size``
     (jobmatch sorts a batch by length and trims each chunk's padding), and length-grouped batches."""
     rng = np.random.default_rng(4)
+    batches = int(shapes.extra.get("padding_batches", 4))
     jd_len, talent_len = shapes.lengths["paper"]
     draw = lambda n: talent_lengths(rng, n, shapes.talent_spread, talent_len)  # noqa: E731
     batch = shapes.stage1_batch["paper"]
@@ -97,6 +98,9 @@ def padding(shapes: Shapes, model: dict[str, Any], vocab: int, eos: int, batches
         out[name] = {"real_tokens_per_s": round(real / seconds, 1), "padding_share": round(1 - real / padded, 3),
                      "seconds": round(seconds, 3)}
         del module
+    low, median, high = shapes.talent_spread
+    out["talents"] = f"log-normal {low}-{high} tokens, median {median}, cut at {talent_len}; {batch} JDs x " \
+                     f"(1 + {shapes.negatives}) per batch, {batches} batches, LoRA, checkpointing on"
     out["grouped_vs_padded"] = round(out["grouped"]["real_tokens_per_s"] / out["padded"]["real_tokens_per_s"], 3)
     out["chunked_vs_padded"] = round(
         out["padded_chunked"]["real_tokens_per_s"] / out["padded"]["real_tokens_per_s"], 3)

@@ -28,7 +28,7 @@ def table(results: dict[str, Any]) -> str:
              f"transformers {env.get('transformers')}, lightning {env.get('lightning')}, peft {env.get('peft')}, "
              f"sentence-transformers {env.get('sentence_transformers')}; total {results.get('total_s')} s; "
              f"matmul peak {_cell(results.get('peak', {}).get('tflops'))} TFLOP/s "
-             f"(MFU denominator; {results.get('peak', {}).get('precision')}).", ""]
+             f"(MFU denominator; {results.get('peak', {}).get('precision')}); memory as torch's peak allocated.", ""]
     lines += ["| part | setting | tokens/s | MFU | peak GB | step s | note |", "|---|---|---|---|---|---|---|"]
     for length in ("paper", "512"):
         part = results.get(f"steps_{length}", {})
@@ -53,45 +53,55 @@ def table(results: dict[str, Any]) -> str:
     preset = results.get("preset", {})
     step = preset.get("step", {})
     settings = preset.get("settings", {})
+    note = _status(step) if step.get("status") != "ok" else _status(preset)
     lines.append(f"| preset llama3_2_1b_gpu | {json.dumps(settings) if settings else '-'} | "
                  f"{_cell(step.get('tokens_per_s'))} | {_cell(step.get('mfu'))} | {_cell(step.get('peak_memory_gb'))} "
-                 f"| {_cell(step.get('step_s'))} | {_status(step) if step.get('status') != 'ok' else _status(preset)} |")
-    lines += ["", "| part | result |", "|---|---|"]
-    batch = results.get("max_batch", {})
-    for key, row in batch.items():
+                 f"| {_cell(step.get('step_s'))} | {note} |")
+    lines += ["", "| part | result |", "|---|---|", *result_rows(results)]
+    env_note = env.get("forbidden_imported_at_end")
+    lines.append(f"| modules the node lacks, imported | {', '.join(env_note) if env_note else 'none'} |")
+    return "\n".join(lines) + "\n"
+
+
+def result_rows(results: dict[str, Any]) -> list[str]:
+    """The second table: largest batches, padding, reference, corpus encoding, strategies."""
+    rows = []
+    for key, row in results.get("max_batch", {}).items():
         if isinstance(row, dict) and "status" in row:
-            lines.append(f"| largest stage-1 batch, paper lengths, {key} | "
-                         f"{row.get('largest_batch', '-')} JDs ({_status(row) if row['status'] != 'ok' else row.get('stopped')}) |")
+            why = row.get("stopped") if row["status"] == "ok" else _status(row)
+            largest = row.get("largest_batch", "-")
+            rows.append(f"| largest stage-1 batch, paper lengths, {key} | {largest} JDs ({why}) |")
     pad = results.get("padding", {})
     if pad.get("status") == "ok":
-        lines.append(f"| padding (talents {pad.get('grouped', {}) and 'log-normal 754-9,103, median 3,500, cut at 4,096'}) | "
-                     f"padded {_cell(pad['padded']['real_tokens_per_s'])} real tokens/s "
-                     f"({pad['padded']['padding_share']:.0%} padding); chunk_size {_cell(pad['padded_chunked']['real_tokens_per_s'])} "
-                     f"({pad['chunked_vs_padded']}x); length-grouped {_cell(pad['grouped']['real_tokens_per_s'])} "
-                     f"({pad['grouped']['padding_share']:.0%} padding, {pad['grouped_vs_padded']}x) |")
+        padded, chunked, grouped = pad["padded"], pad["padded_chunked"], pad["grouped"]
+        rows.append(f"| padding ({pad.get('talents')}) | padded {_cell(padded['real_tokens_per_s'])} real tokens/s "
+                    f"({padded['padding_share']:.0%} padding); chunk_size {_cell(chunked['real_tokens_per_s'])} "
+                    f"({pad['chunked_vs_padded']}x); length-grouped {_cell(grouped['real_tokens_per_s'])} "
+                    f"({grouped['padding_share']:.0%} padding, {pad['grouped_vs_padded']}x) |")
     else:
-        lines.append(f"| padding | {_status(pad)} |")
+        rows.append(f"| padding | {_status(pad)} |")
     ref = results.get("reference", {})
-    lines.append(f"| frozen reference (unique texts) | {ref.get('pairs', '-')} pairs: {ref.get('texts_encoded', '-')} texts "
-                 f"encoded instead of {ref.get('texts_naive', '-')}, {_cell(ref.get('pairs_per_s'))} pairs/s "
-                 f"| " if ref.get("status") == "ok" else f"| frozen reference | {_status(ref)} |")
+    if ref.get("status") == "ok":
+        rows.append(f"| frozen reference (unique texts) | {ref['pairs']} pairs: {ref['texts_encoded']} texts encoded "
+                    f"instead of {ref['texts_naive']}, {_cell(ref['pairs_per_s'])} pairs/s, "
+                    f"{_cell(ref['texts_per_s'])} texts/s |")
+    else:
+        rows.append(f"| frozen reference | {_status(ref)} |")
     corpus = results.get("corpus", {})
     if corpus.get("status") == "ok":
         for name in ("paper", "512"):
             row = corpus.get(name, {})
-            lines.append(f"| corpus encoding at {row.get('tokens')} tokens | {_cell(row.get('texts_per_s'))} texts/s "
-                         f"(batch {row.get('batch_size')}) |")
+            rows.append(f"| corpus encoding at {row.get('tokens')} tokens | {_cell(row.get('texts_per_s'))} texts/s "
+                        f"(batch {row.get('batch_size')}) |")
     else:
-        lines.append(f"| corpus encoding | {_status(corpus)} |")
+        rows.append(f"| corpus encoding | {_status(corpus)} |")
     strategies = results.get("strategies", {})
     for name in ("ddp", "deepspeed_stage_1", "deepspeed_stage_2"):
         row = strategies.get(name, {})
         text = (f"ok; checkpoint {'folder' if row.get('checkpoint_is_folder') else 'file'} read back by jobmatch"
                 if row.get("status") == "ok" else _status(row or strategies))
-        lines.append(f"| strategy {name} (1 device) | {text} |")
-    env_note = env.get("forbidden_imported_at_end")
-    lines.append(f"| modules the node lacks, imported | {', '.join(env_note) if env_note else 'none'} |")
-    return "\n".join(lines) + "\n"
+        rows.append(f"| strategy {name} (1 device) | {text} |")
+    return rows
 
 
 def write_outputs(results: dict[str, Any], out: Path) -> None:

@@ -65,7 +65,8 @@ def gpu_shapes() -> Shapes:
 def tiny_shapes() -> Shapes:
     return Shapes(tiny=True, model=LLAMA_TINY, lengths={"paper": (40, 128), "512": (16, 16)},
                   stage1_batch={"paper": 2, "512": 4}, stage2_batch={"paper": 2, "512": 4}, timed_steps=1,
-                  max_batch_limit=4, talent_spread=(24, 64, 200), corpus_texts=12, pairs=8)
+                  max_batch_limit=2, talent_spread=(24, 64, 200), corpus_texts=12, pairs=8,
+                  extra={"padding_batches": 2})
 
 
 def build_tokenizer(folder: Path, vocab_size: int) -> str:

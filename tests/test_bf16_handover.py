@@ -103,3 +103,17 @@ def test_full_fine_tuning_of_a_bf16_model_trains_fp32_masters(tmp_path: Path) ->
     layers = [n for n in before if ".layers." in n]
     changed = sum(int((module.get_parameter(n) != before[n]).float().mean() > 0.5) for n in layers)
     assert changed == len(layers)  # lr 1e-5 steps on bf16 weights near 0.02 (spacing 1.2e-4) would mostly round away
+
+
+def test_reference_scores_stay_fp32_when_the_module_is_cast_to_bf16(tmp_path: Path) -> None:
+    """DeepSpeed's bf16 engine casts the module (``module.bfloat16()``): the precomputed stage-1 scores must not
+    follow, or Δ_ref would carry bf16 rounding (2^-9 near 0.5) into every step's loss."""
+    cfg = compose_config([*FAST, "stage=rankpo", "stage.reference=frozen"], run_dir=tmp_path / "run")
+    module = build_module(cfg)
+    scores = torch.tensor([[0.512345, 0.498765], [0.301234, 0.299876]])
+    module.set_reference_scores(scores)
+    module.bfloat16()
+    batch = type("Batch", (), {"index": torch.tensor([1, 0])})()
+    chosen, rejected = module.reference(batch)  # type: ignore[arg-type]
+    assert chosen.dtype == torch.float32
+    assert torch.equal(chosen, scores[[1, 0], 0]) and torch.equal(rejected, scores[[1, 0], 1])

@@ -153,7 +153,10 @@ class RankPOModule(L.LightningModule):
             self.hparams["model"]["dtype"] = self.encoder.cfg.get("dtype")  # what the saved weights are
         if disable_dropout:
             turn_off_dropout(self.encoder)
-        self.register_buffer("reference_scores", torch.empty(0, 2), persistent=False)  # [P, 2] for frozen
+        # [P, 2] fp32 for frozen, on the CPU and not a buffer: a precision plugin that casts the module
+        # (DeepSpeed's bf16 engine casts every floating buffer) would round the scores to bf16 (2^-9 near 0.5,
+        # i.e. errors of ~0.04 in Δ/τ at τ = 0.1). A batch's rows move to its device at use.
+        self.reference_scores = torch.empty(0, 2)
 
     @classmethod
     def from_stage1(
@@ -178,7 +181,7 @@ class RankPOModule(L.LightningModule):
 
     def set_reference_scores(self, scores: torch.Tensor) -> None:
         """Install the precomputed [P, 2] reference similarities, indexed by ``PreferenceBatch.index``."""
-        self.reference_scores = scores.float().to(self.reference_scores.device)
+        self.reference_scores = scores.detach().float().cpu()
 
     def configure_model(self) -> None:
         """Compile the encoder when ``model.compile`` names a mode (Lightning calls this before fit/validate)."""
@@ -207,7 +210,7 @@ class RankPOModule(L.LightningModule):
         if self.reference_scores.shape[0] == 0:
             raise RuntimeError("stage.reference=frozen but no reference scores are set: train through "
                                "jobmatch.train (its ReferenceScores callback) or call set_reference_scores()")
-        ref = self.reference_scores[batch.index]  # [B, 2]
+        ref = self.reference_scores[batch.index.cpu()].to(batch.index.device)  # [B, 2] fp32
         return ref[:, 0], ref[:, 1]
 
     def preference_loss(self, batch: PreferenceBatch) -> dict[str, torch.Tensor]:

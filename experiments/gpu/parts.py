@@ -262,7 +262,17 @@ def strategies(ctx: Context) -> dict[str, Any]:
             same = saved["state_dict"].keys() == module.state_dict().keys()
             out[name] = {"status": "ok", "checkpoint_is_folder": path.is_dir(), "checkpoint_keys_match": same,
                          "reloaded_params": sum(p.numel() for p in reloaded.parameters())}
-            del trainer, module, reloaded
+            del trainer, reloaded
+            # stage 2 under the same strategy: its frozen reference scores must stay fp32 (DeepSpeed casts buffers)
+            from jobmatch.modules.rankpo import RankPOModule
+
+            stage2 = RankPOModule(model=module.encoder.cfg, optim=module.hparams["optim"], reference="frozen",
+                                  encoder=module.encoder)
+            stage2.set_reference_scores(torch.rand(64, 2))
+            pairs = st.stage2_batches(shapes, lengths, 2, 1, ctx.vocab, ctx.eos, pad_id=ctx.eos)
+            st.fit(stage2, pairs, shapes, 1, strategy=name)
+            out[name]["stage2_reference_dtype"] = str(stage2.reference_scores.dtype)
+            del module, stage2
         except Exception as error:
             out[name] = {"status": "error", "error": f"{type(error).__name__}: {error}"[:300]}
     ctx.drop()

@@ -134,10 +134,9 @@ def peer(ctx: Context, length: str, budget: Any) -> dict[str, Any]:
         st.release()
         try:
             row = st_step(backbone, tokenizer, shapes, lengths, shapes.stage1_batch[length], gc, ctx.vocab)
-        except Exception as error:
-            if not st.is_oom(error):
-                raise
-            out[key] = {"status": "oom"}
+        except Exception as error:  # this setting's error; the other setting still runs
+            status = "oom" if st.is_oom(error) else "error"
+            out[key] = {"status": status, "error": f"{type(error).__name__}: {error}"[:300]}
             continue
         ours = ctx.rows.get(f"{length}/stage1/lora/{key}", {})
         row["jobmatch_over_peer"] = (round(ours["tokens_per_s"] / row["tokens_per_s"], 3)

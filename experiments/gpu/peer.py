@@ -63,13 +63,17 @@ def st_step(backbone: torch.nn.Module, tokenizer: Any, shapes: Shapes, lengths: 
         model.max_seq_length = max(jd_len, talent_len)
         transformer = model[0]
         inner = "model" if hasattr(transformer, "model") else "auto_model"
+        if gc:  # on the HF model itself: the trainer's own switch fails with sentence-transformers 6.0 and
+            # transformers 5.17 (BaseModel.gradient_checkpointing_enable() takes no every_n_layers)
+            from jobmatch.model.encoder import enable_activation_checkpointing
+
+            enable_activation_checkpointing(getattr(transformer, inner))
         setattr(transformer, inner, get_peft_model(getattr(transformer, inner), LoraConfig(
             r=16, lora_alpha=32, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none")))
         args = SentenceTransformerTrainingArguments(
             output_dir=str(Path(tmp) / "out"), per_device_train_batch_size=batch, max_steps=steps,
             learning_rate=1e-5, weight_decay=0.0, warmup_steps=0, max_grad_norm=1.0, optim="adamw_torch",
-            bf16=not shapes.tiny, use_cpu=shapes.tiny, gradient_checkpointing=gc,
-            gradient_checkpointing_kwargs={"use_reentrant": False} if gc else None, report_to="none",
+            bf16=not shapes.tiny, use_cpu=shapes.tiny, report_to="none",
             save_strategy="no", eval_strategy="no", logging_steps=10_000, disable_tqdm=True,
             dataloader_num_workers=0, seed=0)
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=Dataset.from_dict(columns),

@@ -47,6 +47,8 @@ def test_validation_callback_equals_retrieval_metrics(
         return np.stack([table[text] for text in batch])  # [B, D]
 
     monkeypatch.setattr(validation, "encode_texts", fake_encode)
+    monkeypatch.setattr(validation, "encode_corpus", lambda encoder, corpus, **kwargs: fake_encode(
+        encoder, list(corpus.values())))
     logged: dict[str, float] = {}
     module = SimpleNamespace(encoder=None, log=lambda name, value, **kw: logged.__setitem__(name, float(value)))
     trainer = SimpleNamespace(sanity_checking=False, global_rank=0, world_size=1)

@@ -24,7 +24,7 @@ from jobmatch.data.identities import read_identities
 from jobmatch.data.judgement import Item
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.records import PreferenceRecord
-from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
+from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, open_corpus
 from jobmatch.model.loading import load_encoder
 from jobmatch.retrieval.encode import model_fingerprint
 from jobmatch.retrieval.encoder_eval import embed_set
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 def ranked_sets(cfg: DictConfig) -> dict[str, RetrievalSet]:
     """The JDs of each configured split (``annotate.splits``) against one corpus."""
-    corpus = read_corpus(cfg.data.corpus_file) if cfg.data.get("corpus_file") else None
+    cache_dir = cfg.paths.cache_dir
+    corpus = open_corpus(cfg.data.corpus_file, cache_dir) if cfg.data.get("corpus_file") else None
     files = {split: cfg.data.get(f"{split}_file") for split in cfg.annotate.splits}
     missing = [split for split, path in files.items() if not path]
     if missing:
@@ -44,8 +45,8 @@ def ranked_sets(cfg: DictConfig) -> dict[str, RetrievalSet]:
     records = {split: read_contrastive(path) for split, path in files.items()}
     if corpus is None:  # one corpus for every split: all passages of all files
         every = [r for rows in records.values() for r in rows]
-        corpus = build_retrieval_set(every).corpus
-    return {split: build_retrieval_set(rows, corpus) for split, rows in records.items()}
+        corpus = build_retrieval_set(every, cache_dir=cache_dir).corpus
+    return {split: build_retrieval_set(rows, corpus, cache_dir=cache_dir) for split, rows in records.items()}
 
 
 def pairs_per_query(annotate_cfg: DictConfig, split: str) -> int:
@@ -57,7 +58,7 @@ def pairs_per_query(annotate_cfg: DictConfig, split: str) -> int:
 
 def plan_pairs(cfg: DictConfig, split: str, rset: RetrievalSet, ranked: np.ndarray) -> list[dict[str, Any]]:
     """Candidate pairs of each JD of a split with their ids and ranks (0 = the model's top talent)."""
-    corpus_ids = list(rset.corpus)
+    corpus_ids = rset.corpus.ids
     budget = pairs_per_query(cfg.annotate, split)
     plans = []
     for q, qid in enumerate(rset.queries):
@@ -68,6 +69,16 @@ def plan_pairs(cfg: DictConfig, split: str, rset: RetrievalSet, ranked: np.ndarr
             plans.append({"split": split, "query_id": qid, "passage_id1": corpus_ids[top[i]],
                           "passage_id2": corpus_ids[top[j]], "passage_rank1": i, "passage_rank2": j})
     return plans
+
+
+def pair_items(sets: dict[str, RetrievalSet], plans: Sequence[dict[str, Any]]) -> list[Item]:
+    """(JD, talent 1, talent 2) texts of every planned pair; each distinct talent is read from the corpus
+    once and shared by the pairs that show it."""
+    corpus = next(iter(sets.values())).corpus  # one corpus for every split
+    ids = list(dict.fromkeys(p[key] for p in plans for key in ("passage_id1", "passage_id2")))
+    text_of = dict(zip(ids, corpus.texts(corpus.positions(ids)), strict=True))
+    return [(sets[p["split"]].queries[p["query_id"]], text_of[p["passage_id1"]], text_of[p["passage_id2"]])
+            for p in plans]
 
 
 def redact_plans(
@@ -103,9 +114,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         plans += plan_pairs(cfg, split, rset, ranked)
     ranked_s = time.perf_counter() - start
     judge = build_judge(cfg.judge)
-    texts = {split: rset for split, rset in sets.items()}
-    items = [(texts[p["split"]].queries[p["query_id"]], texts[p["split"]].corpus[p["passage_id1"]],
-              texts[p["split"]].corpus[p["passage_id2"]]) for p in plans]
+    items = pair_items(sets, plans)
     judge_start = time.perf_counter()
     sent, redacted = redact_plans(cfg, plans, items)
     verdicts = judge_items(judge, sent)

@@ -77,7 +77,7 @@ def judge_flips(
     scores: np.ndarray,
 ) -> dict[str, float]:
     """The configured judge's name-swap flip rate on pairs from each JD's top 20 (redacted if configured)."""
-    corpus_ids = list(rset.corpus)
+    corpus_ids = rset.corpus.ids
     top = [[corpus_ids[j] for j in np.argsort(-row, kind="stable")[:20]] for row in scores]
     factual, swapped, names = name_swap_pairs(
         top,

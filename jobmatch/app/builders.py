@@ -91,7 +91,7 @@ def build_datamodule(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> P
     if mode == "preference":  # tokenise as the stage-1 checkpoint was trained
         model = stage2_model_config(cfg.stage.get("init_ckpt"), model, stage1)
     data = {k: v for k, v in container(cfg.data).items() if k not in GENERATOR_KEYS}
-    return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, **data)
+    return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, cache_dir=str(cfg.paths.cache_dir), **data)
 
 
 def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.LightningModule:

@@ -14,7 +14,7 @@ from jobmatch.app.builders import container, embedding_cache, encode_settings
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.data.readers import read_contrastive, write_jsonl
-from jobmatch.data.retrieval_set import build_retrieval_set, read_corpus
+from jobmatch.data.retrieval_set import build_retrieval_set, open_corpus
 from jobmatch.model.loading import load_encoder
 from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.mining import MiningConfig, mine_negatives
@@ -30,8 +30,9 @@ def mine_file(
     """Mine negatives for every record of ``train_file`` with ``ckpt``; write ``out_file``; return stats."""
     start = time.perf_counter()
     records = read_contrastive(train_file, on_error=str(cfg.data.on_error))  # type: ignore[arg-type]
-    corpus = read_corpus(cfg.data.corpus_file) if cfg.data.get("corpus_file") else None
-    rset = build_retrieval_set(records, corpus)
+    cache_dir = cfg.paths.cache_dir
+    corpus = open_corpus(cfg.data.corpus_file, cache_dir) if cfg.data.get("corpus_file") else None
+    rset = build_retrieval_set(records, corpus, cache_dir=cache_dir)
     mining = MiningConfig(**container(cfg.mining))
     encoder = load_encoder(ckpt, container(cfg.model))
     query_emb, corpus_emb, timings = embed_set(encoder, rset, encode_settings(cfg), embedding_cache(cfg))

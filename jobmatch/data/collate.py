@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -102,16 +103,17 @@ class PreferenceBatch:
 def pad_tokens(
     sequences: Sequence[Sequence[int]], *, pad_id: int, side: str = "right", multiple_of: int = 1
 ) -> TokenBatch:
-    """Pad id sequences to the longest one (rounded up to ``multiple_of``), left or right."""
+    """Pad id sequences (lists or int32 arrays, e.g. rows of a memory-mapped token store) to the longest one
+    (rounded up to ``multiple_of``), left or right, into int64 tensors."""
     longest = max(len(s) for s in sequences)
     longest = -(-longest // multiple_of) * multiple_of
-    ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)  # [B, L]
-    mask = torch.zeros((len(sequences), longest), dtype=torch.long)  # [B, L]
+    ids = np.full((len(sequences), longest), pad_id, dtype=np.int64)  # [B, L]
+    mask = np.zeros((len(sequences), longest), dtype=np.int64)  # [B, L]
     for row, seq in enumerate(sequences):
         span = slice(longest - len(seq), longest) if side == "left" else slice(0, len(seq))
-        ids[row, span] = torch.tensor(seq, dtype=torch.long)
+        ids[row, span] = seq
         mask[row, span] = 1
-    return TokenBatch(ids, mask)
+    return TokenBatch(torch.from_numpy(ids), torch.from_numpy(mask))
 
 
 def text_key(ids: Sequence[int]) -> int:

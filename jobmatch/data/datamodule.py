@@ -11,12 +11,14 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from jobmatch.data.collate import ContrastiveCollator
+from jobmatch.data.corpus import Corpus
 from jobmatch.data.datasets import ContrastiveDataset, EpochSampler, GroupedEpochSampler, TextTable
 from jobmatch.data.duplicates import query_groups, warn_duplicates, warn_overlap
 from jobmatch.data.preferences import PreferenceCollator, PreferenceDataset, PreferenceSplits, load_preference_splits
 from jobmatch.data.readers import read_contrastive
 from jobmatch.data.records import ContrastiveRecord, PreferenceRecord
-from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, read_corpus
+from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, open_corpus
+from jobmatch.data.scratch import cache_or_scratch
 from jobmatch.model.tokenizer import load_tokenizer, tokenize
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class PairDataModule(L.LightningDataModule):
             epoch, every pair once), so that each JD is encoded once for all its pairs in the batch.
         unique_texts: encode each distinct text of a batch once and gather (same loss and gradients);
             false: one row per slot (the previous path, kept for benchmarks).
+        cache_dir: where the corpus's text store and the token stores are cached (the tasks pass
+            ``paths.cache_dir``; None: a scratch folder removed when the process exits).
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class PairDataModule(L.LightningDataModule):
         min_confidence: float | None = None,
         group_pairs_by_query: bool = True,
         unique_texts: bool = True,
+        cache_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.model_cfg = dict(model)
@@ -115,6 +120,8 @@ class PairDataModule(L.LightningDataModule):
                                  "seed": preference_split_seed, "min_confidence": min_confidence}
         self.preferences: PreferenceSplits | None = None
         self.group_pairs_by_query, self.unique_texts = group_pairs_by_query, unique_texts
+        self.cache_dir = cache_or_scratch(cache_dir)
+        self._corpus: Corpus | None = None
 
     def _read(self, path: str) -> list[ContrastiveRecord]:
         return read_contrastive(path, min_negatives=self.n_negatives, on_error=self.on_error)  # type: ignore[arg-type]
@@ -173,8 +180,9 @@ class PairDataModule(L.LightningDataModule):
 
     def retrieval_set(self, records: list[ContrastiveRecord]) -> RetrievalSet:
         """Queries and qrels of ``records`` against ``corpus_file`` (or, without one, every passage seen)."""
-        corpus = read_corpus(self.corpus_file) if self.corpus_file else None
-        return build_retrieval_set(records, corpus, extra_passages=self._train_records)
+        if self.corpus_file and self._corpus is None:  # read once, shared by every split
+            self._corpus = open_corpus(self.corpus_file, self.cache_dir)
+        return build_retrieval_set(records, self._corpus, extra_passages=self._train_records, cache_dir=self.cache_dir)
 
     def test_retrieval(self) -> RetrievalSet:
         """The evaluation set of ``test_file`` (falling back to ``val_file``)."""

@@ -1,6 +1,6 @@
 """JSONL readers that validate every line and name the file, line and problem on failure.
 
-Both readers share one loop (:func:`_read_jsonl`): each line is parsed and handed to a
+Every reader shares one loop (:func:`iter_jsonl`): each line is parsed and handed to a
 record builder that raises :class:`_LineProblem`; the loop turns it into a
 :class:`DataFormatError` with the file and line number, or skips and counts the line when the
 caller asks for ``on_error="skip"``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -172,14 +172,18 @@ def read_utf8(path: str | Path) -> str:
         raise DataFormatError(path, data.count(b"\n", 0, err.start) + 1, utf8_problem(err, line_start)) from None
 
 
-def _read_jsonl(
+def iter_jsonl(
     path: str | Path, build: Callable[[dict[str, Any], int], T], on_error: OnError, what: str = "data"
-) -> list[T]:
+) -> Iterator[T]:
+    """Yield ``build(obj, line)`` for every non-blank line of a JSONL file, streaming (one line in memory).
+
+    A bad line raises :class:`DataFormatError` (``FILE:LINE: problem``), or with ``on_error="skip"`` is
+    logged, counted and skipped. A file without one valid record raises too.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such {what} file")
-    records: list[T] = []
-    skipped = 0
+    kept = skipped = 0
     with path.open("rb") as handle:  # bytes: a line that is not UTF-8 is a bad line, not a crash
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -192,17 +196,25 @@ def _read_jsonl(
                     raise _LineProblem(f"not valid JSON ({err.msg} at column {err.colno})") from None
                 if not isinstance(obj, dict):
                     raise _LineProblem(f"expected a JSON object, got {type(obj).__name__}")
-                records.append(build(obj, number))
+                record = build(obj, number)
             except _LineProblem as problem:
                 if on_error == "raise":
                     raise DataFormatError(path, number, str(problem)) from None
                 skipped += 1
                 log.warning("%s:%d: %s (line skipped)", path, number, problem)
+                continue
+            kept += 1
+            yield record
     if skipped:
-        log.warning("%s: skipped %d bad line(s), kept %d", path, skipped, len(records))
-    if not records:
+        log.warning("%s: skipped %d bad line(s), kept %d", path, skipped, kept)
+    if not kept:
         raise DataFormatError(path, 0, "no valid records in file")
-    return records
+
+
+def _read_jsonl(
+    path: str | Path, build: Callable[[dict[str, Any], int], T], on_error: OnError, what: str = "data"
+) -> list[T]:
+    return list(iter_jsonl(path, build, on_error, what))
 
 
 def read_contrastive(
@@ -230,19 +242,24 @@ def read_corpus_lines(path: str | Path) -> list[tuple[int, str, str]]:
     first_line: dict[str, int] = {}
 
     def entry(obj: dict[str, Any], number: int) -> tuple[int, str, str]:
-        cid = obj.get("id")
-        if cid is None:
-            raise _LineProblem("missing key 'id'")
-        if isinstance(cid, bool) or not isinstance(cid, str | int) or not str(cid).strip():
-            raise _LineProblem(f"'id' must be a non-empty string or integer, got {cid!r}")
-        text = _text(obj, "text")
-        cid = str(cid)
+        number, cid, text = corpus_entry(obj, number)
         if cid in first_line:
             raise _LineProblem(f"duplicate id '{cid}' (first on line {first_line[cid]})")
         first_line[cid] = number
         return number, cid, text
 
     return _read_jsonl(path, entry, "raise", what="corpus")
+
+
+def corpus_entry(obj: dict[str, Any], number: int) -> tuple[int, str, str]:
+    """(line, id, text) of one corpus line: an ``id`` (non-empty string or integer) and a non-empty
+    ``text``; raises ``_LineProblem``."""
+    cid = obj.get("id")
+    if cid is None:
+        raise _LineProblem("missing key 'id'")
+    if isinstance(cid, bool) or not isinstance(cid, str | int) or not str(cid).strip():
+        raise _LineProblem(f"'id' must be a non-empty string or integer, got {cid!r}")
+    return number, str(cid), _text(obj, "text")
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -1,4 +1,4 @@
-"""Retrieval evaluation sets: queries, a talent corpus and relevance judgements (qrels)."""
+"""Retrieval evaluation sets: queries, a talent corpus (on disk) and relevance judgements (qrels)."""
 
 from __future__ import annotations
 
@@ -6,54 +6,64 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobmatch.data.readers import read_corpus_lines
+from jobmatch.data.corpus import Corpus
 from jobmatch.data.records import ContrastiveRecord
 
 
 @dataclass
 class RetrievalSet:
-    """``queries`` {qid: JD text}, ``corpus`` {cid: talent text}, ``qrels`` {qid: {cid: relevance}}."""
+    """``queries`` {qid: JD text}, ``corpus`` the talents (a :class:`Corpus`: ids and texts by position, on
+    disk), ``qrels`` {qid: {cid: relevance}}. A ``{cid: text}`` mapping given as ``corpus`` is written to a
+    store in the process's scratch folder."""
 
     queries: dict[str, str]
-    corpus: dict[str, str]
+    corpus: Corpus
     qrels: dict[str, dict[str, int]]
 
     def __post_init__(self) -> None:
-        missing = {cid for rel in self.qrels.values() for cid in rel if cid not in self.corpus}
+        if not isinstance(self.corpus, Corpus):
+            self.corpus = Corpus.from_mapping(self.corpus)
+        relevant = sorted({cid for rel in self.qrels.values() for cid in rel})
+        missing = [cid for cid, position in zip(relevant, self.corpus.positions(relevant), strict=True)
+                   if position < 0]
         if missing:
-            raise ValueError(f"{len(missing)} relevant ids are not in the corpus, e.g. {sorted(missing)[:3]}")
+            raise ValueError(f"{len(missing)} relevant ids are not in the corpus, e.g. {missing[:3]}")
 
 
-def read_corpus(path: str | Path) -> dict[str, str]:
-    """Read a corpus JSONL (``{"id": ..., "text": ...}`` per line) as {id: text}, validating every line."""
-    return {cid: text for _, cid, text in read_corpus_lines(path)}
+def open_corpus(path: str | Path, cache_dir: str | Path | None = None) -> Corpus:
+    """The corpus of a corpus JSONL (``{"id": ..., "text": ...}`` per line, every line validated), stored once
+    in ``cache_dir`` (see :meth:`Corpus.open`)."""
+    return Corpus.open(path, cache_dir)
 
 
 def build_retrieval_set(
-    records: Sequence[ContrastiveRecord], corpus: Mapping[str, str] | None = None,
-    extra_passages: Sequence[ContrastiveRecord] = (),
+    records: Sequence[ContrastiveRecord], corpus: Corpus | Mapping[str, str] | None = None,
+    extra_passages: Sequence[ContrastiveRecord] = (), *, cache_dir: str | Path | None = None,
 ) -> RetrievalSet:
     """Queries and qrels from contrastive records (positives are the relevant talents).
 
     With a ``corpus``, positives are matched by ``positive_ids`` when the records carry them, else
     by text. Without one, the corpus is every distinct passage of ``records`` and ``extra_passages``
-    (as with the reference's files, which have no separate corpus).
+    (as with the reference's files, which have no separate corpus), interned into a store in ``cache_dir``.
     """
     if corpus is None:
-        texts: dict[str, str] = {}
-        for record in (*records, *extra_passages):
-            for text in (*record.positives, *record.negatives):
-                texts.setdefault(text, f"p{len(texts)}")
-        corpus = {cid: text for text, cid in texts.items()}
-    by_text = {text: cid for cid, text in corpus.items()}
+        passages = (text for record in (*records, *extra_passages) for text in (*record.positives, *record.negatives))
+        corpus = Corpus.from_texts(passages, cache_dir)
+    elif not isinstance(corpus, Corpus):
+        corpus = Corpus.from_mapping(corpus, cache_dir)
+    wanted_ids = sorted({pid for record in records for pid in record.positive_ids or ()})
+    known = {cid for cid, position in zip(wanted_ids, corpus.positions(wanted_ids), strict=True) if position >= 0}
+    by_id = [bool(r.positive_ids) and all(pid in known for pid in r.positive_ids) for r in records]  # type: ignore[union-attr]
+    by_text = corpus.find_texts(t for r, ok in zip(records, by_id, strict=True) if not ok for t in r.positives)
+    ids = corpus.ids
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}
-    for i, record in enumerate(records):
+    for i, (record, ok) in enumerate(zip(records, by_id, strict=True)):
         qid = record.query_id or f"q{i}"
         queries[qid] = record.query
-        ids = record.positive_ids if record.positive_ids and corpus is not None and all(
-            pid in corpus for pid in record.positive_ids) else [by_text.get(t) for t in record.positives]
-        if any(pid is None for pid in ids):
+        found = list(record.positive_ids) if ok else [  # type: ignore[arg-type]
+            ids[by_text[t]] if t in by_text else None for t in record.positives]
+        if any(pid is None for pid in found):
             raise ValueError(f"query {qid}: a positive is not in the corpus")
-        qrels[qid] = {str(pid): 1 for pid in ids}
-    return RetrievalSet(queries=queries, corpus=dict(corpus), qrels=qrels)
+        qrels[qid] = {str(pid): 1 for pid in found}
+    return RetrievalSet(queries=queries, corpus=corpus, qrels=qrels)

@@ -11,7 +11,7 @@ import numpy as np
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.errors import ConfigError
 from jobmatch.model import TextEncoder
-from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
+from jobmatch.retrieval.encode import EmbeddingCache, encode_corpus, encode_texts, model_fingerprint
 from jobmatch.retrieval.metrics import retrieval_metrics
 
 CUTOFFS: tuple[int, ...] = (1, 5, 10, 20, 100)
@@ -55,19 +55,20 @@ def embed_set(
     """
     fp = model_fp or (model_fingerprint(encoder) if cache else None)
     timings: dict[str, float] = {}
-    out = [] if corpus_emb is None else [corpus_emb]
-    parts = [("queries", list(rset.queries.values()), settings.max_query_length)]
-    if corpus_emb is None:
-        parts.insert(0, ("corpus", list(rset.corpus.values()), settings.max_passage_length))
-    for name, texts, max_length in parts:
+    kwargs = {"batch_size": settings.batch_size, "bf16": settings.bf16, "progress": settings.progress}
+    if corpus_emb is None:  # read from the corpus's token store, never as a list of texts
         start = time.perf_counter()
-        kwargs = {"max_length": max_length, "batch_size": settings.batch_size, "bf16": settings.bf16,
-                  "progress": settings.progress, "desc": f"encode {name}"}
-        emb = cache.encode(encoder, texts, model_fp=fp, **kwargs) if cache else encode_texts(encoder, texts, **kwargs)
-        timings[f"time/encode_{name}_s"] = time.perf_counter() - start
-        timings[f"encoded/{name}"] = 0.0 if cache and cache.last_hit else float(len(texts))
-        out.append(emb)
-    corpus_emb, query_emb = out
+        corpus_emb = encode_corpus(encoder, rset.corpus, max_length=settings.max_passage_length, cache=cache,
+                                   model_fp=fp, desc="encode corpus", **kwargs)
+        timings["time/encode_corpus_s"] = time.perf_counter() - start
+        timings["encoded/corpus"] = 0.0 if cache and cache.last_hit else float(len(rset.corpus))
+    start = time.perf_counter()
+    texts = list(rset.queries.values())
+    query_kwargs = {"max_length": settings.max_query_length, "desc": "encode queries", **kwargs}
+    query_emb = (cache.encode(encoder, texts, model_fp=fp, **query_kwargs) if cache
+                 else encode_texts(encoder, texts, **query_kwargs))
+    timings["time/encode_queries_s"] = time.perf_counter() - start
+    timings["encoded/queries"] = 0.0 if cache and cache.last_hit else float(len(texts))
     return query_emb, corpus_emb, timings
 
 
@@ -94,7 +95,7 @@ def search_and_score(
     kind = choose_index_kind(len(corpus_emb)) if index_kind == "auto" else index_kind
     index = build_index(corpus_emb, kind)
     scores, indices = search(index, query_emb, min(k, len(corpus_emb)))
-    run = to_run(list(rset.queries), list(rset.corpus), scores, indices)
+    run = to_run(list(rset.queries), rset.corpus.ids, scores, indices)
     searched = time.perf_counter()
     metrics = retrieval_metrics(run, rset.qrels, cutoffs)
     timings = {"time/search_s": searched - start, "time/metrics_s": time.perf_counter() - searched}

@@ -9,6 +9,7 @@ from typing import Literal
 
 import numpy as np
 
+from jobmatch.data.corpus import Corpus
 from jobmatch.data.records import ContrastiveRecord
 from jobmatch.data.retrieval_set import RetrievalSet
 
@@ -131,8 +132,8 @@ def mine_negatives(
         Records with the mined negatives (or, for queries with too few candidates, their previous
         negatives and a warning), and the statistics.
     """
-    corpus_ids = list(rset.corpus)
-    corpus_texts = list(rset.corpus.values())
+    corpus_ids = rset.corpus.ids
+    corpus_bytes = rset.corpus.byte_lengths()  # [N]: only a text as long as the JD can be the JD itself
     row_of = {cid: j for j, cid in enumerate(corpus_ids)}
     stats = MiningStats(queries=len(records))
     out: list[ContrastiveRecord] = []
@@ -141,8 +142,8 @@ def mine_negatives(
         positives = set(rset.qrels[qid])
         rows = ranked[q, cfg.window_start : cfg.window_end]
         row_scores = scores[q, cfg.window_start : cfg.window_end]
-        keep = np.array([j >= 0 and corpus_ids[j] not in positives and corpus_texts[j] != record.query
-                         for j in rows], dtype=bool)
+        keep = np.array([j >= 0 and corpus_ids[j] not in positives for j in rows], dtype=bool)
+        keep &= ~is_text(rset.corpus, rows, record.query, corpus_bytes)
         if cfg.margin is not None and positives:
             pos_score = float(np.mean(corpus_emb[[row_of[p] for p in positives]] @ query_emb[q]))
             guard = row_scores > cfg.margin * pos_score
@@ -161,7 +162,7 @@ def mine_negatives(
         out.append(ContrastiveRecord(
             query=record.query,
             positives=record.positives,
-            negatives=tuple(corpus_texts[j] for j in chosen),
+            negatives=tuple(rset.corpus.texts(chosen)),
             query_id=record.query_id or qid,
             positive_ids=record.positive_ids,
             negative_ids=tuple(corpus_ids[j] for j in chosen),
@@ -172,6 +173,16 @@ def mine_negatives(
         log.warning("%d queries had fewer than %d candidates after filtering; they keep their previous "
                     "negatives (e.g. %s)", len(stats.too_few), cfg.n_negatives, stats.too_few[:5])
     return out, stats
+
+
+def is_text(corpus: Corpus, rows: np.ndarray, text: str, byte_lengths: np.ndarray) -> np.ndarray:
+    """[len(rows)] whether each corpus row (-1: none) holds exactly ``text``; reads only rows of its byte length."""
+    out = np.zeros(len(rows), dtype=bool)
+    size = len(text.encode())
+    same = np.flatnonzero((rows >= 0) & (byte_lengths[np.maximum(rows, 0)] == size))
+    if len(same):
+        out[same] = [t == text for t in corpus.texts(rows[same])]
+    return out
 
 
 def combine_rounds(

@@ -12,7 +12,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.retrieval import RetrievalMRR, RetrievalNormalizedDCG, RetrievalRecall
 
 from jobmatch.data.retrieval_set import RetrievalSet
-from jobmatch.retrieval.encode import EmbeddingCache, encode_texts
+from jobmatch.retrieval.encode import EmbeddingCache, encode_corpus, encode_texts
 
 
 def retrieval_collection(cutoffs: Sequence[int]) -> MetricCollection:
@@ -57,13 +57,10 @@ class RetrievalValidation(Callback):
             return
         encoder = pl_module.encoder
         qids = list(self.rset.queries)[trainer.global_rank :: trainer.world_size]
-        corpus_ids = list(self.rset.corpus)
+        corpus_ids = self.rset.corpus.ids
         kwargs = {"batch_size": self.batch_size, "bf16": self.bf16, "progress": False}
-        texts = list(self.rset.corpus.values())
-        if self.cache is not None:
-            corpus = self.cache.encode(encoder, texts, max_length=self.max_passage_length, desc="val corpus", **kwargs)
-        else:
-            corpus = encode_texts(encoder, texts, max_length=self.max_passage_length, desc="val corpus", **kwargs)
+        corpus = encode_corpus(encoder, self.rset.corpus, max_length=self.max_passage_length, desc="val corpus",
+                               cache=self.cache, **kwargs)
         queries = encode_texts(encoder, [self.rset.queries[q] for q in qids], max_length=self.max_query_length,
                                desc="val queries", **kwargs)
         # torchmetrics' recall and MRR count a talent only when its score is > 0. Each JD's scores are

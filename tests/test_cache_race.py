@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import socket
 from pathlib import Path
 
 import lightning as L
@@ -15,6 +16,7 @@ from jobmatch.app.builders import build_datamodule, build_module
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.validation import RetrievalValidation
 from jobmatch.utils.npy_store import save_npy_atomic
+from tests.helpers import FAST, compose_config
 
 ROUNDS = 150
 
@@ -73,24 +75,50 @@ class CountingCache(EmbeddingCache):
         super().store(path, embeddings)
 
 
+def _rank(rank: int, port: int, root: str, overrides: list[str], errors) -> None:
+    """One of two DDP ranks, started as a cluster launcher would (its rank in the environment): each builds
+    its own data, module and validation callback, so nothing is pickled across processes."""
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2", "NODE_RANK": "0",
+                       "RANK": str(rank), "LOCAL_RANK": str(rank)})
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        cfg = compose_config(overrides, run_dir=Path(root) / "run")
+        datamodule = build_datamodule(cfg)
+        datamodule.setup("fit")
+        cache = CountingCache(Path(root) / "emb", Path(root) / "writes")
+        validation = RetrievalValidation(datamodule.val_retrieval, cutoffs=(5,), max_query_length=32,
+                                         max_passage_length=32, batch_size=8, cache=cache)
+        L.seed_everything(0)
+        trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=1, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                            num_sanity_val_steps=0, limit_train_batches=1, callbacks=[validation])
+        trainer.fit(build_module(cfg), datamodule=datamodule)
+    except Exception as error:
+        errors.put(f"rank {rank}: {type(error).__name__}: {error}")
+
+
 @pytest.mark.slow
-def test_ddp_validation_writes_each_cache_entry_once(fast_cfg, tmp_path: Path) -> None:
+def test_ddp_validation_writes_each_cache_entry_once(tmp_path: Path) -> None:
     """Two gloo processes with retrieval validation on: rank 0 alone writes the corpus embeddings."""
-    cfg = fast_cfg("trainer.max_epochs=1", "data.val_fraction=0.3", "eval.val_cutoffs=[5]")
-    datamodule = build_datamodule(cfg)
-    datamodule.setup("fit")
-    assert datamodule.val_retrieval is not None
-    writes = tmp_path / "writes"
-    writes.mkdir()
-    cache = CountingCache(tmp_path / "emb", writes)
-    validation = RetrievalValidation(datamodule.val_retrieval, cutoffs=(5,), max_query_length=32,
-                                     max_passage_length=32, batch_size=8, cache=cache)
-    L.seed_everything(0)
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_steps=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, limit_train_batches=1, callbacks=[validation])
-    trainer.fit(build_module(cfg), datamodule=datamodule)
-    logged = sorted(p.name.split("-")[0] for p in writes.iterdir())
+    overrides = [*FAST, "trainer.max_epochs=1", "data.val_fraction=0.3", "eval.val_cutoffs=[5]"]
+    (tmp_path / "writes").mkdir()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    errors = ctx.Queue()
+    ranks = [ctx.Process(target=_rank, args=(r, port, str(tmp_path), overrides, errors)) for r in (0, 1)]
+    for process in ranks:
+        process.start()
+    for process in ranks:
+        process.join(timeout=600)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert not found and all(p.exitcode == 0 for p in ranks), found
+    logged = sorted(p.name.split("-")[0] for p in (tmp_path / "writes").iterdir())
     assert logged == ["rank0"], logged  # one writer: rank 0
     entries = list((tmp_path / "emb").iterdir())
-    assert len(entries) == 1 and np.load(entries[0]).shape[0] == len(datamodule.val_retrieval.corpus)
+    assert len(entries) == 1 and np.load(entries[0]).ndim == 2

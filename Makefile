@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format data train curriculum stage2 reproduce report bench clean
+.PHONY: help install demo test test-fast lint format data train curriculum stage2 reproduce report bench gpu-check gpu-check-tiny gpu-bundle clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ data: install ## Generate the synthetic job markets (synthetic_small and synthet
 	$(PY) -m jobmatch.data.synthetic --preset synthetic --out outputs/data/synthetic-seed0
 
 train: install ## Stage 1 with the pretrained MiniLM on data=synthetic_small, bf16 where the CPU has it (ARGS="..." overrides)
-	$(PY) -m jobmatch.train data=synthetic_small 'trainer.precision=$${cpu_bf16:bf16-mixed,32-true}' 'eval.bf16=$${cpu_bf16:true,false}' $(ARGS)
+	$(PY) -m jobmatch.train data=synthetic_small 'trainer.precision=$${fast_bf16:$${trainer.accelerator},bf16-mixed,32-true}' 'eval.bf16=$${fast_bf16:$${trainer.accelerator},true,false}' $(ARGS)
 
 curriculum: install ## The stage-1 curriculum experiment (incremental vs combined mining rounds)
 	bash experiments/curriculum/run.sh $(ARGS)
@@ -61,6 +61,18 @@ report: install ## Table and figures from a sweep's runs (RUNS=dir-or-glob)
 
 bench: install ## Benchmarks vs peers (needs pip install -e .[bench]) -> experiments/benchmarks/results.{json,md} (ARGS="--quick" ...)
 	$(PY) -m jobmatch.bench $(ARGS)
+
+# The GPU check runs where no .venv exists (the GPU node: the image's Python plus the bundle's wheels).
+CHECK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+
+gpu-check: ## The GPU check on one GPU, under 8 min -> experiments/gpu/results/{results.json,table.md} (experiments/gpu/README.md)
+	PYTHONPATH=. timeout 540 $(CHECK_PY) -m experiments.gpu.check --out experiments/gpu/results $(ARGS)
+
+gpu-check-tiny: ## The same check on CPU with tiny shapes (what CI runs) -> outputs/gpu-check-tiny
+	PYTHONPATH=. $(CHECK_PY) -m experiments.gpu.check --tiny --out outputs/gpu-check-tiny $(ARGS)
+
+gpu-bundle: ## On a networked machine: wheels + code for the air-gapped GPU node -> gpu-bundle.tar.gz (< 64 MiB)
+	PYTHON=$(CHECK_PY) bash experiments/gpu/bundle.sh gpu-bundle
 
 clean: ## Remove outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

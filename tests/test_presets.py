@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
@@ -131,6 +132,8 @@ def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: 
     job = jobs[-1]  # the last combination differs most from the defaults
     cfg = compose_run("config", tmp_path, preset_override(group, name), *documented, *job)
     extra = [*fixture_data(cfg), "trainer.fast_dev_run=1", "eval.baselines=[]", "eval.k=20", "eval.cutoffs=[1,5,10,20]"]
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        extra.append("trainer=cpu")  # a GPU preset (experiment=llama3_2_1b_gpu): its other settings run on CPU
     if cfg.stage.get("data_mode") == "preference":
         extra.append(f"stage.init_ckpt={stage1_ckpt}")
     results = train(compose_run("config", tmp_path, preset_override(group, name), *documented, *job, *extra))

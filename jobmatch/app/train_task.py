@@ -31,7 +31,7 @@ from jobmatch.app.run_config import check_rerun
 from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.data.datamodule import PairDataModule
-from jobmatch.model.checkpoint import MissingCheckpointError, check_checkpoint, inspect_checkpoint
+from jobmatch.model.checkpoint import CheckpointError, MissingCheckpointError, check_checkpoint, inspect_checkpoint
 from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.rankpo import INIT_FIX, RankPOModule
 from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
@@ -64,7 +64,18 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path, stage1: dict[str, Any] | N
         raise MissingCheckpointError(f"{path}: {option} names no file; fix: {fix}")
     check_checkpoint(path, option, model=model_config(cfg, stage1), module=stage_module_kind(cfg),
                      stage_name=str(cfg.stage.name), fix=fix)
+    check_resume_layout(path, option, cfg.trainer.get("strategy"))
     return str(path)
+
+
+def check_resume_layout(path: Path, option: str, strategy: object) -> None:
+    """A DeepSpeed checkpoint folder resumes only under a DeepSpeed strategy (it restores the sharded
+    optimizer itself); other strategies read single files."""
+    if path.is_dir() and "deepspeed" not in str(strategy or ""):
+        raise CheckpointError(
+            f"{path}: {option} is a DeepSpeed checkpoint folder but trainer.strategy={strategy}; fix: resume it "
+            "with trainer=deepspeed, or start a new run from its weights (stage.init_ckpt)"
+        )
 
 
 def check_before_loading(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:

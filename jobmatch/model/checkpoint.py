@@ -17,6 +17,12 @@ from typing import Any
 import torch
 
 from jobmatch.errors import UserError
+from jobmatch.model.directory_checkpoint import (
+    DirectoryCheckpointError,
+    is_directory_checkpoint,
+    model_states_file,
+    read_directory_checkpoint,
+)
 
 # Model-config keys that define the architecture, weights and tokenisation of a checkpoint.
 ARCHITECTURE_KEYS = (
@@ -73,6 +79,8 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False, fix: str = DEFAULT_
         CheckpointError: empty, truncated, garbage, or holding arbitrary objects (``FILE: problem; fix``).
     """
     path = Path(path)
+    if is_directory_checkpoint(path):  # Lightning's DeepSpeed strategy saves a folder
+        return _read_folder(path, mmap=mmap, fix=fix)
     if not path.is_file():
         raise MissingCheckpointError(f"{path}: no such checkpoint file; fix: {fix}")
     mmap = mmap and zipfile.is_zipfile(path)  # only torch's zip format maps; anything else is read plainly
@@ -83,6 +91,18 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False, fix: str = DEFAULT_
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path}: holds a {type(checkpoint).__name__}, not a checkpoint dict; fix: {fix}")
     return checkpoint
+
+
+def _read_folder(path: Path, *, mmap: bool, fix: str) -> dict[str, Any]:
+    """:func:`read_directory_checkpoint` with its errors as one-line :class:`CheckpointError`."""
+    try:
+        return read_directory_checkpoint(path, mmap=mmap)
+    except DirectoryCheckpointError as error:
+        problem, _, own_fix = str(error).partition("; fix: ")
+        raise CheckpointError(f"{path}: {problem}; fix: {own_fix or fix}") from None
+    except Exception as error:
+        states = model_states_file(path)
+        raise CheckpointError(f"{states}: {_unreadable_reason(states, error)}; fix: {fix}") from None
 
 
 @dataclass(frozen=True)

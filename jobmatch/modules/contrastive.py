@@ -12,7 +12,7 @@ from jobmatch.data.collate import ContrastiveBatch, TokenBatch
 from jobmatch.losses import info_nce_loss
 from jobmatch.model import TextEncoder
 from jobmatch.model.chunked import encode_in_chunks
-from jobmatch.model.encoder import compile_encoder
+from jobmatch.model.encoder import compile_encoder, keep_fp32_masters
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.optim import build_optimizer
 
@@ -69,6 +69,8 @@ class ContrastiveModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["init_ckpt"])  # a reload must not need the init file
         self.encoder = TextEncoder(model)
+        if keep_fp32_masters(self.encoder):  # checkpoints record the dtype the weights are saved in
+            self.hparams["model"]["dtype"] = "float32"
         if init_ckpt:  # start from an earlier round's weights (a new run, not a resume)
             self.encoder.load_state_dict(load_encoder(init_ckpt).state_dict())
         self.temperature = temperature

@@ -19,7 +19,12 @@ from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
-from jobmatch.model.encoder import compile_encoder
+from jobmatch.model.encoder import (
+    activation_checkpointing_on,
+    compile_encoder,
+    enable_activation_checkpointing,
+    keep_fp32_masters,
+)
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
@@ -60,9 +65,10 @@ def add_fresh_adapter(encoder: TextEncoder, model_cfg: Mapping[str, Any]) -> Tex
     if encoder.uses_lora:
         raise ValueError("merge the previous adapter first (TextEncoder.merge_adapter)")
     lora = dict(model_cfg.get("lora") or {})
-    if model_cfg.get("gradient_checkpointing", False) and not encoder.backbone.is_activation_checkpointing:
-        encoder.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    encoder.cfg = {**dict(model_cfg), "lora": lora}
+    if model_cfg.get("gradient_checkpointing", False) and not activation_checkpointing_on(encoder.backbone):
+        enable_activation_checkpointing(encoder.backbone)
+    # the weights' dtype is the encoder's own: an exact merge widens bf16 weights to fp32 (TextEncoder.merge_adapter)
+    encoder.cfg = {**dict(model_cfg), "lora": lora, "dtype": encoder.cfg.get("dtype", model_cfg.get("dtype"))}
     if lora.get("enabled", False):
         encoder.backbone = encoder._wrap_lora(encoder.backbone)  # the encoder's own LoRA construction
     else:
@@ -143,9 +149,14 @@ class RankPOModule(L.LightningModule):
         options = {k: self.hparams[k] for k in RANKPO_OPTIONS}
         validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)))
         self.encoder = encoder if encoder is not None else stage2_encoder(model)
+        if keep_fp32_masters(self.encoder) or self.encoder.cfg.get("dtype") != model.get("dtype"):
+            self.hparams["model"]["dtype"] = self.encoder.cfg.get("dtype")  # what the saved weights are
         if disable_dropout:
             turn_off_dropout(self.encoder)
-        self.register_buffer("reference_scores", torch.empty(0, 2), persistent=False)  # [P, 2] for frozen
+        # [P, 2] fp32 for frozen, on the CPU and not a buffer: a precision plugin that casts the module
+        # (DeepSpeed's bf16 engine casts every floating buffer) would round the scores to bf16 (2^-9 near 0.5,
+        # i.e. errors of ~0.04 in Δ/τ at τ = 0.1). A batch's rows move to its device at use.
+        self.reference_scores = torch.empty(0, 2)
 
     @classmethod
     def from_stage1(
@@ -170,7 +181,7 @@ class RankPOModule(L.LightningModule):
 
     def set_reference_scores(self, scores: torch.Tensor) -> None:
         """Install the precomputed [P, 2] reference similarities, indexed by ``PreferenceBatch.index``."""
-        self.reference_scores = scores.float().to(self.reference_scores.device)
+        self.reference_scores = scores.detach().float().cpu()
 
     def configure_model(self) -> None:
         """Compile the encoder when ``model.compile`` names a mode (Lightning calls this before fit/validate)."""
@@ -199,7 +210,7 @@ class RankPOModule(L.LightningModule):
         if self.reference_scores.shape[0] == 0:
             raise RuntimeError("stage.reference=frozen but no reference scores are set: train through "
                                "jobmatch.train (its ReferenceScores callback) or call set_reference_scores()")
-        ref = self.reference_scores[batch.index]  # [B, 2]
+        ref = self.reference_scores[batch.index.cpu()].to(batch.index.device)  # [B, 2] fp32
         return ref[:, 0], ref[:, 1]
 
     def preference_loss(self, batch: PreferenceBatch) -> dict[str, torch.Tensor]:

@@ -3,25 +3,29 @@
 The functions ``search.search`` and ``alignment.alignment`` share their module's name; import them
 from their modules (``from jobmatch.retrieval.search import search``) so that the package keeps
 its submodules as attributes.
+
+The names below load on first use (PEP 562): importing one submodule (the encoding used in training)
+must not import FAISS or BM25, which a GPU training node need not have.
 """
 
-from jobmatch.retrieval.alignment import bootstrap_interval, pair_wins
-from jobmatch.retrieval.bm25 import bm25_run, strip_markup
-from jobmatch.retrieval.metrics import PerQueryMetrics, per_query_metrics, rank_documents, retrieval_metrics
-from jobmatch.retrieval.search import build_index, choose_index_kind, recall_against_exact, set_threads, to_run
+from __future__ import annotations
 
-__all__ = [
-    "PerQueryMetrics",
-    "bm25_run",
-    "bootstrap_interval",
-    "build_index",
-    "choose_index_kind",
-    "pair_wins",
-    "per_query_metrics",
-    "rank_documents",
-    "recall_against_exact",
-    "retrieval_metrics",
-    "set_threads",
-    "strip_markup",
-    "to_run",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "bootstrap_interval": "alignment", "pair_wins": "alignment",
+    "bm25_run": "bm25", "strip_markup": "bm25",
+    "PerQueryMetrics": "metrics", "per_query_metrics": "metrics", "rank_documents": "metrics",
+    "retrieval_metrics": "metrics",
+    "build_index": "search", "choose_index_kind": "search", "recall_against_exact": "search",
+    "set_threads": "search", "to_run": "search",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -129,12 +129,27 @@ def encode_corpus(
                         compute)
 
 
+def is_global_zero() -> bool:
+    """True outside a process group and on its rank 0: the process that writes shared cache entries."""
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or (
+        torch.distributed.get_rank() == 0
+    )
+
+
 class EmbeddingCache:
-    """Embeddings on disk as ``<dir>/<model>-<texts>-<settings>.npy``, written atomically."""
+    """Embeddings on disk as ``<dir>/<model>-<texts>-<settings>.npy``, written atomically.
+
+    Under a process group (DDP) every rank that misses encodes for itself, but only rank 0 writes the
+    entry: the ranks would write the same array, and the disk sees one writer per run.
+    """
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.last_hit = False  # whether the latest encode() call was answered from disk
+
+    def store(self, path: Path, embeddings: np.ndarray) -> None:
+        """Write one entry (``embeddings`` [N, D]) atomically."""
+        save_npy_atomic(path, embeddings)
 
     def path(self, model_fp: str, texts_fp: str, settings: str) -> Path:
         tag = hashlib.sha256(settings.encode()).hexdigest()[:8]
@@ -158,5 +173,6 @@ class EmbeddingCache:
             log.info("embeddings from cache: %s", path)
             return stored
         emb = compute()
-        save_npy_atomic(path, emb)
+        if is_global_zero():
+            self.store(path, emb)
         return emb

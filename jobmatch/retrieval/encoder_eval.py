@@ -13,7 +13,6 @@ from jobmatch.errors import ConfigError
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache, encode_corpus, encode_texts, model_fingerprint
 from jobmatch.retrieval.metrics import retrieval_metrics
-from jobmatch.retrieval.search import build_index, choose_index_kind, search, to_run
 
 CUTOFFS: tuple[int, ...] = (1, 5, 10, 20, 100)
 
@@ -91,6 +90,8 @@ def search_and_score(
         raise ConfigError(f"eval.cutoffs={list(cutoffs)}: cutoff {max(cutoffs)} is above eval.k={k}; "
                           f"pass eval.k={max(cutoffs)} or drop the cutoffs above {k}")
     start = time.perf_counter()
+    from jobmatch.retrieval.search import build_index, choose_index_kind, search, to_run  # FAISS: only here
+
     kind = choose_index_kind(len(corpus_emb)) if index_kind == "auto" else index_kind
     index = build_index(corpus_emb, kind)
     scores, indices = search(index, query_emb, min(k, len(corpus_emb)))

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import faiss
 import numpy as np
 
 from jobmatch.data.corpus import Corpus
@@ -87,6 +86,8 @@ def cluster_weights(embeddings: np.ndarray, n_clusters: int, lam: float, seed: i
     if k <= 1:
         labels = np.zeros(len(embeddings), dtype=np.int64)
     else:
+        import faiss  # here: config validation imports this module, and training runs without FAISS
+
         kmeans = faiss.Kmeans(embeddings.shape[1], k, niter=20, seed=seed, verbose=False, spherical=True)
         kmeans.train(np.ascontiguousarray(embeddings, dtype=np.float32))
         labels = kmeans.index.search(np.ascontiguousarray(embeddings, dtype=np.float32), 1)[1][:, 0]

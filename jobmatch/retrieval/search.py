@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
+
+if TYPE_CHECKING:  # imported where a search runs: training code reads INDEX_KINDS without FAISS installed
+    import faiss
 
 INDEX_KINDS = ("flat", "ivf", "hnsw")
 
@@ -21,6 +24,8 @@ def set_threads(threads: int | None) -> None:
     if threads is not None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        import faiss
+
         faiss.omp_set_num_threads(threads)
 
 
@@ -81,6 +86,8 @@ def build_index(
     Returns:
         The trained index with all N vectors added.
     """
+    import faiss
+
     set_threads(threads)
     x = _as_matrix(embeddings, "embeddings")
     n, dim = x.shape

@@ -5,26 +5,29 @@
 - :mod:`~jobmatch.serving.index_store`: a persistent FAISS index of talents with its id map and a
   manifest, built and appended atomically (:class:`TalentIndex`).
 - :mod:`~jobmatch.serving.ranking`: JD input, ranking with a loaded model and index, output tables.
+
+The names below load on first use (PEP 562): training imports :mod:`jobmatch.serving.device` alone,
+and must not import FAISS, which a GPU training node need not have.
 """
 
-from jobmatch.serving.errors import ExportFormatError, IndexStoreError, ModelMismatchError
-from jobmatch.serving.export_format import ExportManifest, export_encoder, load_exported, read_export_manifest
-from jobmatch.serving.index_store import IndexManifest, TalentIndex
-from jobmatch.serving.ranking import Ranker, read_jds
-from jobmatch.serving.talents import Talent, read_talents
+from __future__ import annotations
 
-__all__ = [
-    "ExportFormatError",
-    "ExportManifest",
-    "IndexManifest",
-    "IndexStoreError",
-    "ModelMismatchError",
-    "Ranker",
-    "Talent",
-    "TalentIndex",
-    "export_encoder",
-    "load_exported",
-    "read_export_manifest",
-    "read_jds",
-    "read_talents",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "ExportFormatError": "errors", "IndexStoreError": "errors", "ModelMismatchError": "errors",
+    "ExportManifest": "export_format", "export_encoder": "export_format", "load_exported": "export_format",
+    "read_export_manifest": "export_format",
+    "IndexManifest": "index_store", "TalentIndex": "index_store",
+    "Ranker": "ranking", "read_jds": "ranking",
+    "Talent": "talents", "read_talents": "talents",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -31,3 +31,29 @@ def cpu_has_fast_bf16() -> bool:
     if forced in ("0", "1"):
         return forced == "1"
     return any(flag in _cpu_flags() for flag in FAST_BF16_FLAGS)
+
+
+def cuda_has_fast_bf16() -> bool:
+    """True when the visible CUDA GPU computes bf16 natively (Ampere and later), or when no GPU is visible
+    here: a config composed on a login node for a GPU job assumes the GPUs of today's clusters."""
+    import torch  # here, not at import: this module is read by the config resolvers before anything heavy
+
+    if not torch.cuda.is_available():
+        return True
+    return bool(torch.cuda.is_bf16_supported())
+
+
+def accelerator_has_fast_bf16(accelerator: str) -> bool:
+    """Whether bf16 pays on the accelerator a run trains on (``trainer.accelerator``): ``gpu``/``cuda`` per
+    :func:`cuda_has_fast_bf16`, ``cpu`` per :func:`cpu_has_fast_bf16`, ``auto`` as Lightning resolves it (a
+    CUDA GPU when one is visible, else the CPU); other accelerators (mps, tpu): no."""
+    import torch
+
+    name = str(accelerator).lower()
+    if name == "auto":
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    if name in ("gpu", "cuda"):
+        return cuda_has_fast_bf16()
+    if name == "cpu":
+        return cpu_has_fast_bf16()
+    return False

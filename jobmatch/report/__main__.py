@@ -19,8 +19,8 @@ from jobmatch.report.tradeoff import tradeoff_summary
 from jobmatch.report.wandb_report import log_report, runs_logger, with_options
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, collect runs, write the report."""
     parser = argparse.ArgumentParser(prog="python -m jobmatch.report")
     parser.add_argument("runs", nargs="+", help="run directories, multirun directories or globs")
     parser.add_argument("--out", type=Path, default=None, help="where report.md and the figures go")
@@ -39,12 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="upload no command line, host name, git remote or console output (docs/wandb.md)")
     wandb.add_argument("--wandb-files", action="store_true", default=None,
                        help="also log report.md and the figures as a `report` artifact")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Parse arguments, collect runs, write the report."""
-    args = parse_args(argv)
+    args = parser.parse_args(argv)
     runs = find_runs(args.runs)
     out = args.out or (Path(args.runs[0]) if Path(args.runs[0]).is_dir() else Path("."))
     out.mkdir(parents=True, exist_ok=True)

@@ -126,7 +126,8 @@ def report_config(runs: list[Run], sources: list[str], private: bool) -> dict[st
 
 def log_report(runs: list[Run], out: Path, figures: list[Path], settings: ReportLogger, sources: list[str],
                files: Sequence[Path] = ()) -> None:
-    """Open the report run in ``out/wandb``, log the tables, figures and (``settings.log_files``) ``files``."""
+    """Open the report run in ``out/wandb``, log the tables, figures and (``settings.log_files``) ``files``, and
+    close it."""
     import wandb
 
     finished = sorted({r.method for r in runs if r.status == "ok"})
@@ -141,3 +142,6 @@ def log_report(runs: list[Run], out: Path, figures: list[Path], settings: Report
                 | {f"report/{p.stem}": wandb.Image(str(p)) for p in figures})
         if settings.log_files:
             upload_files(run, out, [p for p in files if p.is_file()], kind="report", images=False)
+    # finish() hands the records to the wandb-core process, which closes the offline file only when torn down:
+    # when this returns, the report's run file is complete (to sync or read)
+    wandb.teardown()

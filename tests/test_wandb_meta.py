@@ -68,6 +68,10 @@ def test_an_evaluation_is_labelled_by_the_checkpoint_it_evaluates(tmp_path: Path
     ckpt = tmp_path / "train" / "checkpoints" / "best.ckpt"
     cfg = compose_config([*FAST, f"ckpt={ckpt}"], run_dir=tmp_path / "e", config_name="evaluate")
     assert run_labels(cfg, "evaluate") == RunLabels("rankpo", 3e-5, 42)  # the run's seed, the checkpoint's method
+    # a pipeline's stage-1 round: its config keeps the pipeline's stage2 node, but trained `stage`
+    step = "task_name: pipeline\nstage: {name: contrastive, optim: {lr: 0.01}}\nstage2: {name: rankpo}\n"
+    (tmp_path / "train" / "config.yaml").write_text(step)
+    assert run_labels(cfg, "evaluate") == RunLabels("contrastive", 0.01, 42)
     assert run_labels(compose_config(FAST, run_dir=tmp_path / "u", config_name="evaluate"), "evaluate").method == "base"
 
 

@@ -34,7 +34,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jobmatch.app.run_dir import fix_run_dir
 from jobmatch.app.task_keys import JOB_TYPES, TASK_KEYS
-from jobmatch.report.sweep import run_labels as saved_run_labels
 from jobmatch.utils.wandb_upload import private_config, private_settings
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ def hydra_job() -> HydraJob | None:
 def stage_labels(stage: Mapping[str, Any], seed: Any) -> RunLabels:
     """The labels of a run that trains ``stage``."""
     lr = (stage.get("optim") or {}).get("lr")
-    return RunLabels(str(stage.get("name")), float(lr) if lr is not None else None,
+    return RunLabels(str(stage.get("name", "checkpoint")), float(lr) if lr is not None else None,
                      int(seed) if seed is not None else None)
 
 
@@ -137,11 +136,11 @@ def run_labels(cfg: DictConfig, task: str) -> RunLabels:
         ckpt = cfg.get("ckpt")
         if not ckpt:
             return RunLabels("base", None, int(cfg.seed))
-        run_dir = Path(str(ckpt)).parent.parent  # <run_dir>/checkpoints/best.ckpt
-        if not (run_dir / "config.yaml").exists():
+        saved = Path(str(ckpt)).parent.parent / "config.yaml"  # <run_dir>/checkpoints/best.ckpt
+        if not saved.exists():
             return RunLabels("checkpoint", None, int(cfg.seed))
-        method, lr, _ = saved_run_labels(run_dir)
-        return RunLabels(method, lr, int(cfg.seed))
+        # the training run that wrote a checkpoint names the stage it trained `stage`, also as a pipeline's step
+        return stage_labels((yaml.safe_load(saved.read_text()) or {}).get("stage") or {}, cfg.seed)
     return stage_labels(cfg.stage, cfg.seed)
 
 

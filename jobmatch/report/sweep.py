@@ -36,9 +36,7 @@ class Run:
     status: str = "ok"
 
 
-def run_labels(run_dir: Path) -> tuple[str, float | None, int | None]:
-    """The method, learning rate and seed of a run directory, from its ``config.yaml`` (its name and no lr or
-    seed without one); also what W&B labels an evaluation of the run's checkpoint with."""
+def _labels(run_dir: Path) -> tuple[str, float | None, int | None]:
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         return run_dir.name, None, None
@@ -58,7 +56,7 @@ def collect_runs(patterns: list[str]) -> list[Run]:
             dirs.update(c for c in candidates if ".hydra" not in c.parts)
     runs = []
     for run_dir in sorted(dirs):
-        method, lr, seed = run_labels(run_dir)
+        method, lr, seed = _labels(run_dir)
         results = run_dir / "results.json"
         if not results.exists():
             runs.append(Run(run_dir, method, lr, seed, status="missing results (failed or unfinished)"))

@@ -64,6 +64,8 @@ class OfflineRun:
     """What one offline run recorded: the run record's fields, config, summary, history, artifacts, files."""
 
     path: Path
+    project: str = ""
+    entity: str = ""
     name: str = ""
     group: str = ""
     job_type: str = ""
@@ -96,7 +98,8 @@ def read_run(path: Path) -> OfflineRun:
         run.kinds.append(kind)
         if kind == "run":
             r = record.run
-            run.name, run.group, run.job_type, run.host = r.display_name, r.run_group, r.job_type, r.host
+            run.project, run.entity, run.name, run.group = r.project, r.entity, r.display_name, r.run_group
+            run.job_type, run.host = r.job_type, r.host
             run.tags = list(r.tags)
             for item in r.config.update:
                 run.config[item.key] = json.loads(item.value_json)

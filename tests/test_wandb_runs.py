@@ -78,6 +78,12 @@ def test_a_sweep_is_one_group_per_launch_with_unique_names_and_a_report_table(tm
     assert len(again) == 2 and {r.group for r in again} == {"train-second"}  # the same sweep again: its own group
     assert {r.name for r in again} <= {r.name for r in jobs}
 
+    # docs/wandb.md's sync command (find DIR -type d -name 'offline-run-*') takes the jobs' runs and the report's
+    found = [str(p) for p in first.rglob("offline-run-*") if p.is_dir() and not p.is_symlink()]
+    dry = subprocess.run([str(Path(sys.executable).with_name("wandb")), "sync", "--dry-run", *found],
+                         capture_output=True, text=True, timeout=300)
+    assert "Would sync 5 run(s)" in dry.stdout + dry.stderr, dry.stdout + dry.stderr
+
     table = report.table("report/table")
     assert len(table["data"]) == 4 and {"method", "lr", "seed", *TEST_METRICS} <= set(table["columns"])
     rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]

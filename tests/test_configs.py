@@ -54,7 +54,7 @@ def test_trainer_configs(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", options("logger"))
 def test_logger_configs(name: str, tmp_path: Path) -> None:
     cfg = compose_config([f"logger={name}"], run_dir=tmp_path)
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, "train")
     assert len(loggers) == (0 if name == "none" else 1)
     if name == "wandb":
         assert cfg.logger.wandb.offline is True

@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from jobmatch.app.curriculum_task import curriculum
 from jobmatch.app.train_task import train
 from tests.helpers import CONF, FAST, FIXTURES, ROOT, SHARED_SAMPLE, compose_config
+from tests.helpers.wandb_records import offline_runs
 
 CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"
 PAIRS = FIXTURES / "preferences_tiny.jsonl"
@@ -247,10 +248,14 @@ def test_basic_multirun_of_a_sweep_config(tmp_path: Path, stage1_ckpt: str) -> N
     run_cli(tmp_path, "-m", "+sweep=reference", "stage=rankpo", "logger=wandb", *stage2_args(stage1_ckpt))
     jobs = job_dirs(tmp_path)
     assert len(jobs) == 3
+    names = set()
     for job in jobs:
         assert "test/alignment" in json.loads((job / "results.json").read_text())
-        (offline,) = (job / "wandb").glob("offline-run-*/run-*.wandb")
-        assert b"reference-rankpo" in offline.read_bytes()  # the derived group: <sweep>-<stage>
+        (run,) = offline_runs(job / "wandb")
+        assert run.group == f"reference-{job.parent.name}"  # the derived group: <sweep>-<sweep directory>
+        names.add(run.name)
+    # the name: method, lr, seed and what the sweep varies
+    assert names == {f"rankpo-lr1e-05-seed42-reference={mode}" for mode in ("frozen", "online", "none")}
 
 
 @pytest.mark.slow

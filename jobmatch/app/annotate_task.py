@@ -16,10 +16,11 @@ from omegaconf import DictConfig
 from jobmatch.annotate.judging import check_success, judge_items
 from jobmatch.annotate.redaction import redact_items
 from jobmatch.annotate.sampling import sample_rank_pairs
-from jobmatch.app.builders import container, embedding_cache, encode_settings
+from jobmatch.app.builders import build_loggers, container, embedding_cache, encode_settings, log_results
 from jobmatch.app.judge_builder import build_judge
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
+from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.identities import read_identities
 from jobmatch.data.judgement import Item
 from jobmatch.data.readers import read_contrastive, write_jsonl
@@ -157,7 +158,9 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Annotate into the run directory and write ``results.json``."""
     validate_config(cfg)
+    pin_launch(cfg, "annotate")
     run_dir = resolve_run_dir(cfg)
     summary = annotate(cfg, run_dir)
     write_results(run_dir, summary)
+    log_results(cfg, build_loggers(cfg, "annotate"), summary, run_dir)
     return summary

@@ -28,6 +28,7 @@ from jobmatch.app.builders import (
 from jobmatch.app.judge_builder import build_judge
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
+from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.identities import CorpusIdentities, read_identities
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.errors import UserError
@@ -124,9 +125,10 @@ def audit_setup(cfg: DictConfig) -> tuple[RetrievalSet, CorpusIdentities]:
 def audit(cfg: DictConfig) -> dict[str, Any]:
     """Audit ``cfg.ckpt`` on the test split; write ``results.json``, ``audit.md``, ``audit.png``."""
     validate_config(cfg)
+    pin_launch(cfg, "audit")
     run_dir = resolve_run_dir(cfg)
     label = str(cfg.get("ckpt") or "untrained model")
     results = audit_checkpoint(cfg, cfg.get("ckpt"), *audit_setup(cfg), run_dir, label)
-    log_results(build_loggers(cfg), results)
+    log_results(cfg, build_loggers(cfg, "audit"), results, run_dir)
     print(fairness_block({label: results}, k=max(audit_settings(cfg).ks)))
     return results

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from jobmatch.app.wandb_meta import apply_wandb_meta, is_wandb
+from jobmatch.app.wandb_meta import OPTIONS, RunLabels, is_wandb, wandb_init_kwargs
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
 from jobmatch.modules.contrastive import ContrastiveModule
@@ -24,6 +24,7 @@ from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.encoder_eval import EncodeSettings
 from jobmatch.serving.device import resolve_device
 from jobmatch.utils.run import finish_wandb
+from jobmatch.utils.wandb_upload import result_files, upload_files
 
 GENERATOR_KEYS = ("synthetic", "dir")  # data keys of the synthetic generator (prepare_data), not of the DataModule
 
@@ -116,21 +117,54 @@ def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.Lig
     raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")
 
 
-def build_loggers(cfg: DictConfig) -> list[Any]:
-    """Instantiate every logger of the ``logger`` group (none is fine); W&B gets a derived group and tags."""
+def build_loggers(cfg: DictConfig, task: str, labels: RunLabels | None = None) -> list[Any]:
+    """Instantiate every logger of the ``logger`` group (none is fine) for a ``task`` run (``train``,
+    ``evaluate``, ``annotate``, ``audit``, ``curriculum``, ``pipeline``: :data:`task_keys.TASK_KEYS`).
+
+    A W&B logger gets the derived name, group, job type, tags and config (:mod:`jobmatch.app.wandb_meta`;
+    ``labels`` replaces the run's own method, lr and seed), and the privacy settings with
+    ``logger.wandb.private``."""
     loggers = []
     for node in (cfg.get("logger") or {}).values():
-        if node is not None and "_target_" in node:
-            extra = apply_wandb_meta(node, cfg) if is_wandb(node) else {}  # group/tags from the config
-            loggers.append(hydra.utils.instantiate(node, **extra))
+        if node is None or "_target_" not in node:
+            continue
+        if not is_wandb(node):
+            loggers.append(hydra.utils.instantiate(node))
+            continue
+        spec = container(node)  # plain values: the derived config may hold nodes with a _target_ of their own
+        private = bool(spec.get("private"))
+        spec = {k: v for k, v in spec.items() if k not in OPTIONS and not k.startswith("_")}
+        logger_class = hydra.utils.get_class(str(node["_target_"]))
+        loggers.append(logger_class(**spec | wandb_init_kwargs(spec, cfg, task, labels, private=private)))
     return loggers
 
 
-def log_results(loggers: list[Any], results: dict[str, Any]) -> None:
-    """Send the numeric entries of a run's results to its loggers (W&B, CSV), flush them and close
-    the W&B run, so that the next step of a curriculum or pipeline opens a run of its own."""
+def wandb_option(cfg: DictConfig, key: str) -> bool:
+    """A jobmatch option of the W&B logger (``logger.wandb.log_files``, ``log_model``, ``private``); false
+    without a W&B logger."""
+    node = (cfg.get("logger") or {}).get("wandb")
+    return bool(node.get(key)) if node is not None and is_wandb(node) else False
+
+
+def wandb_runs(loggers: list[Any]) -> list[Any]:
+    """The W&B runs of ``loggers`` (their ``experiment``), rank 0 only."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    return [lg.experiment for lg in loggers if isinstance(lg, WandbLogger) and lg.experiment is not None]
+
+
+def log_results(
+    cfg: DictConfig, loggers: list[Any], results: dict[str, Any], run_dir: Path | None = None,
+    subdirs: tuple[str, ...] = (),
+) -> None:
+    """Send the numeric entries of a run's results to its loggers (W&B: history and summary; CSV), upload
+    the result files of ``run_dir`` (and its ``subdirs``) with ``logger.wandb.log_files``, flush the
+    loggers and close the W&B run, so that the next step of a curriculum or pipeline opens a run of its own."""
     numeric = {k: v for k, v in results.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     for logger in loggers:
         logger.log_metrics(numeric)
         logger.save()
+    if run_dir is not None and wandb_option(cfg, "log_files"):
+        for run in wandb_runs(loggers):
+            upload_files(run, run_dir, result_files(run_dir, subdirs))
     finish_wandb()

@@ -23,15 +23,16 @@ from jobmatch.app.evaluate_task import evaluate
 from jobmatch.app.mine_task import mine_file
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.steps import sub_config
+from jobmatch.app.task_keys import CURRICULUM_KEYS
 from jobmatch.app.train_task import train
 from jobmatch.app.validation import CURRICULUM_MODES, validate_config
+from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.retrieval.mining import combine_rounds
 from jobmatch.utils.run import write_results
 
 log = logging.getLogger(__name__)
 MODES = CURRICULUM_MODES
-CURRICULUM_KEYS = ("seed", "model", "data", "stage", "trainer", "eval", "mining", "curriculum")  # what rounds read
 
 
 def round_train_file(cfg: DictConfig, root: Path, k: int, previous_file: str, ckpt: str) -> tuple[str, dict]:
@@ -54,6 +55,7 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
     if cfg.curriculum.mode == "incremental" and int(cfg.mining.n_negatives) < int(cfg.data.n_negatives):
         raise ValueError(f"mining.n_negatives={cfg.mining.n_negatives} < data.n_negatives={cfg.data.n_negatives}: "
                          "incremental rounds train on mined negatives only; mine at least as many as are drawn")
+    pin_launch(cfg, "curriculum")  # every round's runs join the curriculum's W&B group
     root = resolve_run_dir(cfg, check=True, keys=CURRICULUM_KEYS)  # finished rounds: same config only
     lineage_path = root / "lineage.json"
     lineage: list[dict[str, Any]] = json.loads(lineage_path.read_text()) if lineage_path.exists() else []
@@ -89,5 +91,5 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
     results.update({f"final/{key[5:]}": v for key, v in final.items() if key.startswith("test/")})
     results.update({f"final/{key}": v for key, v in final.items() if key.startswith("test_ood/")})
     write_results(root, results)
-    log_results(build_loggers(cfg), results)
+    log_results(cfg, build_loggers(cfg, "curriculum"), results, root)
     return results

@@ -22,6 +22,7 @@ from jobmatch.app.builders import (
 )
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
+from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.retrieval.bm25 import bm25_run
@@ -71,6 +72,7 @@ def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TA
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt`` (and the baselines) on the test split; write results, runs and a table."""
     validate_config(cfg)
+    pin_launch(cfg, "evaluate")
     run_dir = resolve_run_dir(cfg)
     datamodule = build_datamodule(cfg)
     rset = datamodule.test_retrieval()
@@ -110,7 +112,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     table = markdown_table(systems)
     (run_dir / "table.md").write_text(table + "\n")
     write_results(run_dir, results)
-    log_results(build_loggers(cfg), results)
+    log_results(cfg, build_loggers(cfg, "evaluate"), results, run_dir)
     print(table)
     log.info("results: %s", json.dumps({k: round(v, 4) for k, v in main.metrics.items() if "@" in k}))
     return results

@@ -27,6 +27,7 @@ from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
 from jobmatch.app.steps import StepConfigMismatch, check_step, done, fingerprint, mark, sub_config
 from jobmatch.app.train_task import train
 from jobmatch.app.validation import validate_config
+from jobmatch.app.wandb_meta import pin_launch, run_labels
 from jobmatch.data.identities import read_identities
 from jobmatch.data.prepare import prepare_data
 from jobmatch.report.fairness_report import paired_deltas
@@ -100,7 +101,9 @@ def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
     if done(step, key) is None:
         mark(step, key)
         sub = sub_config(cfg, step, ckpt=ckpt)
-        write_results(step, annotate(sub, resolve_run_dir(sub)))
+        found = annotate(sub, resolve_run_dir(sub))
+        write_results(step, found)
+        log_results(sub, build_loggers(sub, "annotate"), found, step)
     return step
 
 
@@ -148,6 +151,8 @@ def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict
                      for label, ckpt in checkpoints.items()}
         found = {f"{label}/{k}": v for label, results in per_model.items() for k, v in results.items()}
         write_results(step, found)
+        # one W&B run for both models, labelled as the pipeline (the stage-2 model against its stage-1 start)
+        log_results(sub, build_loggers(sub, "audit", run_labels(cfg, "pipeline")), found, step, tuple(checkpoints))
     deltas = paired_deltas([step / "stage1", step / "stage2"], k=max(int(k) for k in cfg.fairness.ks),
                            n_bootstrap=int(cfg.fairness.n_bootstrap))
     return found | {f"delta/{k}": v for delta in deltas.values() for k, v in delta.items()}
@@ -156,6 +161,7 @@ def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict
 def pipeline(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) every step; write the combined results and the report."""
     validate_config(cfg)
+    pin_launch(cfg, "pipeline")  # every step's runs join the pipeline's W&B group
     check_rerun(cfg, fix_run_dir(cfg))
     check_steps(cfg, fix_run_dir(cfg))
     root = resolve_run_dir(cfg, check=True)
@@ -173,8 +179,8 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
         audited = audit_step(cfg, root, audited_checkpoints(stage1["checkpoint"], stage2, root))
         results |= {(k.removeprefix("stage2/") if k.startswith("stage2/") else k): v for k, v in audited.items()}
     write_results(root, results)
-    log_results(build_loggers(cfg), results)
     lines = OmegaConf.to_container(cfg.acceptance, resolve=True) if cfg.get("acceptance") else None
     table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name), lines=lines)
+    log_results(cfg, build_loggers(cfg, "pipeline"), results, root)  # after the report: log_files uploads it
     print(table)
     return results

@@ -27,6 +27,7 @@ IGNORED = (
     "hydra",
     "tags",
     "task_name",
+    "launch",
     "objective",
     "acceptance",
     "ckpt_path",

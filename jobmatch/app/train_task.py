@@ -11,6 +11,7 @@ from typing import Any
 import hydra
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 from jobmatch.app.builders import (
@@ -25,22 +26,26 @@ from jobmatch.app.builders import (
     model_config,
     retrieval_options,
     stage_module_kind,
+    wandb_option,
+    wandb_runs,
 )
 from jobmatch.app.callbacks import build_callbacks
 from jobmatch.app.run_config import check_rerun
 from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
+from jobmatch.app.task_keys import TRAIN_KEYS
 from jobmatch.app.validation import validate_config
+from jobmatch.app.wandb_meta import pin_launch, task_config
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.model.checkpoint import CheckpointError, MissingCheckpointError, check_checkpoint, inspect_checkpoint
 from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.rankpo import INIT_FIX, RankPOModule
 from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
-from jobmatch.utils.run import finish_wandb, peak_memory_mb, to_float, write_results
+from jobmatch.utils.run import finish_wandb, parameter_counts, peak_memory_mb, to_float, write_results
+from jobmatch.utils.wandb_upload import upload_checkpoints
 from jobmatch.utils.writable import check_writable_folders, populated
 
 log = logging.getLogger(__name__)
-TRAIN_KEYS = ("seed", "model", "data", "stage", "trainer", "eval")  # what a training run reads
 
 
 def resolve_ckpt_path(cfg: DictConfig, run_dir: Path, stage1: dict[str, Any] | None = None) -> str | None:
@@ -131,19 +136,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     validate_config(cfg)
     if (finished := finished_run(cfg)) is not None:
         return finished
+    pin_launch(cfg, "train")
     run_dir = resolve_run_dir(cfg, check=True, keys=TRAIN_KEYS)
     stage1 = check_before_loading(cfg, run_dir)  # a stage-2 run reads its stage-1 model config here, once
     L.seed_everything(int(cfg.seed), workers=True)
     datamodule = build_datamodule(cfg, stage1)
     datamodule.setup("fit")
     module = build_module(cfg, stage1)
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, "train")
     callbacks = [*build_callbacks(cfg, run_dir, datamodule, bool(loggers)), ConfigOptimizerOnResume()]
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
     )
-    for lg in loggers:
-        lg.log_hyperparams(container(cfg))
+    counts = {"params": parameter_counts(module.encoder)}
+    for lg in loggers:  # W&B got the run's config at init; the parameter counts are known only now
+        lg.log_hyperparams(counts if isinstance(lg, WandbLogger) else {**task_config(cfg, "train"), **counts})
     ckpt_path = resolve_ckpt_path(cfg, run_dir, stage1)
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
@@ -164,10 +171,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.stage.get("evaluate", False) and trainer.is_global_zero:
         best = results.get("checkpoint/best")
         results.update(evaluate_stage2(cfg, module, datamodule, best, run_dir))  # type: ignore[arg-type]
-        log_results(loggers, results)
     if trainer.is_global_zero:
         write_results(run_dir, results)
         log.info("results written to %s", run_dir / "results.json")
+        if wandb_option(cfg, "log_model"):
+            for run in wandb_runs(loggers):
+                upload_checkpoints(run, {"best": results.get("checkpoint/best"),
+                                         "last": run_dir / "checkpoints" / "last.ckpt"})
+        log_results(cfg, loggers, results, run_dir)  # the results row: every training run, stage 1 included
     finish_wandb()  # each training run is its own W&B run, also inside a curriculum or pipeline
     return results
 

@@ -67,7 +67,8 @@ class ContrastiveModule(L.LightningModule):
         max_passage_length: int | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["init_ckpt"])  # a reload must not need the init file
+        # logger=False: the W&B config is the run's config (jobmatch.app.wandb_meta), not these flat copies of it
+        self.save_hyperparameters(ignore=["init_ckpt"], logger=False)  # a reload must not need the init file
         self.encoder = TextEncoder(model)
         if keep_fp32_masters(self.encoder):  # checkpoints record the dtype the weights are saved in
             self.hparams["model"]["dtype"] = "float32"

@@ -145,7 +145,7 @@ class RankPOModule(L.LightningModule):
         max_passage_length: int | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder"])
+        self.save_hyperparameters(ignore=["encoder"], logger=False)  # the W&B config is the run's (wandb_meta)
         options = {k: self.hparams[k] for k in RANKPO_OPTIONS}
         validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)))
         self.encoder = encoder if encoder is not None else stage2_encoder(model)

@@ -26,6 +26,12 @@ def to_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def parameter_counts(module: Any) -> dict[str, int]:
+    """``total`` and ``trainable`` (requires grad) parameter counts of a torch module (with LoRA: the adapter)."""
+    params = list(module.parameters())
+    return {"total": sum(p.numel() for p in params), "trainable": sum(p.numel() for p in params if p.requires_grad)}
+
+
 def write_results(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
     """Write flat metrics (``{"test/ndcg@20": 0.7, ...}``) to ``run_dir/results.json``, atomically."""
     path = Path(run_dir) / "results.json"

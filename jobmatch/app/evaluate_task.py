@@ -24,6 +24,7 @@ from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.retrieval_set import RetrievalSet
+from jobmatch.model.checkpoint import check_checkpoint
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.retrieval.bm25 import bm25_run
 from jobmatch.retrieval.encode import EmbeddingCache
@@ -72,12 +73,14 @@ def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TA
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt`` (and the baselines) on the test split; write results, runs and a table."""
     validate_config(cfg)
+    ckpt = cfg.get("ckpt")
+    if ckpt:  # intact, a jobmatch checkpoint, and of the model this run's config records: before any data loads
+        check_checkpoint(ckpt, "ckpt", model=container(cfg.model))
     pin_launch(cfg, "evaluate")
     run_dir = resolve_run_dir(cfg)
     datamodule = build_datamodule(cfg)
     rset = datamodule.test_retrieval()
     cache = embedding_cache(cfg)
-    ckpt = cfg.get("ckpt")
     systems: dict[str, dict[str, float]] = {}
     results: dict[str, Any] = {"data/queries": len(rset.queries), "data/corpus": len(rset.corpus)}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from jobmatch.app.cli import apply_threads
+from jobmatch.app.cli import apply_threads, int_option
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.indexing import index_talents
@@ -20,11 +20,12 @@ log = logging.getLogger(__name__)
 
 def build(cfg: DictConfig) -> dict[str, Any]:
     """Build or append; write ``results.json`` (counts, talents/s) in the run directory."""
-    run_dir = resolve_run_dir(cfg)
+    batch_size = int_option("batch_size", cfg.batch_size, "64")
     apply_threads(cfg.threads)
+    run_dir = resolve_run_dir(cfg)
     device = resolve_device(cfg.device)
     report = index_talents(cfg.model_dir, cfg.corpus, cfg.out, append=bool(cfg.append), kind=str(cfg.kind),
-                           batch_size=int(cfg.batch_size), bf16=bool(cfg.bf16), device=device)
+                           batch_size=batch_size, bf16=bool(cfg.bf16), device=device)
     results: dict[str, Any] = {f"index/{k}": v for k, v in dataclasses.asdict(report).items()}
     results.update({"index/out": str(cfg.out), "index/device": str(device), "memory/peak_rss_mb": peak_memory_mb()})
     write_results(run_dir, results)

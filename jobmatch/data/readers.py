@@ -164,7 +164,13 @@ def utf8_problem(err: UnicodeDecodeError, line_start: int = 0) -> str:
 
 def read_utf8(path: str | Path) -> str:
     """A whole text file as UTF-8; a byte that is not UTF-8 raises :class:`DataFormatError` at its line."""
-    data = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
+    return decode_utf8(Path(path).read_bytes(), path)
+
+
+def decode_utf8(data: bytes, path: str | Path) -> str:
+    """``data`` (the content of ``path``, or of ``<stdin>``) as UTF-8 text, without a leading BOM;
+    a byte that is not UTF-8 raises :class:`DataFormatError` at its line."""
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

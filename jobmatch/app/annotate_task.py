@@ -47,7 +47,9 @@ def ranked_sets(cfg: DictConfig) -> dict[str, RetrievalSet]:
     if corpus is None:  # one corpus for every split: all passages of all files
         every = [r for rows in records.values() for r in rows]
         corpus = build_retrieval_set(every, cache_dir=cache_dir).corpus
-    return {split: build_retrieval_set(rows, corpus, cache_dir=cache_dir) for split, rows in records.items()}
+    return {split: build_retrieval_set(rows, corpus, cache_dir=cache_dir, source=files[split],
+                                       corpus_file=cfg.data.get("corpus_file"))
+            for split, rows in records.items()}
 
 
 def pairs_per_query(annotate_cfg: DictConfig, split: str) -> int:

@@ -81,3 +81,15 @@ def test_ignored_keys_do_not_block_a_rerun(fast_cfg) -> None:
     first = train(fast_cfg("trainer.max_steps=2"))
     again = train(fast_cfg("trainer.max_steps=2", "trainer.enable_progress_bar=true", "logger=csv"))
     assert again == first
+
+
+def test_allowed_change_that_adds_no_steps_keeps_the_metrics(fast_cfg) -> None:
+    first = train(fast_cfg("trainer.max_steps=2"))
+
+    again = train(fast_cfg("trainer.max_steps=2", "stage.optim.lr=1e-2", "resume.allow_changes=[stage.optim.lr]"))
+
+    kept = {k for k in first if k.startswith(("train/", "val/", "checkpoint/"))}
+    assert "train/loss" in kept
+    assert {k: again.get(k) for k in kept} == {k: first[k] for k in kept}
+    saved = json.loads((Path(fast_cfg().paths.run_dir) / "results.json").read_text())
+    assert kept <= saved.keys() and saved["trainer/global_step"] == 2

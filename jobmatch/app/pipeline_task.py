@@ -91,7 +91,7 @@ def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
         mark(step, key)
         found = curriculum(sub_config(cfg, step))
     lineage = json.loads((step / "lineage.json").read_text())
-    return {**found, "checkpoint": lineage[-1]["checkpoint"]}
+    return {**found, "checkpoint": lineage[-1]["checkpoint"], "checkpoint_note": lineage[-1].get("checkpoint_note")}
 
 
 def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
@@ -158,6 +158,17 @@ def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict
     return found | {f"delta/{k}": v for delta in deltas.values() for k, v in delta.items()}
 
 
+def checkpoint_notes(stage1: dict[str, Any], stage2: dict[str, Any]) -> dict[str, str]:
+    """Which model each stage's figures describe, where it is not the stage's best checkpoint."""
+    notes = {}
+    if stage1.get("checkpoint_note"):
+        notes["stage1"] = f"Stage 1 {stage1['checkpoint_note']} ({stage1['checkpoint']}); that model was mined " \
+                          "with, ranked for the judge, trained from by stage 2 and evaluated as stage 1."
+    if not stage2.get("checkpoint/best"):
+        notes["stage2"] = "Stage 2 never validated (no best checkpoint): its last weights are evaluated."
+    return notes
+
+
 def pipeline(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) every step; write the combined results and the report."""
     validate_config(cfg)
@@ -180,7 +191,8 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
         results |= {(k.removeprefix("stage2/") if k.startswith("stage2/") else k): v for k, v in audited.items()}
     write_results(root, results)
     lines = OmegaConf.to_container(cfg.acceptance, resolve=True) if cfg.get("acceptance") else None
-    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name), lines=lines)
+    notes = checkpoint_notes(stage1, stage2)
+    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name), lines=lines, notes=notes)
     log_results(cfg, build_loggers(cfg, "pipeline"), results, root)  # after the report: log_files uploads it
     print(table)
     return results

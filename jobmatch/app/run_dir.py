@@ -84,6 +84,7 @@ def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[Dict
                 exit_with(str(error))
             raise
         finally:
+            _provenance.clear()  # a refused or failed run leaves its command unrecorded
             finish_wandb()
 
     return wrapped

@@ -114,13 +114,14 @@ def check_steps(cfg: DictConfig, root: Path) -> None:
         return
     listed = ", ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in changes)
     command = rerun_command("jobmatch.pipeline", root, [*allowed_changes(cfg), *refused], [root / s for s in stale])
-    steps = f"steps {', '.join(stale)}" if len(stale) > 1 else f"step {''.join(stale)}"
+    steps, them, were = (f"steps {', '.join(stale)}", "them", "were") if len(stale) > 1 else \
+        (f"step {''.join(stale)}", "it", "was")
     if refused:
         invalid = f", which invalidates its {steps} (made with the old config)" if stale else ""
         raise ConfigError(f"paths.run_dir={root}: holds a run made with another config ({listed}){invalid}; use a "
-                          f"new paths.run_dir, or {'redo them' if stale else 'apply the change'} with: {command}")
-    raise StepConfigMismatch(f"paths.run_dir={root}: its {steps} were made with another config"
-                             + (f" ({listed})" if listed else "") + f"; use a new paths.run_dir, or redo them with: "
+                          f"new paths.run_dir, or {f'redo {them}' if stale else 'apply the change'} with: {command}")
+    raise StepConfigMismatch(f"paths.run_dir={root}: its {steps} {were} made with another config"
+                             + (f" ({listed})" if listed else "") + f"; use a new paths.run_dir, or redo {them} with: "
                              f"{command}")
 
 

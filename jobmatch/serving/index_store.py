@@ -3,12 +3,15 @@
 Layout (``INDEX``)::
 
     manifest.json            IndexManifest: model fingerprint, corpus fingerprint, count, dim, files, checksums
+                             (of the data files, and of the manifest's own fields)
     vectors-<gen>.faiss      the FAISS index (row i = talent i)
     talents-<gen>.jsonl      {"id", "text"} per line, in row order
 
 Every save writes a new generation of the two data files, then replaces ``manifest.json``
 atomically (the commit), then deletes the older generation. An interrupted build or append
-therefore leaves the previous index intact; checksums in the manifest catch corrupt files.
+therefore leaves the previous index intact (a killed or out-of-space write leaves at most temporary
+files and an uncommitted generation, which the next save replaces); checksums in the manifest catch
+corrupt data files, and the manifest's own checksum a damaged manifest.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +33,13 @@ from jobmatch.retrieval.encode import texts_fingerprint
 from jobmatch.retrieval.search import build_index, choose_index_kind, search
 from jobmatch.serving.errors import IndexStoreError, ModelMismatchError
 from jobmatch.serving.talents import Talent
+from jobmatch.utils.atomic import TEMP_SUFFIX, atomic_write
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "jobmatch-index"
-VERSION = 1
+VERSION = 2  # 2: the manifest carries its own checksum (manifest_sha256); 1 is still read
 # A served index answers queries for its whole life, so an ANN build pays back sooner than in an
 # evaluation (make bench, ann_scale: HNSW's build is repaid after about 1.3k-5.6k queries at 10^5 talents).
 SERVING_EXACT_MAX = 100_000
@@ -51,13 +54,19 @@ def _sha256(data: bytes) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary sibling, flush it to disk, then rename it to ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
+    """Write ``data`` to a temporary sibling, flush it to disk, then rename it to ``path``.
+
+    Raises:
+        WriteError: a full disk or another OS error (one line; ``path`` keeps its previous content).
+    """
+    with atomic_write(path, "index file") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+
+
+def manifest_checksum(fields: dict[str, Any]) -> str:
+    """sha256 of a manifest's fields (all but ``manifest_sha256``), as canonical JSON."""
+    body = {k: v for k, v in fields.items() if k != "manifest_sha256"}
+    return _sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8"))
 
 
 def corpus_fingerprint(ids: Sequence[str], texts: Sequence[str]) -> str:
@@ -86,6 +95,7 @@ class IndexManifest:
     sources: list[dict[str, Any]] = field(default_factory=list)
     format: str = FORMAT
     version: int = VERSION
+    manifest_sha256: str = ""
 
 
 class TalentIndex:
@@ -175,10 +185,17 @@ class TalentIndex:
         manifest = dataclasses.replace(
             self.manifest, generation=generation, vectors_file=f"vectors-{generation:06d}.faiss",
             talents_file=f"talents-{generation:06d}.jsonl", vectors_sha256=_sha256(vectors),
-            talents_sha256=_sha256(talents), sources=list(self.manifest.sources))
-        _atomic_write(folder / manifest.vectors_file, vectors)
-        _atomic_write(folder / manifest.talents_file, talents)
-        _atomic_write(on_disk, (json.dumps(dataclasses.asdict(manifest), indent=2) + "\n").encode("utf-8"))
+            talents_sha256=_sha256(talents), sources=list(self.manifest.sources), version=VERSION)
+        manifest.manifest_sha256 = manifest_checksum(dataclasses.asdict(manifest))
+        try:
+            _atomic_write(folder / manifest.vectors_file, vectors)
+            _atomic_write(folder / manifest.talents_file, talents)
+            _atomic_write(on_disk, (json.dumps(dataclasses.asdict(manifest), indent=2) + "\n").encode("utf-8"))
+        except BaseException:  # uncommitted: the generation's data files would only be clutter
+            if not _commits(on_disk, manifest.vectors_file):
+                for name in (manifest.vectors_file, manifest.talents_file):
+                    (folder / name).unlink(missing_ok=True)
+            raise
         self.manifest = manifest
         keep = {MANIFEST_NAME, manifest.vectors_file, manifest.talents_file}
         for path in folder.iterdir():
@@ -215,9 +232,18 @@ class TalentIndex:
         return cls(manifest, index, ids, texts)
 
 
+def _commits(manifest_path: Path, vectors_file: str) -> bool:
+    """Whether the manifest on disk names ``vectors_file`` (an interrupt after the manifest's rename)."""
+    try:
+        return json.loads(manifest_path.read_text(encoding="utf-8")).get("vectors_file") == vectors_file
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _is_index_file(name: str) -> bool:
     """Data files of some generation, or temporaries of an interrupted write."""
-    return name.startswith(("vectors-", "talents-")) or name.endswith(".tmp")
+    return (name.startswith(("vectors-", "talents-")) or name.endswith(".tmp")
+            or (name.startswith((".vectors-", ".talents-", f".{MANIFEST_NAME}.")) and name.endswith(TEMP_SUFFIX)))
 
 
 def _read_checked(path: Path, sha256: str) -> bytes:
@@ -248,14 +274,39 @@ def read_index_manifest(folder: str | Path) -> IndexManifest:
         raise IndexStoreError(f"{path}: corrupt (not valid JSON: {err}); rebuild the index") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise IndexStoreError(f"{path}: not a jobmatch index manifest (format should be '{FORMAT}')")
-    if int(obj.get("version", 0)) > VERSION:
-        raise IndexStoreError(f"{path}: index format version {obj['version']} is newer than this jobmatch reads")
+    version = obj.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise IndexStoreError(f"{path}: corrupt (format version {version!r}); rebuild the index")
+    if version > VERSION:
+        raise IndexStoreError(f"{path}: index format version {version} is newer than this jobmatch reads")
     names = {f.name for f in dataclasses.fields(IndexManifest)}
     required = ("model_fingerprint", "dim", "count", "vectors_file", "talents_file", "vectors_sha256", "talents_sha256")
     missing = [key for key in required if not obj.get(key) and obj.get(key) != 0]
     if missing:
         raise IndexStoreError(f"{path}: incomplete manifest (missing {missing}); rebuild the index")
-    try:
-        return IndexManifest(**{k: v for k, v in obj.items() if k in names})
-    except TypeError as err:
-        raise IndexStoreError(f"{path}: incomplete manifest ({err}); rebuild the index") from None
+    if version >= 2 and obj.get("manifest_sha256") != manifest_checksum(obj):
+        raise IndexStoreError(f"{path}: corrupt (its fields do not match its own checksum); rebuild the index")
+    wrong = _mistyped_field(obj)
+    if wrong:
+        raise IndexStoreError(f"{path}: corrupt ({wrong}); rebuild the index")
+    return IndexManifest(**{k: v for k, v in obj.items() if k in names})
+
+
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "dim": int, "count": int, "generation": int, "max_passage_length": int, "sources": list,
+    **{name: str for name in ("model_fingerprint", "model_path", "kind", "corpus_fingerprint", "created", "updated",
+                              "vectors_file", "talents_file", "vectors_sha256", "talents_sha256")},
+}
+
+
+def _mistyped_field(obj: dict[str, Any]) -> str | None:
+    """``field: expected T, found V`` for the first manifest field of the wrong type, or a data file name that
+    is not a plain name inside the index folder; ``None`` when every field is well-formed."""
+    for name, kind in FIELD_TYPES.items():
+        value = obj.get(name)
+        if name in obj and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"{name}: expected {getattr(kind, '__name__', kind)}, found {value!r}"
+    for name in ("vectors_file", "talents_file"):
+        if Path(obj[name]).name != obj[name] or not _is_index_file(obj[name]):
+            return f"{name}: {obj[name]!r} is not a data file name of an index"
+    return None

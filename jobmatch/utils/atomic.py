@@ -54,6 +54,12 @@ def atomic_write(path: str | Path, what: str = "file") -> Iterator[BinaryIO]:
         raise
 
 
+def write_text_atomic(path: str | Path, text: str, what: str = "file") -> None:
+    """Replace ``path`` by ``text`` (UTF-8) atomically; see :func:`atomic_write`."""
+    with atomic_write(path, what) as handle:
+        handle.write(text.encode("utf-8"))
+
+
 def write_problem(path: Path, what: str, error: OSError) -> str:
     """``PATH: could not write the <what> (why); the previous one is intact; fix`` for an OS error."""
     why = error.strerror or type(error).__name__

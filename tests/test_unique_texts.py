@@ -14,8 +14,8 @@ import lightning as L
 import pytest
 import torch
 
+from experiments.benchmarks.unique_texts import cpu_trainer
 from jobmatch.app.builders import container
-from jobmatch.bench.unique_texts import cpu_trainer
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import GroupedEpochSampler
 from jobmatch.data.preferences import PreferenceCollator
@@ -271,7 +271,7 @@ def test_grouped_sampler_deals_whole_batches_to_devices() -> None:
 @pytest.mark.slow
 def test_unique_texts_benchmark_quick() -> None:
     """The side-by-side benchmark on tiny_bert: fewer texts per step with grouped + unique batches (~1-2 min)."""
-    from jobmatch.bench import unique_texts
+    from experiments.benchmarks import unique_texts
 
     result = unique_texts.run(quick=True)
     rows = {(r["stage"], r["variant"]): r for r in result["rows"]}

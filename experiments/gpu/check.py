@@ -89,7 +89,7 @@ def env_info() -> dict[str, Any]:
 
 def matmul_peak(tiny: bool) -> dict[str, Any]:
     """The measured bf16 matmul peak (the MFU denominator); fp32 on CPU in tiny mode."""
-    from jobmatch.bench.peaks import measure_peaks
+    from experiments.benchmarks.peaks import measure_peaks
 
     device = "cpu" if tiny else "cuda"
     peaks = measure_peaks(device, size=256 if tiny else 8192, repetitions=1 if tiny else 5)

@@ -1,6 +1,6 @@
 """Shared pieces of the benchmark harness: side-by-side timing, isolated peak memory, results.
 
-Every benchmark module ``jobmatch/bench/<name>.py`` exposes ``run(quick: bool = False) -> dict``
+Every benchmark module ``experiments/benchmarks/<name>.py`` exposes ``run(quick: bool = False) -> dict``
 returning :func:`bench_result`'s dict. Figures are ratios of things measured side by side in one
 run (alternating, several repetitions, medians), never a lone absolute time.
 """

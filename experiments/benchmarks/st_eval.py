@@ -11,7 +11,7 @@ MRR/Recall/nDCG at 1, 5, 10, 20, 100. Timing: the four (2 frameworks x 2 precisi
 after a small warm-up call each; wall time of the whole evaluation; medians over the repetitions;
 each ratio is the median of the per-round ratios. Both must agree on nDCG@10.
 
-    .venv/bin/python -m jobmatch.bench --only matmul st_eval
+    .venv/bin/python -m experiments.benchmarks --only matmul st_eval
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jobmatch.bench.common import (
+from experiments.benchmarks.common import (
     PEER_HINT,
     alternate,
     bench_result,
@@ -36,7 +36,7 @@ from jobmatch.bench.common import (
     sequence_flops,
     target,
 )
-from jobmatch.bench.peaks import peak_gflops
+from experiments.benchmarks.peaks import peak_gflops
 from jobmatch.data.retrieval_set import RetrievalSet
 
 MAX_LENGTH = 128  # tokens, JDs and talents (as in st_train; sized for the 2-core machine's time budget)
@@ -53,8 +53,8 @@ OURS, PEER = "jobmatch", "sentence-transformers"
 
 def evaluation_set(quick: bool, scratch: Path, model_path: str, n_corpus: int, n_queries: int) -> RetrievalSet:
     """The test split's JDs and qrels against ``n_corpus`` talents (all relevant ones included)."""
+    from experiments.benchmarks.training import compose
     from jobmatch.app.builders import build_datamodule
-    from jobmatch.bench.training import compose
 
     cfg = compose([f"model.name_or_path={model_path}", "data=synthetic_small"], scratch / "data")
     full = build_datamodule(cfg).test_retrieval()
@@ -71,8 +71,8 @@ def evaluation_set(quick: bool, scratch: Path, model_path: str, n_corpus: int, n
 
 def ours(model_path: str, device: str) -> Any:
     """jobmatch's encoder of the model (no adapter: the base model, as the peer loads it)."""
+    from experiments.benchmarks.training import compose
     from jobmatch.app.builders import container
-    from jobmatch.bench.training import compose
     from jobmatch.model import TextEncoder
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,13 +15,13 @@ Lightning Trainer from the composed config). Peer side: ``SentenceTransformerTra
 ``torch_compile=True`` (``SentenceTransformerTrainingArguments``, inductor); jobmatch runs eager, its
 documented best on CPU (``model.compile`` off: benchmark ``compile_step``). Per precision, the three
 trainers run in their own threads and take turns one optimizer step at a time
-(:class:`~jobmatch.bench.common.Stepper`), after :data:`WARMUP` warm-up steps each (the compiled
+(:class:`~experiments.benchmarks.common.Stepper`), after :data:`WARMUP` warm-up steps each (the compiled
 peer compiles in them, and once more when the batch shapes change); throughput = query groups per
 step / step seconds, medians over the repetitions, and each ratio is the median of the per-round
 ratios. The compiled peer's compile seconds are its warm-up seconds over the eager peer's. fp32
 always; bf16 autocast where the CPU has fast bf16 (``cpu_has_fast_bf16``) or on CUDA.
 
-    .venv/bin/python -m jobmatch.bench --only matmul st_train
+    .venv/bin/python -m experiments.benchmarks --only matmul st_train
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 from transformers import TrainerCallback
 
-from jobmatch.bench.common import (
+from experiments.benchmarks.common import (
     PEER_HINT,
     Stepper,
     alternate,
@@ -51,7 +51,7 @@ from jobmatch.bench.common import (
     sequence_flops,
     target,
 )
-from jobmatch.bench.peaks import peak_gflops
+from experiments.benchmarks.peaks import peak_gflops
 
 # Sized for the 2-core, shared 24 GB machine: an fp32 LoRA step of MiniLM on 8 JDs x 4 talents at 256
 # tokens measured ~8 GB peak RSS and about a minute (attention probabilities, their dropout and their
@@ -106,7 +106,7 @@ def _sync(device: str) -> Any:
 
 def compose_ours(model_path: str, precision: str, max_steps: int, run_dir: Path, device: str) -> DictConfig:
     """The config of our stage-1 run (``model=minilm data=synthetic_small``) with the shared settings."""
-    from jobmatch.bench.training import compose
+    from experiments.benchmarks.training import compose
 
     overrides = [
         "model=minilm",

@@ -8,7 +8,7 @@ a process, then the median over repetitions. Quality: after training, the first 
 precision encodes the val split (30 JDs against the 1000-talent corpus) in fp32 and scores nDCG@20;
 the paired per-JD difference and its standard error say whether the two are within noise.
 
-    .venv/bin/python -m jobmatch.bench precision
+    .venv/bin/python -m experiments.benchmarks precision
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jobmatch.bench.common import alternate, bench_result, median, run_isolated, target
+from experiments.benchmarks.common import alternate, bench_result, median, run_isolated, target
 
 PRECISIONS = ("32-true", "bf16-mixed")
 BATCH = 4  # JDs per step: 20 texts of ~256 tokens; 8 JDs need > 7.5 GB in fp32, 16 JDs ~11 GB (too much here)
@@ -57,7 +57,7 @@ def measure(precision: str, steps: int, quick: bool, evaluate: bool) -> dict[str
         ``step_s`` (per step, the first excluded), ``setup_s`` and, with ``evaluate``,
         ``ndcg@20`` (mean) and ``per_query`` ([30] per-JD nDCG@20 in the val set's order).
     """
-    from jobmatch.bench.training import compose, train_steps
+    from experiments.benchmarks.training import compose, train_steps
     from jobmatch.retrieval.encoder_eval import EncodeSettings, evaluate_encoder
     from jobmatch.retrieval.metrics import per_query_metrics
 
@@ -119,7 +119,7 @@ def run(quick: bool = False) -> dict:
         def call() -> float:
             first = not children[precision]
             child = run_isolated(
-                "jobmatch.bench.precision",
+                "experiments.benchmarks.precision",
                 "measure",
                 {"precision": precision, "steps": steps, "quick": quick, "evaluate": first},
             )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from jobmatch.bench.common import alternate, median
+from experiments.benchmarks.common import alternate, median
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SIZE = 2048  # large enough to reach the BLAS/oneDNN steady state, small enough for 2 cores

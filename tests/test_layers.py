@@ -1,8 +1,8 @@
 """The import picture (read from the source with ``ast``, nothing imported): one config boundary.
 
 - Library packages take typed arguments: none imports omegaconf, hydra, the application layer
-  (``jobmatch.app``) or an entry point. A command's ``if __name__ == "__main__":`` block is the
-  command's, not the library's, and is not counted.
+  (``jobmatch.app``), the command layer (``jobmatch.cli``) or an entry point. A command's
+  ``if __name__ == "__main__":`` block is the command's, not the library's, and is not counted.
 - Entry points are thin Hydra shims: they define ``main`` and nothing else.
 - No import cycle among jobmatch modules (imports inside functions included).
 - Nothing in the package imports the benchmarks, the experiments or the tests (``experiments/``, ``tests/``):
@@ -27,7 +27,7 @@ PACKAGE = ROOT / "jobmatch"
 LIBRARY = ("annotate", "data", "losses", "model", "modules", "privacy", "report", "retrieval", "serving", "utils")
 ENTRY_POINTS = ("train", "evaluate", "mine", "curriculum", "pipeline", "audit", "export", "index", "rank",
                 "annotate.__main__", "report.__main__")
-FORBIDDEN = ("omegaconf", "hydra", "jobmatch.app", *(f"jobmatch.{name}" for name in ENTRY_POINTS))
+FORBIDDEN = ("omegaconf", "hydra", "jobmatch.app", "jobmatch.cli", *(f"jobmatch.{name}" for name in ENTRY_POINTS))
 OUTSIDE = ("experiments", "tests")  # the package imports neither, anywhere (``__main__`` blocks included)
 DYNAMIC = "<dynamic import>"
 

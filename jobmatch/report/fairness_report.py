@@ -214,8 +214,8 @@ def paired_deltas(dirs: list[Path], k: int = 20, n_bootstrap: int = 2000) -> dic
             for d in dirs[1:] if d in values}
 
 
-if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)
-    from jobmatch.app.error_report import user_errors
+if __name__ == "__main__":  # a command: reports a user error in one line (the command layer's way)
+    from jobmatch.cli.errors import user_errors
 
     with user_errors():
         main()

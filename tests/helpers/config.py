@@ -6,10 +6,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from jobmatch.app.config_tree import compose_tree
+from jobmatch.app.config_tree import compose_tree, config_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "conf"
+CONF = config_dir()
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED_SAMPLE = ROOT.parent / "shared" / "data" / "rankpo-sample"
 

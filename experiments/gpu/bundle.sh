@@ -35,7 +35,8 @@ for spec in "${WHEELS[@]}"; do
 done
 printf '%s\n' "${WHEELS[@]}" > "$OUT/requirements-node.txt"
 git archive --format=tar.gz -o "$OUT/code.tar.gz" HEAD jobmatch conf experiments/__init__.py experiments/gpu \
-  pyproject.toml Makefile
+  experiments/benchmarks/__init__.py experiments/benchmarks/common.py experiments/benchmarks/peaks.py \
+  pyproject.toml setup.py Makefile
 tar -czf "$OUT.tar.gz" -C "$(dirname "$OUT")" "$(basename "$OUT")"
 bytes=$(stat -c %s "$OUT.tar.gz")
 echo "wheels: $(du -sh "$OUT/wheels" | cut -f1) ($(ls "$OUT/wheels" | wc -l) files); code: $(du -h "$OUT/code.tar.gz" | cut -f1)"

@@ -134,3 +134,19 @@ def test_judge_throughput_quick() -> None:
     parallel, sequential = result["rows"]
     assert parallel["requests_per_s"] > sequential["requests_per_s"]
     assert result["settings"]["resume"]["requests_saved_by_cache"] == 40  # the interrupted run's half of 80
+
+
+def test_judge_retries_quick() -> None:
+    """The judge's own retries do what the docs say the SDK's do not: a non-JSON 200 is retried, and an
+    interrupt stops a worker waiting to retry at once; transient HTTP errors succeed with both."""
+    from experiments.benchmarks import judge_retries
+
+    result = judge_retries.run(quick=True)
+    check_structure(result, "judge_retries", {"fault", "client", "outcome", "requests", "seconds"})
+    rows = {(row["fault"], row["client"][:5]): row for row in result["rows"]}
+    for fault in ("HTTP 500 twice", "HTTP 429 twice"):
+        assert rows[fault, "judge"]["outcome"] == rows[fault, "opena"]["outcome"] == "ok"
+        assert rows[fault, "judge"]["requests"] == rows[fault, "opena"]["requests"] == 3
+    assert all(t["met"] for t in result["targets"]), result["targets"]
+    stop = "interrupt while waiting to retry (500 x9)"
+    assert rows[stop, "judge"]["seconds"] < rows[stop, "opena"]["seconds"]

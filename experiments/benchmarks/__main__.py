@@ -44,6 +44,7 @@ REGISTRY: dict[str, str] = {
     "unique_texts": "experiments.benchmarks.unique_texts",
     "compile_step": "experiments.benchmarks.compile_step",
     "judge_throughput": "experiments.benchmarks.judge_throughput",
+    "judge_retries": "experiments.benchmarks.judge_retries",
 }
 DEFAULT_OUT = Path("experiments/benchmarks")
 

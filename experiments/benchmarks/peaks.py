@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 
 import torch
+import torch.utils.benchmark as benchmark
 
 from experiments.benchmarks.common import alternate, median
 
@@ -36,17 +36,12 @@ def _no_tf32() -> Iterator[None]:
 
 
 def _timed_matmul(a: torch.Tensor, b: torch.Tensor, inner: int) -> Callable[[], float]:
-    """A contender for :func:`alternate`: the mean seconds of ``inner`` products ``a @ b``."""
-    def call() -> float:
-        sync = torch.cuda.synchronize if a.is_cuda else (lambda: None)
-        sync()
-        start = time.perf_counter()
-        for _ in range(inner):
-            torch.mm(a, b)
-        sync()
-        return (time.perf_counter() - start) / inner
-
-    return call
+    """A contender for :func:`alternate`: the mean seconds of ``inner`` products ``a @ b``, timed by
+    ``torch.utils.benchmark`` (it synchronises CUDA and runs a few untimed products first) with this
+    process's thread count (its default is one thread)."""
+    timer = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b},
+                            num_threads=torch.get_num_threads())
+    return lambda: timer.timeit(inner).mean
 
 
 def measure_peaks(

@@ -1,4 +1,4 @@
-"""Each text encoded once per step (issue 14) and in-batch false negatives masked (issue 17).
+"""Each text encoded once per step, and in-batch false negatives masked.
 
 Unique-text batches must give the loss and every gradient of the naive batches (one forward row per
 slot) on batches with repeats, for stage 1 (InfoNCE, chunked or not) and stage 2 (RankPO with an

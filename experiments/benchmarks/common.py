@@ -130,7 +130,7 @@ def bench_result(
         title: one line for the table's heading.
         settings: model, data, batch size, sequence lengths, precision, repetitions, ...
         rows: the measured table, one dict per row (same keys in every row).
-        targets: :func:`target` rows for the issue's goals (empty for informational benchmarks).
+        targets: :func:`target` rows for the project's goals (empty for informational benchmarks).
     """
     return {
         "name": name,

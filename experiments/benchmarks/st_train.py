@@ -66,7 +66,7 @@ PRECISIONS = {"fp32": "32-true", "bf16": "bf16-mixed"}  # ours -> Lightning's na
 REPETITIONS = 3  # timed steps per trainer
 WARMUP = 3  # untimed steps per trainer: start-up, the compiled peer's compilation and its recompile for new shapes
 GOAL = 1.3  # vs the peer at its defaults
-GOAL_BEST = 1.5  # vs the peer at its best documented settings (the faster-steps issue)
+GOAL_BEST = 1.5  # vs the peer at its best documented settings
 OURS, PEER, PEER_COMPILED = "jobmatch", "sentence-transformers", "sentence-transformers compiled"
 
 

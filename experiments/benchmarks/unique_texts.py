@@ -1,11 +1,11 @@
-"""Each text encoded once per step: unique-text batches vs one forward row per slot (issue 14).
+"""Each text encoded once per step: unique-text batches vs one forward row per slot.
 
 Side by side in one process, on the same model and data, alternating the variants step by step:
 - stage 1 (InfoNCE): ``unique`` (each distinct passage of the batch encoded once, then gathered) vs
   ``naive`` (every one of the B·G slots encoded); same sampler, same batches;
 - stage 2 (RankPO): ``grouped+unique`` (``data.group_pairs_by_query``: the pairs of one JD batched
   together, each distinct JD and talent encoded once) vs ``naive`` (pairs shuffled independently,
-  every JD and talent encoded per pair: the previous path).
+  every JD and talent encoded per pair).
 
 A timed step is the loss's forward and backward on one training batch (the optimizer step is the
 same for both and left out), at the precision the demo trains with on this CPU

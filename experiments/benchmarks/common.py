@@ -39,6 +39,11 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of numerator[i] / denominator[i] (seconds: peer / ours = our speed-up)."""
+    return median([n / d for n, d in zip(numerator, denominator, strict=True)])
+
+
 def alternate(
     contenders: Mapping[str, Callable[[], float | None]], repetitions: int, warmup: int = 1
 ) -> dict[str, list[float]]:

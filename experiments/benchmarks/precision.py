@@ -21,7 +21,7 @@ import torch
 
 from experiments.benchmarks.common import alternate, bench_result, median, run_isolated, target
 
-PRECISIONS = ("32-true", "bf16-mixed")
+LIGHTNING_PRECISIONS = ("32-true", "bf16-mixed")
 BATCH = 4  # JDs per step: 20 texts of ~256 tokens; 8 JDs need > 7.5 GB in fp32, 16 JDs ~11 GB (too much here)
 NEGATIVES = 3  # negatives per JD: 1 + 3 talents per JD
 MAX_LENGTH = 256
@@ -41,7 +41,7 @@ def settings_for(quick: bool) -> dict[str, Any]:
         "batch": batch,
         "batch_note": f"{batch} JDs x (1+{NEGATIVES}) talents, in-batch negatives",
         "lengths": f"query {length}, passage {length} tokens (max)",
-        "precision": list(PRECISIONS),
+        "precision": list(LIGHTNING_PRECISIONS),
         "steps": 3 if quick else 6,
         "repetitions": 1 if quick else 2,
         "timed": "median over steps 2..n per process, median over repetitions",
@@ -113,7 +113,7 @@ def run(quick: bool = False) -> dict:
     """bf16-mixed / fp32 step-time speed-up (target >= 1.8) and the nDCG@20 difference after training."""
     settings = settings_for(quick)
     steps, reps = settings["steps"], settings["repetitions"]
-    children: dict[str, list[dict[str, Any]]] = {p: [] for p in PRECISIONS}
+    children: dict[str, list[dict[str, Any]]] = {p: [] for p in LIGHTNING_PRECISIONS}
 
     def contender(precision: str):
         def call() -> float:
@@ -128,9 +128,9 @@ def run(quick: bool = False) -> dict:
 
         return call
 
-    times = alternate({p: contender(p) for p in PRECISIONS}, repetitions=reps, warmup=0)
-    step = {p: median(times[p]) for p in PRECISIONS}
-    fp32, bf16 = (children[p][0] for p in PRECISIONS)
+    times = alternate({p: contender(p) for p in LIGHTNING_PRECISIONS}, repetitions=reps, warmup=0)
+    step = {p: median(times[p]) for p in LIGHTNING_PRECISIONS}
+    fp32, bf16 = (children[p][0] for p in LIGHTNING_PRECISIONS)
     diff = np.asarray(bf16["per_query"]) - np.asarray(fp32["per_query"])  # [Q] paired per-JD differences
     stderr = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
     rows = [
@@ -142,7 +142,7 @@ def run(quick: bool = False) -> dict:
             "val_ndcg@20": round(children[p][0]["ndcg@20"], 4),
             "peak_rss_mb": round(median([c["peak_rss_mb"] for c in children[p]]), 1),
         }
-        for p in PRECISIONS
+        for p in LIGHTNING_PRECISIONS
     ]
     speedup = step["32-true"] / step["bf16-mixed"]
     delta = bf16["ndcg@20"] - fp32["ndcg@20"]

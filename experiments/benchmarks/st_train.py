@@ -47,6 +47,7 @@ from experiments.benchmarks.common import (
     median,
     mfu,
     model_dir,
+    paired_ratio,
     require,
     sequence_flops,
     target,
@@ -62,7 +63,7 @@ MAX_LENGTH = 128  # tokens, queries and passages (both sides)
 TEMPERATURE = 0.02  # jobmatch's τ; the peer's scale is 1/τ
 LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["query", "key", "value", "dense"]}
 OPTIM = {"lr": 1e-4, "weight_decay": 0.01, "warmup_ratio": 0.1, "clip": 1.0}
-PRECISIONS = {"fp32": "32-true", "bf16": "bf16-mixed"}  # ours -> Lightning's name
+LIGHTNING_PRECISION_OF = {"fp32": "32-true", "bf16": "bf16-mixed"}  # ours -> Lightning's name
 REPETITIONS = 3  # timed steps per trainer
 WARMUP = 3  # untimed steps per trainer: start-up, the compiled peer's compilation and its recompile for new shapes
 GOAL = 1.3  # vs the peer at its defaults
@@ -123,7 +124,7 @@ def compose_ours(model_path: str, precision: str, max_steps: int, run_dir: Path,
         f"stage.optim.weight_decay={OPTIM['weight_decay']}",
         f"stage.optim.warmup_ratio={OPTIM['warmup_ratio']}",
         f"trainer.gradient_clip_val={OPTIM['clip']}",
-        f"trainer.precision={PRECISIONS[precision]}",
+        f"trainer.precision={LIGHTNING_PRECISION_OF[precision]}",
         f"trainer.max_steps={max_steps}",
         "trainer.max_epochs=100",
         f"data.batch_size={BATCH}",
@@ -267,11 +268,6 @@ def trainable(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
-    """Median over rounds of numerator[i] / denominator[i] (seconds: peer / ours = our speed-up)."""
-    return median([n / d for n, d in zip(numerator, denominator, strict=True)])
-
-
 def precisions_for(device: str) -> list[str]:
     """fp32, and bf16 where it is fast: CUDA, or a CPU with AVX-512 BF16 / AMX (emulated bf16 is far slower)."""
     from jobmatch.utils.hardware import cpu_has_fast_bf16
@@ -337,7 +333,7 @@ def summarize(
     The peer's best at a precision is whichever of its default and compiled runs has the shorter median
     step (steady state, compile seconds excluded: they are reported beside it).
     """
-    precisions = sorted({name.rsplit(" ", 1)[1] for name in samples}, key=list(PRECISIONS).index)
+    precisions = sorted({name.rsplit(" ", 1)[1] for name in samples}, key=list(LIGHTNING_PRECISION_OF).index)
     speed = {name: BATCH / median(seconds) for name, seconds in samples.items()}
     peer_best = {p: max((PEER, PEER_COMPILED), key=lambda f, p=p: speed[f"{f} {p}"]) for p in precisions}
 

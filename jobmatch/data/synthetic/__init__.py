@@ -18,8 +18,8 @@ from jobmatch.data.synthetic.config import DEFAULT, PRESETS, SMALL, SyntheticCon
 from jobmatch.data.synthetic.entities import JD, Institution, Publication, Talent
 from jobmatch.data.synthetic.generate import (
     DatasetMismatchError,
+    dataset_fingerprint,
     ensure_dataset,
-    fingerprint,
     generate_dataset,
     read_manifest,
 )
@@ -49,9 +49,9 @@ __all__ = [
     "World",
     "build_world",
     "contrastive_row",
+    "dataset_fingerprint",
     "ensure_dataset",
     "failed_rules",
-    "fingerprint",
     "generate_dataset",
     "is_match",
     "label_row",

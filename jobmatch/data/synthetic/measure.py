@@ -138,7 +138,7 @@ def judge_figures(
     }
 
 
-def load_tokenizer(source: str) -> Any:
+def load_counting_tokenizer(source: str) -> Any:
     """The tokenizer that counts tokens, with the profile markup as special tokens (as the encoder adds).
 
     Imported lazily: transformers (and jobmatch.model, which loads torch) take seconds to import.

@@ -25,7 +25,7 @@ from jobmatch.data.synthetic.generate import (
 )
 from jobmatch.data.synthetic.judge import OfflineJudge
 from jobmatch.data.synthetic.labels import Row, contrastive_row, label_row, sample_negatives, split_jds
-from jobmatch.data.synthetic.rules import AREA, GEOGRAPHY, RULES, SENIORITY, failed_rules, is_match
+from jobmatch.data.synthetic.match_rules import AREA, GEOGRAPHY, RULES, SENIORITY, failed_rules, is_match
 from jobmatch.data.synthetic.vocabulary import Vocabulary, load_vocabulary
 from jobmatch.data.synthetic.world import World, build_world
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from jobmatch.data.synthetic.judge import OfflineJudge
 from jobmatch.data.synthetic.labels import Row
-from jobmatch.data.synthetic.rules import AREA, failed_rules
+from jobmatch.data.synthetic.match_rules import AREA, failed_rules
 from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.data.synthetic.talents import MARKUP_TOKENS
 from jobmatch.data.synthetic.world import World

@@ -26,11 +26,7 @@ from jobmatch.app.curriculum_task import curriculum
 from jobmatch.app.rerun_advice import rerun_command
 from jobmatch.app.run_config import allowed_changes, config_changes, covered
 from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
-<<<<<<< HEAD
-from jobmatch.app.steps import StepConfigMismatch, done, fingerprint, mark, sub_config
-=======
-from jobmatch.app.steps import StepConfigMismatch, check_step, done, mark, step_fingerprint, sub_config
->>>>>>> cli
+from jobmatch.app.steps import StepConfigMismatch, done, mark, step_fingerprint, sub_config
 from jobmatch.app.train_task import train
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, run_labels

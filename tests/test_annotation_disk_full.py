@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from experiments.benchmarks.judge_server import FakeChatServer
 from jobmatch.annotate.cache import AnswerCache, CachedAnswer, cache_key
 from jobmatch.app.annotate_task import run
 from jobmatch.app.train_task import train
-from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import write_jsonl
 from jobmatch.errors import UserError
 from jobmatch.utils.atomic import TEMP_SUFFIX, WriteError

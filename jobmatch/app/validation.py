@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jobmatch.annotate.sampling import SAMPLERS
+from jobmatch.app.config_tree import config_dir
 from jobmatch.app.option_checks import check_precision, check_synthetic, check_token_limits, check_training_length
 from jobmatch.app.rules import Choice, IntList, Num, Rule, Subset, closest, is_number, show
 from jobmatch.errors import ConfigError
@@ -26,7 +26,7 @@ from jobmatch.model.pooling import POOLINGS
 from jobmatch.retrieval.mining import STRATEGIES
 from jobmatch.retrieval.search import INDEX_KINDS
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = config_dir()
 _ABSENT = object()
 POSITIVE = Num(low=0, low_open=True)
 FRACTION = Num(low=0, high=1, high_open=True)

@@ -1,7 +1,4 @@
-"""Command-line helpers shared by the export, index and rank entry points.
-
-:func:`user_errors` (from :mod:`jobmatch.app.error_report`) reports a bad input in one line, status 2.
-"""
+"""CPU thread caps and integer options of the serving tasks (index, rank), checked in one line."""
 
 from __future__ import annotations
 
@@ -9,22 +6,9 @@ from typing import Any
 
 import torch
 
-from jobmatch.app.error_report import USER_ERRORS, user_errors
 from jobmatch.app.rules import Num, show
 from jobmatch.errors import ConfigError
 from jobmatch.retrieval.search import set_threads
-
-__all__ = ["USER_ERRORS", "alias_model_argument", "apply_threads", "int_option", "user_errors"]
-
-
-def alias_model_argument(argv: list[str]) -> list[str]:
-    """Rewrite ``model=DIR`` to ``model_dir=DIR``.
-
-    Hydra treats ``model=`` as a choice of the ``model`` config group (conf/model/), so the index
-    and rank configs name the export folder ``model_dir``; this keeps ``model=DIR`` working on
-    their command lines.
-    """
-    return [f"model_dir={arg[len('model='):]}" if arg.startswith("model=") else arg for arg in argv]
 
 
 def int_option(option: str, value: Any, example: str, *, low: int = 1) -> int:

@@ -218,6 +218,24 @@ def test_the_audit_embeds_only_the_talents_a_counterfactual_changes(market) -> N
     assert values.attributes["gender"].talents_changed == 100
 
 
+def test_streamed_rows_are_the_changes_of_the_copied_corpora() -> None:
+    """User profiles (names in the text, no identity line): the rows streamed in small batches are exactly the
+    talents whose text the whole-corpus copies change, with the same new texts."""
+    from jobmatch.data.corpus import Corpus
+    from jobmatch.data.identities import counterfactual_rows, name_blind_rows
+
+    texts = {"t1": "Maria Lopez (she/her) leads a lab. Lopez publishes on optics.", "t2": "no name here",
+             "t3": "John Smith (he/him) studies soils; Smith teaches.", "t4": "Ana Diaz writes on tides."}
+    user = CorpusIdentities(groups={"gender": {"t1": "female", "t3": "male", "t4": "female"}},
+                            names={"t1": "Maria Lopez", "t3": "John Smith", "t4": "Ana Diaz"})
+    corpus = Corpus.from_mapping(texts)
+    for copied, streamed in ((counterfactual_corpus(texts, user, "gender", seed=3), counterfactual_rows(
+            corpus, user, "gender", seed=3, rows_per_batch=2)), (name_blind_corpus(texts, user),
+                                                                 name_blind_rows(corpus, user, rows_per_batch=2))):
+        rows = {corpus.ids[p]: t for positions, new in streamed for p, t in zip(positions.tolist(), new, strict=True)}
+        assert rows == {c: t for c, t in copied[0].items() if t != texts[c]} and len(rows) == copied[1] == 3
+
+
 def test_user_data_without_groups_has_no_attributes(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
     path.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y", "group": "g1"}\n')

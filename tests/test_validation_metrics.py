@@ -15,7 +15,7 @@ import pytest
 import torch
 from torchmetrics.retrieval import RetrievalMRR, RetrievalNormalizedDCG, RetrievalRecall
 
-import jobmatch.retrieval.validation as validation
+import jobmatch.retrieval.validation_callback as validation
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.retrieval.metrics import retrieval_metrics
 

@@ -9,7 +9,7 @@ versions of the code (e.g. a ``git archive`` of an older commit). The JDs are th
 every split, so that JDs grow with the market) with their rule positives as qrels, ranked against the whole
 corpus by the tiny random BERT (seed 0; 64 tokens per JD, 128 per talent, batches of 64; one thread).
 
-- ``validation``: :class:`~jobmatch.retrieval.validation.RetrievalValidation` (cut-offs 10, 20, 100), one
+- ``validation``: :class:`~jobmatch.retrieval.validation_callback.RetrievalValidation` (cut-offs 10, 20, 100), one
   validation epoch end.
 - ``audit``: :func:`~jobmatch.retrieval.fairness_audit.audit_values` (ks 10 and 20, depth 100) with the
   encoder's embeddings: the factual corpus, the name-blind control and the gender and origin counterfactuals.
@@ -57,7 +57,10 @@ def tiny_bert() -> TextEncoder:
 
 
 def run_validation(encoder: TextEncoder, rset: Any) -> dict[str, float]:
-    from jobmatch.retrieval.validation import RetrievalValidation
+    try:
+        from jobmatch.retrieval.validation_callback import RetrievalValidation
+    except ImportError:  # versions before the module's rename
+        from jobmatch.retrieval.validation import RetrievalValidation  # type: ignore[no-redef]
 
     logged: dict[str, float] = {}
     module = SimpleNamespace(encoder=encoder, log=lambda name, value, **kw: logged.__setitem__(name, float(value)))

@@ -107,9 +107,9 @@ def test_copy_reference_scores_like_the_starting_policy(tmp_path) -> None:
     assert "reference_model" not in dict(module.named_modules())
 
 
-def test_auto_index_is_exact_up_to_a_million() -> None:
-    assert choose_index_kind(1_000_000) == "flat"  # the measured break-even: see search.EXACT_SEARCH_MAX
-    assert choose_index_kind(1_000_001) == "hnsw"
+def test_auto_index_is_exact_up_to_a_hundred_thousand() -> None:
+    assert choose_index_kind(100_000) == "flat"  # measured: see search.EXACT_SEARCH_MAX
+    assert choose_index_kind(100_001) == "hnsw"
     assert choose_index_kind(500, threshold=100) == "hnsw"
 
 

@@ -24,7 +24,8 @@ def build(cfg: DictConfig) -> dict[str, Any]:
     apply_threads(cfg.threads)
     device = resolve_device(cfg.device)
     report = index_talents(cfg.model_dir, cfg.corpus, cfg.out, append=bool(cfg.append), kind=str(cfg.kind),
-                           batch_size=int(cfg.batch_size), bf16=bool(cfg.bf16), device=device)
+                           batch_size=int(cfg.batch_size), bf16=bool(cfg.bf16), device=device,
+                           shard_size=int(cfg.shard_size))
     results: dict[str, Any] = {f"index/{k}": v for k, v in dataclasses.asdict(report).items()}
     results.update({"index/out": str(cfg.out), "index/device": str(device), "memory/peak_rss_mb": peak_memory_mb()})
     write_results(run_dir, results)

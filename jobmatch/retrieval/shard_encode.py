@@ -100,8 +100,9 @@ class ShardTexts(Dataset):
         return ShardItem(shard, ids, over, stop - start)
 
 
-def _as_is(item: ShardItem) -> ShardItem:
-    return item
+def _only(items: list[ShardItem]) -> ShardItem:
+    """The one shard of a batch of one (a batch sampler lets Lightning's predict loop track the indices)."""
+    return items[0]
 
 
 class ShardData(L.LightningDataModule):
@@ -117,7 +118,7 @@ class ShardData(L.LightningDataModule):
         ShardedEmbeddings.resume(s.directory, key=s.key, count=len(s), dim=s.dim, shard_size=s.plan.shard_size)
 
     def predict_dataloader(self) -> DataLoader:
-        return DataLoader(self.dataset, batch_size=None, shuffle=False, collate_fn=_as_is)
+        return DataLoader(self.dataset, batch_size=1, shuffle=False, collate_fn=_only)
 
 
 class ShardEncoder(L.LightningModule):

@@ -25,6 +25,7 @@ import torch
 
 from jobmatch.data.readers import DataFormatError
 from jobmatch.data.text_store import TextStore, source_key
+from jobmatch.retrieval.encode import is_global_zero
 from jobmatch.retrieval.search import choose_index_kind, new_index
 from jobmatch.retrieval.shard_encode import SHARD_SIZE, encode_to_shards
 from jobmatch.retrieval.shards import ShardedEmbeddings
@@ -132,7 +133,9 @@ def index_talents(
     ``append=true`` loads the index at ``out`` (building it if absent), refuses a different model,
     skips talents already indexed with the same text and encodes only the new ones. Encoding goes
     ``shard_size`` talents at a time into ``out/.work``; a rerun of an interrupted call keeps the shards
-    written.
+    written. ``trainer`` (Lightning Trainer arguments, e.g. ``{"strategy": "ddp", "devices": 2}`` in each
+    process a launcher started) spreads the shards over processes; the first process then fills and
+    saves the index.
     """
     model_dir, corpus, out = Path(model_dir), Path(corpus), Path(out)
     export = read_export_manifest(model_dir)  # fail fast on bad inputs, before loading the model
@@ -162,6 +165,8 @@ def index_talents(
                               rows=None if whole else fresh, shard_size=shard_size, batch_size=batch_size, bf16=bf16,
                               device=device, trainer=trainer)
     encode_s = time.perf_counter() - start
+    if not is_global_zero():  # under a multi-process trainer the other processes only encode their shards
+        return IndexReport(0, skipped, 0, 0, encode_s, 0.0, load_s)
     truncated = int(sum(shards.extra("over_length")))
     if truncated:
         log.warning("%d of %d talent profiles exceed max_passage_length=%d tokens and are truncated",

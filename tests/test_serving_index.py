@@ -83,6 +83,8 @@ def test_append_encodes_only_new_talents(built: Path, tmp_path: Path, exports: t
     assert after.manifest.corpus_fingerprint != before.manifest.corpus_fingerprint
     old_vectors = np.stack([before.index.reconstruct(i) for i in range(len(before))])
     assert np.array_equal(np.stack([after.index.reconstruct(i) for i in range(len(before))]), old_vectors)
+    modes = [(built / name).stat().st_mode & 0o777 for name in (after.manifest.talents_file, "manifest.json")]
+    assert modes[0] == modes[1]  # the talents file is as readable as the other index files
     assert sorted(p.name for p in built.iterdir()) == ["manifest.json", "talents-000002.arrow",
                                                        "vectors-000002.faiss"]
     assert [s["added"] for s in after.manifest.sources] == [6, 2]

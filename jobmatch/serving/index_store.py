@@ -220,6 +220,9 @@ def save_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[st
             yield cid, text, line
 
     write_store(folder / talents_file, fingerprinted(), fingerprint="", source="")
+    umask = os.umask(0)
+    os.umask(umask)
+    (folder / talents_file).chmod(0o666 & ~umask)  # readable like the vectors, not the temporary file's 0600
     manifest = dataclasses.replace(
         manifest, generation=generation, count=int(index.ntotal), vectors_file=vectors_file, talents_file=talents_file,
         vectors_sha256=file_sha256(folder / vectors_file), talents_sha256=file_sha256(folder / talents_file),

@@ -177,14 +177,14 @@ def test_two_ddp_processes_write_the_single_process_shards(store: TextStore, exp
     assert np.allclose(both.to_array(), single.to_array(), atol=1e-5)
 
 
-def test_encode_corpus_through_shards_equals_the_token_store_path(store: TextStore, export: Path,
-                                                                   tmp_path: Path) -> None:
+def test_corpus_shards_equal_the_token_store_path(store: TextStore, export: Path, tmp_path: Path) -> None:
     from jobmatch.data.corpus import Corpus
     from jobmatch.retrieval.encode import encode_corpus
+    from jobmatch.retrieval.shard_encode import encode_corpus_shards
 
     encoder = load_exported(export)
     corpus = Corpus(store, rows=[3, 1, 4, 1, 5, 9, 2, 6], ids=[f"c{i}" for i in range(8)], cache_dir=tmp_path)
     plain = encode_corpus(encoder, corpus, max_length=16, progress=False)  # [8, D]
-    sharded = encode_corpus(encoder, corpus, max_length=16, progress=False, shards=tmp_path / "shards")
-    assert np.allclose(sharded, plain, atol=1e-5)
+    sharded = encode_corpus_shards(encoder, corpus, tmp_path / "shards", max_length=16, shard_size=3, progress=False)
+    assert np.allclose(sharded.to_array(), plain, atol=1e-5)
     assert json.loads((tmp_path / "shards" / "manifest.json").read_text())["count"] == 8

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -113,27 +112,12 @@ def encode_corpus(
     desc: str = "encode corpus",
     cache: EmbeddingCache | None = None,
     model_fp: str | None = None,
-    shards: str | Path | None = None,
-    trainer: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Embed every talent of ``corpus`` → [N, D] float32 in corpus order, from its token store (tokenised once
     per tokenizer and limit, cached on disk; no text is held in memory). With ``cache``, the embeddings are
-    read from / written to it, keyed by the model, the corpus fingerprint and the settings.
-
-    With ``shards`` (a folder), Lightning's predict loop encodes the corpus into resumable embedding shards
-    there instead (:func:`jobmatch.retrieval.shard_encode.encode_to_shards`: texts read and tokenised a shard
-    at a time; a rerun keeps the finished shards); ``trainer`` holds Trainer arguments for it, e.g.
-    ``{"strategy": "ddp", "devices": 2}`` to spread the shards over processes.
-    """
+    read from / written to it, keyed by the model, the corpus fingerprint and the settings."""
 
     def compute() -> np.ndarray:
-        if shards is not None:
-            from jobmatch.retrieval.shard_encode import encode_to_shards  # imports Lightning
-
-            key = f"{model_fp or model_fingerprint(encoder)}|{corpus.fingerprint[:16]}|{max_length}|{bf16}"
-            return encode_to_shards(encoder, corpus.store, shards, key=key, max_length=max_length, rows=corpus.rows,
-                                    batch_size=batch_size, bf16=bf16, device=device, trainer=trainer,
-                                    progress=progress).to_array()
         append_eos = bool(encoder.cfg.get("append_eos", False))
         tokens = corpus.tokens(encoder.tokenizer, max_length=max_length, append_eos=append_eos, progress=progress)
         return encode_tokens(encoder, tokens, batch_size=batch_size, bf16=bf16, device=device, progress=progress,

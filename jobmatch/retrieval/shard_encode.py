@@ -26,11 +26,12 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 from transformers import PreTrainedTokenizerBase
 
+from jobmatch.data.corpus import Corpus
 from jobmatch.data.text_store import TextStore
 from jobmatch.data.token_store import TokenList
 from jobmatch.model import TextEncoder
 from jobmatch.model.tokenizer import tokenize
-from jobmatch.retrieval.encode import encode_tokens
+from jobmatch.retrieval.encode import encode_tokens, model_fingerprint
 from jobmatch.retrieval.shards import ShardedEmbeddings
 
 log = logging.getLogger(__name__)
@@ -208,3 +209,21 @@ def encode_to_shards(
     log.info("encoded %d of %d shards into %s (rank %d)", len(module.encoded_shards), len(shards.plan), directory,
              trainer.global_rank)
     return ShardedEmbeddings.open(directory)
+
+
+def encode_corpus_shards(
+    encoder: TextEncoder,
+    corpus: Corpus,
+    directory: str | Path,
+    *,
+    max_length: int,
+    model_fp: str | None = None,
+    bf16: bool = False,
+    **kwargs: Any,
+) -> ShardedEmbeddings:
+    """:func:`encode_to_shards` of every talent of ``corpus`` in corpus order (a view's rows of its store), keyed
+    by the model, the corpus fingerprint and the settings as :func:`~jobmatch.retrieval.encode.encode_corpus`'s
+    cache is; ``kwargs`` go to :func:`encode_to_shards` (``trainer``, ``shard_size``, ``batch_size``, ...)."""
+    key = f"{model_fp or model_fingerprint(encoder)}|{corpus.fingerprint[:16]}|{max_length}|{bf16}"
+    return encode_to_shards(encoder, corpus.store, directory, key=key, max_length=max_length, rows=corpus.rows,
+                            bf16=bf16, **kwargs)

@@ -280,3 +280,15 @@ def test_index_of_the_jsonl_format_asks_for_a_rebuild(built: Path) -> None:
     (built / "manifest.json").write_text(json.dumps({**manifest, "version": 1}))
     with pytest.raises(IndexStoreError, match="version 1 keeps talents as JSONL; rebuild"):
         TalentIndex.load(built)
+
+
+def test_trainer_option_of_the_index_task() -> None:
+    from omegaconf import OmegaConf
+
+    from jobmatch.app.index_task import trainer_arguments
+    from jobmatch.serving.errors import InputError
+
+    assert trainer_arguments(None) is None
+    assert trainer_arguments(OmegaConf.create({"devices": 2, "strategy": "ddp"})) == {"devices": 2, "strategy": "ddp"}
+    with pytest.raises(InputError, match="trainer=4: expected Trainer arguments"):
+        trainer_arguments(4)

@@ -188,3 +188,49 @@ def test_corpus_shards_equal_the_token_store_path(store: TextStore, export: Path
     sharded = encode_corpus_shards(encoder, corpus, tmp_path / "shards", max_length=16, shard_size=3, progress=False)
     assert np.allclose(sharded.to_array(), plain, atol=1e-5)
     assert json.loads((tmp_path / "shards" / "manifest.json").read_text())["count"] == 8
+
+
+def _index_rank(rank: int, port: int, export: str, corpus: str, out: str, errors) -> None:  # type: ignore[no-untyped-def]
+    """One of two DDP ranks of ``jobmatch.index``, started as a cluster launcher starts them."""
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2", "NODE_RANK": "0",
+                       "RANK": str(rank), "LOCAL_RANK": str(rank)})
+    try:
+        import torch
+
+        from jobmatch.serving.indexing import index_talents
+
+        torch.set_num_threads(1)
+        index_talents(export, corpus, out, shard_size=2,
+                      trainer={"accelerator": "cpu", "devices": 2, "strategy": "ddp"})
+    except Exception as error:
+        errors.put(f"rank {rank}: {type(error).__name__}: {error}")
+
+
+@pytest.mark.slow
+def test_index_over_two_ddp_processes_equals_one_process(export: Path, tmp_path: Path) -> None:
+    from jobmatch.serving.index_store import TalentIndex
+    from jobmatch.serving.indexing import index_talents
+    from tests.helpers.serving import TALENTS, write_jsonl
+
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", TALENTS)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    errors = ctx.Queue()
+    ranks = [ctx.Process(target=_index_rank, args=(r, port, str(export), str(corpus), str(tmp_path / "ddp"), errors))
+             for r in (0, 1)]
+    for process in ranks:
+        process.start()
+    for process in ranks:
+        process.join(timeout=600)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert not found and all(p.exitcode == 0 for p in ranks), found
+    index_talents(export, corpus, tmp_path / "one", shard_size=2)
+    ddp, one = TalentIndex.load(tmp_path / "ddp"), TalentIndex.load(tmp_path / "one")
+    assert ddp.ids == one.ids and ddp.manifest.corpus_fingerprint == one.manifest.corpus_fingerprint
+    vectors = [np.stack([i.index.reconstruct(r) for r in range(len(TALENTS))]) for i in (ddp, one)]
+    assert np.allclose(*vectors, atol=1e-5)
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())

@@ -82,6 +82,7 @@ def test_shards_equal_in_memory_encoding(store: TextStore, export: Path, tmp_pat
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     encoder = load_exported(export)
     calls = count_encoded(monkeypatch)
+    monkeypatch.setattr(shard_encode, "TEXTS_PER_READ", 3)  # a shard's texts read and tokenised 3 at a time
     shards = encode_to_shards(encoder, store, tmp_path / "emb", key="k", max_length=16, shard_size=8, progress=False)
     expected = encode_texts(encoder, store.texts(range(len(store))), max_length=16, progress=False)  # [37, D]
     assert calls == [8, 8, 8, 8, 5]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from jobmatch.retrieval.shards import ShardedEmbeddings
 log = logging.getLogger(__name__)
 
 SHARD_SIZE = 16_384  # rows per shard: ~25 MB of d=384 embeddings, a few minutes of CPU encoding at most
+TEXTS_PER_READ = 1024  # texts decoded and tokenised at a time (~15 MB of real-length profiles)
 
 
 def tokenize_counting(
@@ -58,12 +59,11 @@ def tokenize_counting(
 
 @dataclass
 class ShardItem:
-    """One predict batch: a shard's index and its token ids (None when the shard is already on disk)."""
+    """One predict batch: a shard's index and the int32 token ids of its rows (None when the shard is on disk)."""
 
     shard: int
-    ids: list[list[int]] | None = None
+    ids: list[np.ndarray] | None = None
     over_length: int = 0
-    rows: int = field(default=0)
 
 
 class ShardTexts(Dataset):
@@ -92,13 +92,20 @@ class ShardTexts(Dataset):
         if self._store is None:
             self._store = TextStore(self.store_path)
         start, stop = self.shards.plan.bounds(shard)
-        if self.rows is None:
-            texts = self._store._table.column("text").slice(start, stop - start).to_pylist()
-        else:
-            texts = self._store.texts(self.rows[start:stop])
-        self._store.release()
-        ids, over = tokenize_counting(self.tokenizer, texts, max_length=self.max_length, append_eos=self.append_eos)
-        return ShardItem(shard, ids, over, stop - start)
+        ids: list[np.ndarray] = []
+        over = 0
+        for first in range(start, stop, TEXTS_PER_READ):  # a slice of texts in memory at a time, ids kept as int32
+            last = min(first + TEXTS_PER_READ, stop)
+            if self.rows is None:
+                texts = self._store._table.column("text").slice(first, last - first).to_pylist()
+            else:
+                texts = self._store.texts(self.rows[first:last])
+            chunk, n_over = tokenize_counting(self.tokenizer, texts, max_length=self.max_length,
+                                              append_eos=self.append_eos)
+            ids += [np.asarray(seq, dtype=np.int32) for seq in chunk]
+            over += n_over
+            self._store.release()
+        return ShardItem(shard, ids, over)
 
 
 def _only(items: list[ShardItem]) -> ShardItem:

@@ -292,3 +292,12 @@ def test_trainer_option_of_the_index_task() -> None:
     assert trainer_arguments(OmegaConf.create({"devices": 2, "strategy": "ddp"})) == {"devices": 2, "strategy": "ddp"}
     with pytest.raises(InputError, match="trainer=4: expected Trainer arguments"):
         trainer_arguments(4)
+
+
+def test_index_of_a_contrastive_file(tiny_data: Path, tmp_path: Path, exports: tuple[Path, Path]) -> None:
+    report = index_talents(exports[0], tiny_data, tmp_path / "index")
+    talents = read_talents(tiny_data)
+    store = TalentIndex.load(tmp_path / "index")
+    assert report.added == len(talents) and store.ids == [t.id for t in talents]
+    assert store.texts([0, len(talents) - 1]) == [talents[0].text, talents[-1].text]
+    assert index_talents(exports[0], tiny_data, tmp_path / "index", append=True).skipped == len(talents)

@@ -195,8 +195,8 @@ def test_audit_of_data_without_groups_is_one_clear_error(tmp_path: Path) -> None
 def test_a_judge_biased_on_purpose_flips_when_names_are_swapped(tmp_path: Path, redact: bool) -> None:
     """A loopback judge that prefers she/her profiles flips on every mixed-gender pair whose cues swap
     (redaction removes names, not pronouns, so the bias still shows)."""
+    from experiments.benchmarks.judge_server import FakeChatServer
     from jobmatch.app.audit_task import audit
-    from jobmatch.bench.judge_server import FakeChatServer
     from tests.helpers import compose_config
 
     with FakeChatServer() as server:

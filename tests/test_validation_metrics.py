@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import jobmatch.retrieval.validation as validation
+import jobmatch.retrieval.validation_callback as validation
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.retrieval.metrics import retrieval_metrics
 

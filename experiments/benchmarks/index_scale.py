@@ -1,6 +1,6 @@
 """FAISS index kinds at 10^5-10^6 talents: build time, memory, query time and recall@100 against flat.
 
-The vectors are the seeded clustered unit vectors of :class:`jobmatch.bench.ann_scale.Mixture` (d = 384,
+The vectors are the seeded clustered unit vectors of :class:`experiments.benchmarks.ann_scale.Mixture` (d = 384,
 MiniLM's size: 1000 clusters in 50 topics, a 64-d latent spread plus noise), queries fresh draws of the
 same mixture. Index kinds, as ``jobmatch.retrieval.search.build_index`` builds them:
 
@@ -16,8 +16,8 @@ corpus array excluded); ``serve_ms_p50`` / ``serve_ms_p90``, one query at a time
 on one thread (what ``rank`` does per JD); ``batch_ms_per_query``, all queries in one call on every core
 (what an evaluation does); ``recall@100`` against flat. One index is held at a time.
 
-    python experiments/benchmarks/index_scale.py                      # 10^5 and 10^6, results next to this file
-    python experiments/benchmarks/index_scale.py --sizes 10000 --queries 50 --out /tmp/idx.json   # a smoke run
+    python -m experiments.benchmarks.index_scale                      # 10^5 and 10^6, results next to this file
+    python -m experiments.benchmarks.index_scale --sizes 10000 --queries 50 --out /tmp/idx.json   # a smoke run
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from jobmatch.bench.ann_scale import DIM, Mixture
-from jobmatch.bench.common import rss_mb
+from experiments.benchmarks.ann_scale import DIM, Mixture
+from experiments.benchmarks.common import rss_mb
 from jobmatch.retrieval.search import choose_index_kind, new_index, recall_against_exact, search, set_threads
 from jobmatch.retrieval.shard_encode import SHARD_SIZE
 from jobmatch.serving.indexing import IVF_TRAINING_ROWS

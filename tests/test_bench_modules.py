@@ -107,9 +107,9 @@ def test_copy_reference_scores_like_the_starting_policy(tmp_path) -> None:
     assert "reference_model" not in dict(module.named_modules())
 
 
-def test_auto_index_is_exact_up_to_a_million() -> None:
-    assert choose_index_kind(1_000_000) == "flat"  # the measured break-even: see search.EXACT_SEARCH_MAX
-    assert choose_index_kind(1_000_001) == "hnsw"
+def test_auto_index_is_exact_up_to_a_hundred_thousand() -> None:
+    assert choose_index_kind(100_000) == "flat"  # measured: see search.EXACT_SEARCH_MAX
+    assert choose_index_kind(100_001) == "hnsw"
     assert choose_index_kind(500, threshold=100) == "hnsw"
 
 
@@ -150,3 +150,16 @@ def test_judge_retries_quick() -> None:
     assert all(t["met"] for t in result["targets"]), result["targets"]
     stop = "interrupt while waiting to retry (500 x9)"
     assert rows[stop, "judge"]["seconds"] < rows[stop, "opena"]["seconds"]
+
+
+def test_index_scale_rows_and_keep(tmp_path, monkeypatch) -> None:
+    from experiments.benchmarks import index_scale
+
+    monkeypatch.setattr(index_scale, "KINDS", ("flat", "hnsw"))  # ivf/ivfpq k-means: too slow for a fast test
+    out = tmp_path / "idx.json"
+    index_scale.run([500], 5, 1, out)
+    index_scale.run([800], 5, 1, out, keep=True)
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["n"], r["index"]) for r in rows] == [(500, "flat"), (500, "hnsw"), (800, "flat"), (800, "hnsw")]
+    assert all(r["recall@100"] == 1.0 for r in rows if r["index"] == "flat")
+    assert all(r["serve_ms_p50"] > 0 and r["build_s"] >= 0 and r["auto"] == (r["index"] == "flat") for r in rows)

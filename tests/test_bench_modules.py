@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.benchmarks import ann_scale
-from jobmatch.retrieval.search import choose_index_kind
+from jobmatch.retrieval.search import EXACT_EVALUATION_MAX, choose_index_kind
 
 SETTINGS_KEYS = {"model", "batch", "lengths", "precision", "repetitions"}
 
@@ -56,7 +56,7 @@ def test_extrapolated_rows_are_labelled_lower_bounds() -> None:
     out = ann_scale.extrapolated(row, 1_000_000)
     assert out["build_s"] == 300.0 and out["eval_s"] == 300.0
     assert out["recall@100"] is None and out["measured"].startswith("no")
-    assert out["auto"] == (choose_index_kind(1_000_000) == "hnsw")
+    assert out["auto"] == (choose_index_kind(1_000_000, EXACT_EVALUATION_MAX) == "hnsw")
 
 
 @pytest.mark.slow
@@ -107,9 +107,11 @@ def test_copy_reference_scores_like_the_starting_policy(tmp_path) -> None:
     assert "reference_model" not in dict(module.named_modules())
 
 
-def test_auto_index_is_exact_up_to_a_hundred_thousand() -> None:
-    assert choose_index_kind(100_000) == "flat"  # measured: see search.EXACT_SEARCH_MAX
+def test_auto_index_is_exact_up_to_its_measured_budget() -> None:
+    assert choose_index_kind(100_000) == "flat"  # serving, measured: see search.EXACT_SERVING_MAX
     assert choose_index_kind(100_001) == "hnsw"
+    assert choose_index_kind(1_000_000, EXACT_EVALUATION_MAX) == "flat"  # evaluation's batched search
+    assert choose_index_kind(1_000_001, EXACT_EVALUATION_MAX) == "hnsw"
     assert choose_index_kind(500, threshold=100) == "hnsw"
 
 

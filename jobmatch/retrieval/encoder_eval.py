@@ -90,9 +90,15 @@ def search_and_score(
         raise ConfigError(f"eval.cutoffs={list(cutoffs)}: cutoff {max(cutoffs)} is above eval.k={k}; "
                           f"pass eval.k={max(cutoffs)} or drop the cutoffs above {k}")
     start = time.perf_counter()
-    from jobmatch.retrieval.search import build_index, choose_index_kind, search, to_run  # FAISS: only here
+    from jobmatch.retrieval.search import (  # FAISS: only here
+        EXACT_EVALUATION_MAX,
+        build_index,
+        choose_index_kind,
+        search,
+        to_run,
+    )
 
-    kind = choose_index_kind(len(corpus_emb)) if index_kind == "auto" else index_kind
+    kind = choose_index_kind(len(corpus_emb), EXACT_EVALUATION_MAX) if index_kind == "auto" else index_kind
     index = build_index(corpus_emb, kind)
     scores, indices = search(index, query_emb, min(k, len(corpus_emb)))
     run = to_run(list(rset.queries), rset.corpus.ids, scores, indices)

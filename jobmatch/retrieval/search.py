@@ -29,22 +29,26 @@ def set_threads(threads: int | None) -> None:
         faiss.omp_set_num_threads(threads)
 
 
-# The largest corpus searched exactly when ``index: auto``, in evaluation and in serving alike. Measured by
-# experiments/benchmarks/index_scale.py (2-core CPU shared with other jobs, d = 384, clustered unit vectors,
-# k = 100; results in experiments/benchmarks/index_scale.json): at 10^5 vectors one exact query costs
-# ~24 ms on one thread (p50), within a 50 ms per-JD budget, and exact search loses no recall; it grows
-# with N (530 ms at 10^6, measured under load), and an evaluation whose JDs grow with the talents pays
-# N x Q. HNSW (M = 32) answers in well under a millisecond at recall@100 ~0.95 and builds in about a
-# minute per 10^5 vectors.
-EXACT_SEARCH_MAX = 100_000
+# The largest corpus an ``index: auto`` searches exactly. Two uses, two budgets:
+# - serving (``index``/``rank``) answers one JD at a time within a latency budget. Measured by
+#   experiments/benchmarks/index_scale.py (2-core CPU shared with other jobs, d = 384, clustered unit vectors,
+#   k = 100; index_scale.json): at 10^5 vectors one exact query costs ~24 ms on one thread (p50), within a
+#   50 ms per-JD budget; 530 ms at 10^6. HNSW (M = 32) answers in well under a millisecond at recall@100
+#   ~0.95 and needs no training pass, so an index fills shard by shard.
+# - evaluation searches all its JDs in one batched pass, where exact search is a matrix product and its
+#   metrics stay exact. Measured by experiments/benchmarks/ann_scale.py: up to 10^6 vectors flat was the
+#   cheapest kind (build + search) at recall 1.0 for an evaluation's queries.
+EXACT_SERVING_MAX = 100_000
+EXACT_EVALUATION_MAX = 1_000_000
 
 
-def choose_index_kind(n: int, threshold: int = EXACT_SEARCH_MAX) -> str:
+def choose_index_kind(n: int, threshold: int = EXACT_SERVING_MAX) -> str:
     """``"flat"`` (exact search) for corpora of at most ``threshold`` passages, else ``"hnsw"``.
 
-    Up to :data:`EXACT_SEARCH_MAX` vectors exact search is fast enough per query and loses no recall (see
-    the measurements there); beyond it HNSW keeps queries sub-linear without the training pass that IVF
-    needs, so that an index can be filled shard by shard.
+    ``threshold`` is :data:`EXACT_SERVING_MAX` for an index that answers one JD at a time and
+    :data:`EXACT_EVALUATION_MAX` for an evaluation's batched search (see the measurements there); beyond
+    it HNSW keeps queries sub-linear without the training pass that IVF needs, so that an index can be
+    filled shard by shard.
     """
     return "flat" if n <= threshold else "hnsw"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.benchmarks import ann_scale
-from jobmatch.retrieval.search import choose_index_kind
+from jobmatch.retrieval.search import EXACT_EVALUATION_MAX, choose_index_kind
 
 SETTINGS_KEYS = {"model", "batch", "lengths", "precision", "repetitions"}
 
@@ -56,7 +56,7 @@ def test_extrapolated_rows_are_labelled_lower_bounds() -> None:
     out = ann_scale.extrapolated(row, 1_000_000)
     assert out["build_s"] == 300.0 and out["eval_s"] == 300.0
     assert out["recall@100"] is None and out["measured"].startswith("no")
-    assert out["auto"] == (choose_index_kind(1_000_000) == "hnsw")
+    assert out["auto"] == (choose_index_kind(1_000_000, EXACT_EVALUATION_MAX) == "hnsw")
 
 
 @pytest.mark.slow
@@ -107,9 +107,11 @@ def test_copy_reference_scores_like_the_starting_policy(tmp_path) -> None:
     assert "reference_model" not in dict(module.named_modules())
 
 
-def test_auto_index_is_exact_up_to_a_million() -> None:
-    assert choose_index_kind(1_000_000) == "flat"  # the measured break-even: see search.EXACT_SEARCH_MAX
-    assert choose_index_kind(1_000_001) == "hnsw"
+def test_auto_index_is_exact_up_to_its_measured_budget() -> None:
+    assert choose_index_kind(100_000) == "flat"  # serving, measured: see search.EXACT_SERVING_MAX
+    assert choose_index_kind(100_001) == "hnsw"
+    assert choose_index_kind(1_000_000, EXACT_EVALUATION_MAX) == "flat"  # evaluation's batched search
+    assert choose_index_kind(1_000_001, EXACT_EVALUATION_MAX) == "hnsw"
     assert choose_index_kind(500, threshold=100) == "hnsw"
 
 
@@ -150,3 +152,16 @@ def test_judge_retries_quick() -> None:
     assert all(t["met"] for t in result["targets"]), result["targets"]
     stop = "interrupt while waiting to retry (500 x9)"
     assert rows[stop, "judge"]["seconds"] < rows[stop, "opena"]["seconds"]
+
+
+def test_index_scale_rows_and_keep(tmp_path, monkeypatch) -> None:
+    from experiments.benchmarks import index_scale
+
+    monkeypatch.setattr(index_scale, "KINDS", ("flat", "hnsw"))  # ivf/ivfpq k-means: too slow for a fast test
+    out = tmp_path / "idx.json"
+    index_scale.run([500], 5, 1, out)
+    index_scale.run([800], 5, 1, out, keep=True)
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["n"], r["index"]) for r in rows] == [(500, "flat"), (500, "hnsw"), (800, "flat"), (800, "hnsw")]
+    assert all(r["recall@100"] == 1.0 for r in rows if r["index"] == "flat")
+    assert all(r["serve_ms_p50"] > 0 and r["build_s"] >= 0 and r["auto"] == (r["index"] == "flat") for r in rows)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import jobmatch.serving.index_store as index_store
 import jobmatch.utils.atomic as atomic
 from jobmatch.serving.errors import IndexStoreError
 from jobmatch.serving.index_store import MANIFEST_NAME, TalentIndex
@@ -91,13 +92,13 @@ def test_a_mistyped_manifest_field_is_one_line(built: Path, field: str, value: o
         TalentIndex.load(built)
 
 
-def test_a_version_1_manifest_without_its_own_checksum_still_reads(built: Path) -> None:
+def test_a_version_2_manifest_without_its_own_checksum_still_reads(built: Path) -> None:
     path = built / MANIFEST_NAME
     obj = json.loads(path.read_text())
     del obj["manifest_sha256"]
-    path.write_text(json.dumps({**obj, "version": 1}))
+    path.write_text(json.dumps({**obj, "version": 2}))
     assert TalentIndex.load(built).ids == IDS
-    path.write_text(json.dumps({**obj, "version": 2}))  # a version-2 manifest must carry it
+    path.write_text(json.dumps({**obj, "version": 3}))  # a version-3 manifest must carry it
     with pytest.raises(IndexStoreError, match="do not match its own checksum"):
         TalentIndex.load(built)
 
@@ -117,22 +118,30 @@ def test_a_damaged_vectors_file_is_refused_by_rank(built: Path, export: Path) ->
 @pytest.mark.parametrize("failing", ["vectors-", "talents-", MANIFEST_NAME])
 def test_full_disk_keeps_the_previous_index(built: Path, tmp_path: Path, export: Path, failing: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    real_fsync = os.fsync
+    real_fsync, real_store_write = os.fsync, index_store.write_store
 
     def full(fd: int) -> None:  # the data were written to the page cache; the disk refuses them
-        if Path(os.readlink(f"/proc/self/fd/{fd}")).name.startswith(f".{failing}"):
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if path.parent == built and failing in path.name:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 
+    def full_store(path: Path, rows, **kwargs):
+        if failing in path.name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_store_write(path, rows, **kwargs)
+
     monkeypatch.setattr(atomic.os, "fsync", full)
+    monkeypatch.setattr(index_store, "write_store", full_store)
     more = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
     with pytest.raises(WriteError) as error:
         index_talents(export, more, built, append=True)
     message = str(error.value)
     assert "\n" not in message and "No space left on device" in message and "free space" in message
-    assert message.startswith(str(built / failing) if failing == MANIFEST_NAME else str(built / "")), message
+    assert message.startswith(str(built)), message
     monkeypatch.undo()
-    assert TalentIndex.load(built).ids == IDS and only_current_files(built)
+    assert TalentIndex.load(built).ids == IDS
+    assert not [p.name for p in built.iterdir() if p.name.startswith(("vectors-000002", "talents-000002"))]
     assert index_talents(export, more, built, append=True).added == len(NEW_TALENTS)
     assert TalentIndex.load(built).ids == IDS + [t["id"] for t in NEW_TALENTS] and only_current_files(built)
 
@@ -147,23 +156,41 @@ from jobmatch.serving.indexing import index_talents
 from jobmatch.utils.atomic import atomic_write
 
 export, corpus, out, stage = sys.argv[1:5]
-real_write, real_unlink = store._atomic_write, Path.unlink
+real_faiss_write, real_store_write, real_write = store.faiss.write_index, store.write_store, store._atomic_write
+real_unlink = Path.unlink
 
-def die_mid_write(path, data):
-    if path.name.startswith(stage):
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def vectors_half_written(index, path):
+    real_faiss_write(index, path)
+    if stage == "vectors-":
+        os.truncate(path, os.path.getsize(path) // 2)
+        die()
+
+def talents_mid_stream(path, rows, **kwargs):
+    def rows_then_die():
+        for i, row in enumerate(rows):
+            if stage == "talents-" and i == 3:
+                die()
+            yield row
+    return real_store_write(path, rows_then_die(), **kwargs)
+
+def manifest_half_written(path, data):
+    if stage == path.name:
         with atomic_write(path) as handle:
             handle.write(data[: len(data) // 2])
             handle.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
+            die()
     real_write(path, data)
 
 def die_at_cleanup(path, *args, **kwargs):
-    if stage == "cleanup":
-        os.kill(os.getpid(), signal.SIGKILL)
+    if stage == "cleanup" and path.name in ("vectors-000001.faiss", "talents-000001.arrow"):  # the old generation
+        die()
     real_unlink(path, *args, **kwargs)
 
-store._atomic_write = die_mid_write
-Path.unlink = die_at_cleanup
+store.faiss.write_index, store.write_store = vectors_half_written, talents_mid_stream
+store._atomic_write, Path.unlink = manifest_half_written, die_at_cleanup
 index_talents(export, corpus, out, append=True)
 """
 

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from experiments.benchmarks.common import alternate, bench_result, median, target
-from jobmatch.retrieval.search import INDEX_KINDS, build_index, choose_index_kind, recall_against_exact, search
+from jobmatch.retrieval.search import (
+    EXACT_EVALUATION_MAX,
+    INDEX_KINDS,
+    build_index,
+    choose_index_kind,
+    recall_against_exact,
+    search,
+)
 
 DIM = 384
 CLUSTERS = 1000
@@ -128,7 +135,7 @@ def measure_size(
                 "search_ms_per_query": round(1000 * per_query, 4),
                 "recall@100": round(recall_against_exact(results[kind], results["flat"], K), 4),
                 "eval_s": round(build_s[kind] + per_query * eval_queries, 3),
-                "auto": choose_index_kind(n) == kind,
+                "auto": choose_index_kind(n, EXACT_EVALUATION_MAX) == kind,
             }
         )
     return rows
@@ -146,7 +153,7 @@ def extrapolated(row: dict[str, Any], n: int) -> dict[str, Any]:
         "search_ms_per_query": None,
         "recall@100": None,
         "eval_s": round(build, 1),
-        "auto": choose_index_kind(n) == row["index"],
+        "auto": choose_index_kind(n, EXACT_EVALUATION_MAX) == row["index"],
     }
 
 

@@ -1,37 +1,78 @@
-"""In-training retrieval validation with torchmetrics (``val/ndcg@20`` ...), synced across devices."""
+"""In-training retrieval validation (``val/ndcg@20`` ...) from each JD's top-k list, synced across devices.
+
+Memory and time are linear in the corpus: the corpus embeddings go into an exact FAISS inner-product
+index and each validation JD keeps only its top ``max(cutoffs)`` talents, so no [JDs x talents] array is
+ever built. Metrics follow trec_eval (:func:`jobmatch.retrieval.metrics.per_query_metrics`): nDCG's ideal
+DCG and recall's denominator count every relevant talent of the JD from qrels, retrieved or not.
+
+Ties: within a JD's list, talents with equal scores are ordered as trec_eval orders them (score descending,
+then talent id descending), the order :func:`~jobmatch.retrieval.metrics.retrieval_metrics` uses; which of
+several talents tied exactly at the list's last rank enters it is FAISS's choice. Scores are the float32
+inner products of the encoder's embeddings.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from torchmetrics import MetricCollection
-from torchmetrics.retrieval import RetrievalMRR, RetrievalNormalizedDCG, RetrievalRecall
 
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.retrieval.encode import EmbeddingCache, encode_corpus, encode_texts
+from jobmatch.retrieval.metrics import per_query_metrics
+from jobmatch.retrieval.search import build_index, search, to_run  # FAISS itself is imported by the calls
 
 
-def retrieval_collection(cutoffs: Sequence[int]) -> MetricCollection:
-    """nDCG@k, MRR@k and Recall@k for every k, named ``ndcg@k`` etc."""
-    metrics = {}
-    for k in cutoffs:
-        metrics[f"ndcg@{k}"] = RetrievalNormalizedDCG(top_k=k)
-        metrics[f"mrr@{k}"] = RetrievalMRR(top_k=k)
-        metrics[f"recall@{k}"] = RetrievalRecall(top_k=k)
-    return MetricCollection(metrics)
+def metric_names(cutoffs: Sequence[int]) -> list[str]:
+    """``ndcg@k``, ``mrr@k``, ``recall@k`` for every k, in a fixed order (the order of the synced sums)."""
+    return [f"{name}@{k}" for k in cutoffs for name in ("ndcg", "mrr", "recall")]
+
+
+def top_k_metric_sums(
+    query_ids: Sequence[str],
+    qrels: Mapping[str, Mapping[str, int]],
+    corpus_ids: Sequence[str],
+    scores: np.ndarray,
+    indices: np.ndarray,
+    cutoffs: Sequence[int],
+) -> np.ndarray:
+    """Sums over ``query_ids`` of their per-query metrics, from top-k lists.
+
+    Args:
+        query_ids: Q JD ids, one per row of ``scores``.
+        qrels: ``{jd id: {talent id: relevance}}``; a JD missing from it has no relevant talent.
+        corpus_ids: N talent ids, one per corpus row.
+        scores, indices: [Q, k] each JD's top k scores and corpus rows (-1: none), k >= max(cutoffs) or N.
+        cutoffs: the k of every metric.
+    Returns:
+        [len(metric_names(cutoffs))] float64: the sum of each metric over the Q JDs (0 when Q = 0).
+    """
+    names = metric_names(cutoffs)
+    if len(query_ids) == 0:
+        return np.zeros(len(names))
+    run = to_run(query_ids, corpus_ids, scores, indices)
+    local_qrels = {qid: qrels.get(qid, {}) for qid in query_ids}
+    values = per_query_metrics(run, local_qrels, cutoffs, variants=False).values  # {name: [Q]}
+    return np.array([values[name].sum() for name in names])
+
+
+def sum_across_ranks(values: torch.Tensor) -> torch.Tensor:
+    """``values`` summed over every process of the default process group (in place), as it is without one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.SUM)
+    return values
 
 
 class RetrievalValidation(Callback):
     """After each validation epoch, rank the whole corpus for the validation JDs and log metrics.
 
-    Each device encodes the corpus and its share of the queries; the metric states are synced by
-    torchmetrics, so the logged values cover every query. Scores over the full corpus are given to
-    the metrics, so nDCG's ideal DCG and recall's denominator count every relevant talent
-    (trec_eval semantics, matching :func:`jobmatch.retrieval.metrics.retrieval_metrics`).
+    Each device encodes the corpus and its share of the JDs, searches the top ``max(cutoffs)`` talents of
+    each, and sums the per-JD metric values; the sums and the JD count are added up across devices (one
+    all-reduce of a [3·len(cutoffs) + 1] tensor on the module's device), so every device logs the mean over
+    all validation JDs.
     """
 
     def __init__(
@@ -50,37 +91,23 @@ class RetrievalValidation(Callback):
         self.cutoffs = tuple(cutoffs)
         self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
         self.batch_size, self.bf16 = batch_size, bf16
-        self.metrics: MetricCollection | None = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         encoder = pl_module.encoder
         qids = list(self.rset.queries)[trainer.global_rank :: trainer.world_size]
-        corpus_ids = self.rset.corpus.ids
         kwargs = {"batch_size": self.batch_size, "bf16": self.bf16, "progress": False}
         corpus = encode_corpus(encoder, self.rset.corpus, max_length=self.max_passage_length, desc="val corpus",
-                               cache=self.cache, **kwargs)
-        queries = encode_texts(encoder, [self.rset.queries[q] for q in qids], max_length=self.max_query_length,
-                               desc="val queries", **kwargs)
-        # torchmetrics' recall and MRR count a talent only when its score is > 0. Each JD's scores are
-        # shifted so that its lowest is 1 (float64: no new ties): the order is kept and every talent counts,
-        # as in retrieval_metrics, whether the embeddings are normalised (cosines >= -1) or not.
-        raw = torch.from_numpy(queries @ corpus.T).double()  # [Q_local, N]
-        scores = raw - raw.min(dim=1, keepdim=True).values + 1.0
-        relevant = np.zeros(scores.shape, dtype=bool)
-        column = {cid: j for j, cid in enumerate(corpus_ids)}
-        for i, qid in enumerate(qids):
-            for cid, rel in self.rset.qrels[qid].items():
-                relevant[i, column[cid]] = rel > 0
-        # Global query index so that queries from different devices stay distinct after the sync.
-        offsets = torch.tensor([trainer.global_rank + i * trainer.world_size for i in range(len(qids))])
-        indexes = offsets[:, None].expand_as(scores)
-        if self.metrics is None:
-            self.metrics = retrieval_collection(self.cutoffs)
-        self.metrics = self.metrics.to(scores.device)
-        self.metrics.reset()
-        self.metrics.update(scores.flatten(), torch.from_numpy(relevant).flatten(), indexes=indexes.flatten())
-        values = self.metrics.compute()  # synced across processes by torchmetrics
-        for name, value in values.items():
-            pl_module.log(f"val/{name}", value, rank_zero_only=False, sync_dist=False)
+                               cache=self.cache, **kwargs)  # [N, D]
+        sums = np.zeros(len(metric_names(self.cutoffs)))
+        if qids:
+            queries = encode_texts(encoder, [self.rset.queries[q] for q in qids],
+                                   max_length=self.max_query_length, desc="val queries", **kwargs)  # [Q_local, D]
+            scores, indices = search(build_index(corpus, "flat"), queries, min(max(self.cutoffs), len(corpus)))
+            sums = top_k_metric_sums(qids, self.rset.qrels, self.rset.corpus.ids, scores, indices, self.cutoffs)
+        device = getattr(pl_module, "device", torch.device("cpu"))
+        totals = sum_across_ranks(torch.tensor([*sums, len(qids)], dtype=torch.float64, device=device))
+        means = totals[:-1] / totals[-1].clamp(min=1)  # [M]: every device now holds the means over all JDs
+        for name, value in zip(metric_names(self.cutoffs), means, strict=True):
+            pl_module.log(f"val/{name}", value.float(), rank_zero_only=False, sync_dist=False)

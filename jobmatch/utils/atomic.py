@@ -39,6 +39,9 @@ def atomic_write(path: str | Path, what: str = "file") -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # the mode of a plainly created file, not the temporary file's 0600
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle

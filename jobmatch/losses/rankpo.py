@@ -21,7 +21,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-LOSS_TYPES: tuple[str, ...] = ("sigmoid", "hinge")
+PAIRWISE_LOSS_TYPES: tuple[str, ...] = ("sigmoid", "hinge")
+# listwise: Plackett-Luce over each JD's judged talents (jobmatch.losses.listwise), same β, τ, γ and reference
+LOSS_TYPES: tuple[str, ...] = (*PAIRWISE_LOSS_TYPES, "listwise")
 REFERENCE_MODES: tuple[str, ...] = ("none", "frozen", "online")
 
 
@@ -58,8 +60,9 @@ def rankpo_loss(
     Returns:
         [B] float32 losses.
     """
-    if loss_type not in LOSS_TYPES:
-        raise ValueError(f"loss_type='{loss_type}' is not one of {LOSS_TYPES}")
+    if loss_type not in PAIRWISE_LOSS_TYPES:
+        fix = ": use jobmatch.losses.listwise_rankpo_loss" if loss_type == "listwise" else ""
+        raise ValueError(f"loss_type='{loss_type}' is not one of {PAIRWISE_LOSS_TYPES}{fix}")
     if beta <= 0 or temperature <= 0:
         raise ValueError(f"beta and temperature must be > 0, got beta={beta}, temperature={temperature}")
     if loss_type == "hinge" and label_smoothing:
@@ -129,9 +132,9 @@ def validate_preference_options(options: Mapping[str, Any], *, lora_enabled: boo
     problems = []
     if loss_type not in LOSS_TYPES:
         problems.append(f"stage.loss_type='{loss_type}' is unknown: use one of {', '.join(LOSS_TYPES)}")
-    if loss_type == "hinge" and smoothing:
+    if loss_type in ("hinge", "listwise") and smoothing:
         problems.append(f"stage.label_smoothing={smoothing} applies to the sigmoid loss only, but "
-                        "stage.loss_type=hinge: set stage.label_smoothing=0 or stage.loss_type=sigmoid")
+                        f"stage.loss_type={loss_type}: set stage.label_smoothing=0 or stage.loss_type=sigmoid")
     if not 0 <= smoothing < 0.5:
         problems.append(f"stage.label_smoothing={smoothing} must be in [0, 0.5)")
     for key in ("beta", "temperature"):

@@ -16,7 +16,13 @@ import torch
 from torch import nn
 
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
-from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
+from jobmatch.losses import (
+    listwise_rankpo_loss,
+    preference_rewards,
+    rankpo_loss,
+    sft_loss,
+    validate_preference_options,
+)
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
 from jobmatch.model.encoder import (
@@ -213,14 +219,29 @@ class RankPOModule(L.LightningModule):
         ref = self.reference_scores[batch.index.cpu()].to(batch.index.device)  # [B, 2] fp32
         return ref[:, 0], ref[:, 1]
 
+    def rankpo_term(
+        self, batch: PreferenceBatch, chosen: torch.Tensor, rejected: torch.Tensor,
+        ref_chosen: torch.Tensor | None, ref_rejected: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The mean RankPO loss of the batch: over its pairs, or (``listwise``) over the Plackett-Luce terms of
+        its JDs' judged talents; a batch whose talents all tie in net wins has no term and gives 0."""
+        hp = self.hparams
+        if hp["loss_type"] == "listwise":
+            terms = listwise_rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, query_index=batch.query_index,
+                                         chosen_index=batch.chosen_index, rejected_index=batch.rejected_index,
+                                         beta=hp["beta"], temperature=hp["temperature"],
+                                         gamma_beta_ratio=hp["gamma_beta_ratio"])  # [T]
+            return terms.mean() if len(terms) else chosen.sum() * 0.0
+        return rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"], temperature=hp["temperature"],
+                           gamma_beta_ratio=hp["gamma_beta_ratio"], loss_type=hp["loss_type"],
+                           label_smoothing=hp["label_smoothing"]).mean()
+
     def preference_loss(self, batch: PreferenceBatch) -> dict[str, torch.Tensor]:
         """The total loss and every logged quantity (means over the batch)."""
         hp = self.hparams
         ref_chosen, ref_rejected = self.reference(batch)  # first: the eval-mode pass draws no dropout noise
         chosen, rejected = self.scores(batch)  # [B], [B]
-        rankpo = rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"],
-                             temperature=hp["temperature"], gamma_beta_ratio=hp["gamma_beta_ratio"],
-                             loss_type=hp["loss_type"], label_smoothing=hp["label_smoothing"]).mean()
+        rankpo = self.rankpo_term(batch, chosen, rejected, ref_chosen, ref_rejected)
         sft = sft_loss(chosen, rejected, temperature=hp["temperature"]).mean()
         rewards = preference_rewards(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"])
         with torch.no_grad():

@@ -1,4 +1,5 @@
-"""Listwise RankPO as the pipeline's stage 2 on a tiny model: two training steps, evaluated and reported."""
+"""Listwise RankPO as the pipeline's stage 2 on a tiny model: two training steps, evaluated and reported (with
+the offline judge's visible ceiling)."""
 
 import json
 from pathlib import Path
@@ -20,6 +21,10 @@ def test_pipeline_trains_listwise_rankpo_for_two_steps(tmp_path: Path) -> None:
     stage2 = json.loads((root / "stage2" / "results.json").read_text())
     assert stage2["trainer/global_step"] == 2
     assert 0.0 <= results["test/alignment"] <= 1.0 and "delta/alignment" in results
-    assert "| rankpo_listwise |" in (root / "report.md").read_text()
+    report = (root / "report.md").read_text()
+    assert "| rankpo_listwise |" in report and "| visible ceiling |" in report
+    # the offline judge on the text the encoder receives, beside its ceiling on the whole texts
+    assert 0.0 <= results["test/alignment_visible_ceiling"] <= 1.0 and "test/alignment_visible_intent" in results
+    assert "delta/alignment_visible_ceiling" not in results
     hparams = (root / "stage2" / "config.yaml").read_text()
     assert "loss_type: listwise" in hparams

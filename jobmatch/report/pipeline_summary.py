@@ -14,8 +14,9 @@ ROWS = (
     ("stage 1 (contrastive)", "stage1/ndcg@20", "stage1/recall@100", "stage1/"),
     ("{stage2}", "test/ndcg@20", "test/recall@100", "test/"),
 )
-# the alignment columns of a model row (prefix + name); ceiling and intent exist for the offline judge only
-ALIGNMENT = ("alignment", "alignment_ceiling", "alignment_intent")
+# the alignment columns of a model row (prefix + name); ceilings and intent exist for the offline judge only
+ALIGNMENT = ("alignment", "alignment_ceiling", "alignment_visible_ceiling", "alignment_intent",
+             "alignment_visible_intent")
 
 
 def _fmt(value: Any) -> str:
@@ -35,19 +36,20 @@ def _delta(results: dict[str, Any], key: str) -> str:
 def pipeline_table(results: dict[str, Any], stage2_name: str) -> str:
     """Markdown: nDCG@20, Recall@100 and alignment (with the judge's ceiling and the model's intent agreement)
     for the baselines, stage 1 and stage 2; ``test_ood/`` rows when an out-of-distribution split was evaluated."""
-    lines = ["| model | nDCG@20 | Recall@100 | alignment | judge ceiling | intent |", "|---|---|---|---|---|---|"]
+    lines = ["| model | nDCG@20 | Recall@100 | alignment | judge ceiling | visible ceiling | intent | visible intent |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, ndcg, recall, prefix in ROWS:
         label = name.format(stage2=stage2_name)
         aligned = [_fmt(results.get(prefix + key)) if prefix else "—" for key in ALIGNMENT]
         lines.append(f"| {label} | {_fmt(results.get(ndcg))} | {_fmt(results.get(recall))} | " + " | ".join(aligned)
                      + " |")
     deltas = [_delta(results, key) for key in ("ndcg@20", "recall@100", "alignment")]
-    lines.append(f"| Δ ({stage2_name} − stage 1) | " + " | ".join(deltas) + f" | — | "
-                 f"{_delta(results, 'alignment_intent')} |")
+    lines.append(f"| Δ ({stage2_name} − stage 1) | " + " | ".join(deltas) + f" | — | — | "
+                 f"{_delta(results, 'alignment_intent')} | — |")
     for label, prefix in (("stage 1, OOD test", "stage1/test_ood/"), (f"{stage2_name}, OOD test", "test_ood/")):
         if f"{prefix}ndcg@20" in results:
             lines.append(f"| {label} | {_fmt(results[prefix + 'ndcg@20'])} | "
-                         f"{_fmt(results.get(prefix + 'recall@100'))} | — | — | — |")
+                         f"{_fmt(results.get(prefix + 'recall@100'))} | — | — | — | — | — |")
     return "\n".join(lines)
 
 
@@ -132,7 +134,9 @@ def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str,
             f"Judged pairs: {counts or '—'}. Retention: rule-based test split; alignment: held-out judged "
             "test pairs (share where the model scores the judge-preferred talent higher); judge ceiling: the "
             "offline judge's noiseless scores against its own noisy verdicts (the best alignment to expect); "
-            "intent: agreement with the judge's noiseless preference."]
+            "visible ceiling: the same on the text the encoder receives (each text cut at its token limit), and "
+            "visible intent: that judgement's agreement with the judge's noiseless preference on the whole texts "
+            "(the best a model can do from what it sees); intent: agreement with the judge's noiseless preference."]
     if plot:
         text += ["", f"![trade-off]({plot.name})"]
     (root / "report.md").write_text("\n".join(text) + "\n")

@@ -92,6 +92,7 @@ OTHER_RULES: list[tuple[str, Rule, str]] = [
     ("annotate.top_k", Num(low=2, integer=True), "100"),
     ("annotate.pairs_per_query", Num(low=1, integer=True), "10"),
     ("annotate.sampler", Choice(SAMPLERS), "uniform"),
+    ("annotate.held_out_sampler", Choice(SAMPLERS, nullable=True), "uniform"),
     ("curriculum.rounds", Num(low=0, integer=True), "2"),
     ("curriculum.init", Choice(("previous", "base")), "previous"),
     ("curriculum.later_epochs", Num(low=1, integer=True, nullable=True), "1"),

@@ -89,6 +89,28 @@ def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, fl
     return out
 
 
+def judge_cost_line(results: dict[str, Any]) -> str | None:
+    """In words: the judge calls (and characters, and prompt tokens when the judge counts them) that the stage-2
+    training pairs cost, in all and per point of alignment gain (Δ alignment × 100), or None without counts."""
+    calls = results.get("annotate/train_judge_calls")
+    if not isinstance(calls, int | float) or not calls:
+        return None
+    chars = results.get("annotate/train_judge_chars")
+    share = calls / max(results.get("annotate/judge_calls") or calls, 1)  # tokens are counted over every split
+    tokens = results.get("judge/prompt_tokens")
+    train_tokens = tokens * share if isinstance(tokens, int | float) and tokens else None
+    text = f"Judge cost of the training pairs: {calls} calls" + (f", {chars} characters of text" if chars else "")
+    text += f", ~{train_tokens:.0f} prompt tokens (the split's share of the calls)" if train_tokens else ""
+    gain = results.get("delta/alignment")
+    if isinstance(gain, int | float) and gain > 0:
+        per = f"{calls / (100 * gain):.1f} calls"
+        per += f", {train_tokens / (100 * gain):.0f} tokens" if train_tokens else ""
+        text += f"; per point of alignment gain: {per}."
+    else:
+        text += "; no alignment gain to divide by."
+    return text
+
+
 def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path | None:
     """Stage 1 → stage 2 in the (nDCG@20, alignment) plane, as in the paper's trade-off figure."""
     import matplotlib
@@ -137,6 +159,8 @@ def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str,
             "visible ceiling: the same on the text the encoder receives (each text cut at its token limit), and "
             "visible intent: that judgement's agreement with the judge's noiseless preference on the whole texts "
             "(the best a model can do from what it sees); intent: agreement with the judge's noiseless preference."]
+    cost = judge_cost_line(results)
+    text += ["", cost] if cost else []
     if plot:
         text += ["", f"![trade-off]({plot.name})"]
     (root / "report.md").write_text("\n".join(text) + "\n")

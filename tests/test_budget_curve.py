@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from experiments.active_annotation.curve import collect, curve_table, main
+from jobmatch.errors import UserError
 
 JDS = ("j1", "j2", "j3")
 
@@ -50,5 +51,5 @@ def test_curve_pairs_each_sampler_with_uniform(tmp_path: Path) -> None:
 
 
 def test_curve_refuses_an_empty_directory(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="no finished"):
+    with pytest.raises(UserError, match="no finished"):
         main([str(tmp_path)])

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jobmatch.app.error_report import user_errors
+from jobmatch.errors import UserError
 from jobmatch.utils.bootstrap import PER_QUERY_FILE, paired_bootstrap, paired_diffs
 
 RUN = re.compile(r"^(?P<sampler>[a-z_]+)-ppq(?P<ppq>\d+)-seed(?P<seed>\d+)$")
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     points = collect(args.out)
     if not points:
-        raise SystemExit(f"error: {args.out}: no finished <sampler>-ppq<P>-seed<S> runs found")
+        raise UserError(f"{args.out}: no finished <sampler>-ppq<P>-seed<S> runs found; run "
+                        "experiments/active_annotation/run.sh with OUT set to it first")
     table = curve_table(points)
     figure = curve_figure(points, args.out / "curve.png")
     text = ["# Active annotation: the budget curve", "", table, ""]
@@ -164,4 +167,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors():
+        main()

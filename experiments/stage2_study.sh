@@ -11,8 +11,10 @@ if [ -z "${STAGE1:-}" ]; then
   STAGE1=$($PY -m jobmatch.report.curriculum --best-checkpoint outputs/reproduce/curriculum/seed0 2>/dev/null) || {
     echo "error: set STAGE1=<stage-1 best.ckpt> (or run make reproduce first)" >&2; exit 2; }
 fi
-COMMON=(model=minilm data="$DATA" 'trainer.precision=${fast_bf16:${trainer.accelerator},bf16-mixed,32-true}'
-        'eval.bf16=${fast_bf16:${trainer.accelerator},true,false}' logger=csv)
+# bf16 where it is fast (GPUs, CPUs with AVX-512 BF16); the value is quoted for Hydra's override parser, which
+# refuses a nested interpolation unquoted
+COMMON=(model=minilm data="$DATA" "trainer.precision='\${fast_bf16:\${trainer.accelerator},bf16-mixed,32-true}'"
+        "eval.bf16='\${fast_bf16:\${trainer.accelerator},true,false}'" logger=csv)
 # shellcheck disable=SC2206
 COMMON+=(${STUDY_ARGS:-})     # overrides for annotation and training alike, e.g. STUDY_ARGS="model=tiny_bert"
 

@@ -100,3 +100,17 @@ def test_pipeline_and_sweep_tables_show_the_visible_ceiling(tmp_path) -> None:
     assert "| judge ceiling | visible ceiling | visible intent |" in sweep
     row = next(line for line in sweep.splitlines() if line.startswith("| rankpo |"))
     assert row.endswith("| 0.8000 | 0.6600 | 0.7400 |")
+
+
+def test_ceiling_by_length_script(world: World, tmp_path, capsys) -> None:
+    from experiments.visible_length.ceiling import main
+    from jobmatch.data.readers import write_jsonl
+
+    path = tmp_path / "pairs.jsonl"
+    write_jsonl(path, [r.to_json() for r in judged(world, n=40)])
+    main([str(path), "--lengths", "32", "4096", "--model", "tiny_bert"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 32 |") or
+            line.startswith("| 4096 |")]
+    short, whole = ([float(x) for x in row.strip("| ").split(" | ")] for row in rows)
+    assert whole[1] == whole[2]  # everything visible: the visible ceiling is the ceiling
+    assert short[2] <= whole[2] and short[3] <= whole[3]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobmatch.app.error_report import user_errors
+from jobmatch.cli.errors import user_errors
 from jobmatch.errors import UserError
 from jobmatch.utils.bootstrap import PER_QUERY_FILE, paired_bootstrap, paired_diffs
 

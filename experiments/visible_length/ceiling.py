@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 from types import SimpleNamespace
 
-from jobmatch.app.error_report import user_errors
 from jobmatch.app.validation import CONF_DIR
+from jobmatch.cli.errors import user_errors
 from jobmatch.data.readers import read_preferences
 from jobmatch.errors import UserError
 from jobmatch.model.tokenizer import load_tokenizer

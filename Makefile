@@ -45,7 +45,7 @@ data: install ## Generate the synthetic job markets (synthetic_small and synthet
 	$(PY) -m jobmatch.data.synthetic --preset synthetic --out outputs/data/synthetic-seed0
 
 train: install ## Stage 1 with the pretrained MiniLM on data=synthetic_small, bf16 where the CPU has it (ARGS="..." overrides)
-	$(PY) -m jobmatch.train data=synthetic_small 'trainer.precision=$${fast_bf16:$${trainer.accelerator},bf16-mixed,32-true}' 'eval.bf16=$${fast_bf16:$${trainer.accelerator},true,false}' $(ARGS)
+	$(PY) -m jobmatch.train data=synthetic_small 'trainer.precision="$${fast_bf16:$${trainer.accelerator},bf16-mixed,32-true}"' 'eval.bf16="$${fast_bf16:$${trainer.accelerator},true,false}"' $(ARGS)
 
 curriculum: install ## The stage-1 curriculum experiment (incremental vs combined mining rounds)
 	bash experiments/curriculum/run.sh $(ARGS)

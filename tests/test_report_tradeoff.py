@@ -54,8 +54,9 @@ def test_summary_and_report(tmp_path: Path, capsys) -> None:
 def test_interval_column(tmp_path: Path) -> None:
     fake_run(tmp_path, "a", "rankpo", 1e-5, 0, 0.7, 0.6)
     table = sweep_table(collect_runs([str(tmp_path)]))
-    assert table.splitlines()[0].endswith("| alignment 95% CI |")
-    assert table.splitlines()[-1].endswith("| — |")  # the fabricated run has no bootstrap bounds
+    assert table.splitlines()[0].endswith("| alignment 95% CI | judge ceiling | visible ceiling | visible intent |")
+    # the fabricated run has no bootstrap bounds and no offline-judge ceilings
+    assert table.splitlines()[-1].endswith("| — | — | — | — |")
 
 
 def test_report_logs_table_and_tradeoff_to_wandb_offline(tmp_path: Path, monkeypatch) -> None:

@@ -225,7 +225,7 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
     results = {
         **{f"stage1/{k}": v for k, v in stage1.items() if k.startswith(("final/", "bm25/", "base/"))},
         **{k: v for k, v in stage2.items() if k.startswith(("test/", "test_ood/", "stage1/", "delta/"))},
-        **{k: v for k, v in annotation.items() if k.startswith("annotate/")},
+        **{k: v for k, v in annotation.items() if k.startswith(("annotate/", "judge/"))},
     }
     if cfg.fairness.enabled:  # stage 1 under stage1/audit/…, stage 2 under audit/…, as the other keys
         audited = audit_step(cfg, root, audited_checkpoints(stage1["checkpoint"], stage2, root))

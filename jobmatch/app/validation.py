@@ -98,6 +98,7 @@ OTHER_RULES: list[tuple[str, Rule, str]] = [
     ("annotate.test_pairs_per_query", Num(low=1, integer=True, nullable=True), "20"),
     ("annotate.min_success", RATIO, "0.9"),
     ("annotate.sampler", Choice(SAMPLERS), "uniform"),
+    ("annotate.held_out_sampler", Choice(SAMPLERS, nullable=True), "uniform"),
     ("curriculum.rounds", Num(low=0, integer=True), "2"),
     ("curriculum.init", Choice(("previous", "base")), "previous"),
     ("curriculum.later_epochs", Num(low=1, integer=True, nullable=True), "1"),
@@ -253,7 +254,8 @@ def check_preference_options(cfg: DictConfig, node: str) -> None:
         return
     options = {
         key: stage[key]
-        for key in ("loss_type", "label_smoothing", "reference", "beta", "temperature", "rankpo_weight", "sft_weight")
+        for key in ("loss_type", "label_smoothing", "soft_labels", "reference", "beta", "temperature", "rankpo_weight",
+                    "sft_weight")
         if key in stage
     }
     lora = bool(OmegaConf.select(cfg, "model.lora.enabled", default=True))

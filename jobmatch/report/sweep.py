@@ -23,6 +23,8 @@ from jobmatch.errors import UserError
 
 METRICS = ("test/ndcg@20", "test/recall@100", "test/alignment", "test/alignment_intent", "test_ood/ndcg@20",
            "delta/ndcg@20", "delta/alignment")
+# the offline judge's ceilings on the test pairs (whole texts; the text the encoder receives), beside intent
+CEILINGS = ("test/alignment_ceiling", "test/alignment_visible_ceiling", "test/alignment_visible_intent")
 
 
 @dataclass
@@ -112,18 +114,20 @@ def grouped(runs: list[Run]) -> dict[tuple[str, float | None], list[Run]]:
 def sweep_table(runs: list[Run]) -> str:
     """Markdown: method × learning rate, mean ± std over seeds; the stage-1 start as the first row."""
     header = ("| method | lr | seeds | nDCG@20 | Recall@100 | alignment | intent | OOD nDCG@20 | Δ nDCG@20 "
-              "| Δ alignment | alignment 95% CI |")
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| Δ alignment | alignment 95% CI | judge ceiling | visible ceiling | visible intent |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     finished = [r for r in runs if r.status == "ok"]
     if finished:
         start = finished[0].metrics
         cells = [_mean_std([start.get(m.replace("test/", "stage1/", 1).replace("test_ood/", "stage1/test_ood/", 1))])
                  for m in METRICS if not m.startswith("delta/")]
+        ceilings = [_mean_std([start.get(m.replace("test/", "stage1/", 1))]) for m in CEILINGS]
         lines.append("| stage 1 (start) | — | — | " + " | ".join(cells) +
-                     f" | — | — | {_interval([start], 'stage1/alignment')} |")
+                     f" | — | — | {_interval([start], 'stage1/alignment')} | " + " | ".join(ceilings) + " |")
     for (method, lr), group in grouped(runs).items():
         cells = [_mean_std([r.metrics.get(m) for r in group]) for m in METRICS]
         cells.append(_interval([r.metrics for r in group], "test/alignment"))
+        cells += [_mean_std([r.metrics.get(m) for r in group]) for m in CEILINGS]
         lr_cell = f"{lr:g}" if lr is not None else "—"
         lines.append(f"| {method} | {lr_cell} | {len(group)} | " + " | ".join(cells) + " |")
     problems = [r for r in runs if r.status not in ("ok", "no stage-2 metrics")]

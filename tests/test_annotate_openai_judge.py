@@ -69,6 +69,14 @@ def test_give_up_after_max_attempts_and_continue(server: FakeChatServer) -> None
         judge.judge(*pair("[[500x9]]", qa=1))
 
 
+def test_binary_garbage_answer_is_a_failed_request_not_a_crash(server: FakeChatServer) -> None:
+    """A server answering bytes that are not UTF-8: retried, then recorded as failed in one line."""
+    outcomes = make_judge(server).judge_many([pair("[[binary]]"), pair()])
+    assert [o.status for o in outcomes] == ["failed", "ok"]
+    assert outcomes[0].forward.attempts == 3 and "not even UTF-8" in (outcomes[0].error or "")
+    assert "\n" not in (outcomes[0].error or "")
+
+
 def test_concurrency_is_bounded_and_used() -> None:
     with FakeChatServer(latency=0.1) as server:
         # a generous timeout: on a busy machine a 0.1 s reply can exceed FAST's 0.3 s and be retried

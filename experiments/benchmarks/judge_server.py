@@ -11,6 +11,7 @@ deterministic:
 - ``[[slowxN]]``: the first N requests sleep ``slow_s`` (a request in flight when a client is killed);
 - ``[[garbage]]``: a well-formed response whose answer has no verdict;
 - ``[[badjson]]``: HTTP 200 with a body that is not JSON;
+- ``[[binary]]``: HTTP 200 with a body of binary garbage (not even UTF-8);
 - ``[[echo-auth]]``: HTTP 401 whose error message echoes the request's Authorization header (a
   careless server: the client must not pass it on);
 - ``[[biasA]]``: always prefer the candidate shown first, with confidence 55 when it is the worse one
@@ -122,6 +123,8 @@ class FakeChatServer:
             return 401, _error_body(f"invalid credentials: {authorization}", 401)
         if "[[badjson]]" in prompt:
             return 200, b'{"id": "chatcmpl-fake", "choices": [ this is not json'
+        if "[[binary]]" in prompt:
+            return 200, bytes(range(128, 256)) * 4
         answer = _answer("[[garbage]]" if self.broken else prompt, self.prefer_pronoun)
         return 200, json.dumps(_completion(prompt, answer)).encode("utf-8")
 

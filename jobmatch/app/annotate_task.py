@@ -31,6 +31,7 @@ from jobmatch.model.loading import load_encoder
 from jobmatch.retrieval.encode import model_fingerprint
 from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.search import build_index, search
+from jobmatch.utils.atomic import write_text_atomic
 from jobmatch.utils.run import write_results
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ def ranked_sets(cfg: DictConfig) -> dict[str, RetrievalSet]:
     if corpus is None:  # one corpus for every split: all passages of all files
         every = [r for rows in records.values() for r in rows]
         corpus = build_retrieval_set(every, cache_dir=cache_dir).corpus
-    return {split: build_retrieval_set(rows, corpus, cache_dir=cache_dir) for split, rows in records.items()}
+    return {split: build_retrieval_set(rows, corpus, cache_dir=cache_dir, source=files[split],
+                                       corpus_file=cfg.data.get("corpus_file"))
+            for split, rows in records.items()}
 
 
 def pairs_per_query(annotate_cfg: DictConfig, split: str) -> int:
@@ -185,7 +188,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         summary.update({f"judge/{k}": v for k, v in extra.to_dict().items() if isinstance(v, int | float | str)})
     if cfg.judge.get("prompt_template"):
         (run_dir / "prompt_template.txt").write_text(str(cfg.judge.prompt_template))
-    (run_dir / "annotation_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(run_dir / "annotation_summary.json", json.dumps(summary, indent=2) + "\n", "summary")
     log.info("annotation: %s", json.dumps(summary))
     check_success(summary, failures, float(cfg.annotate.get("min_success", 0.0)), run_dir)
     return summary

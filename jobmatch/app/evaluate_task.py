@@ -24,6 +24,7 @@ from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.retrieval_set import RetrievalSet
+from jobmatch.model.checkpoint import check_checkpoint
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.retrieval.bm25 import bm25_run
 from jobmatch.retrieval.encode import EmbeddingCache
@@ -31,6 +32,7 @@ from jobmatch.retrieval.encoder_eval import ModelEncodings, RetrievalResult
 from jobmatch.retrieval.metrics import per_query_metrics, retrieval_metrics
 from jobmatch.utils.bootstrap import PER_QUERY_FILE
 from jobmatch.utils.run import peak_memory_mb, write_results
+from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")
@@ -77,12 +79,15 @@ def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TA
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt`` (and the baselines) on the test split; write results, runs and a table."""
     validate_config(cfg)
+    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
+    ckpt = cfg.get("ckpt")
+    if ckpt:  # intact, a jobmatch checkpoint, and of the model this run's config records: before any data loads
+        check_checkpoint(ckpt, "ckpt", model=container(cfg.model))
     pin_launch(cfg, "evaluate")
     run_dir = resolve_run_dir(cfg)
     datamodule = build_datamodule(cfg)
     rset = datamodule.test_retrieval()
     cache = embedding_cache(cfg)
-    ckpt = cfg.get("ckpt")
     systems: dict[str, dict[str, float]] = {}
     results: dict[str, Any] = {"data/queries": len(rset.queries), "data/corpus": len(rset.corpus)}
 

@@ -37,6 +37,7 @@ from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, task_config
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.model.checkpoint import CheckpointError, MissingCheckpointError, check_checkpoint, inspect_checkpoint
+from jobmatch.model.checkpoint_io import checkpoint_plugins
 from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.rankpo import INIT_FIX, RankPOModule
 from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
@@ -163,7 +164,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = build_loggers(cfg, "train")
     callbacks = [*build_callbacks(cfg, run_dir, datamodule, bool(loggers)), ConfigOptimizerOnResume()]
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir),
+        **({"plugins": plugins} if (plugins := checkpoint_plugins(cfg.trainer)) else {}),
     )
     counts = {"params": parameter_counts(module.encoder)}
     for lg in loggers:  # W&B got the run's config at init; the parameter counts are known only now

@@ -17,10 +17,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jobmatch.annotate.sampling import SAMPLERS
 from jobmatch.app.config_tree import config_dir
+from jobmatch.app.option_checks import check_precision, check_synthetic, check_token_limits, check_training_length
 from jobmatch.app.rules import Choice, IntList, Num, Rule, Subset, closest, is_number, show
 from jobmatch.errors import ConfigError
 from jobmatch.losses.rankpo import LOSS_TYPES, REFERENCE_MODES, validate_preference_options
 from jobmatch.model.encoder import COMPILE_MODES
+from jobmatch.model.pooling import POOLINGS
 from jobmatch.retrieval.mining import STRATEGIES
 from jobmatch.retrieval.search import INDEX_KINDS
 
@@ -74,6 +76,8 @@ TRAINER_RULES: list[tuple[str, Rule, str]] = [
 OTHER_RULES: list[tuple[str, Rule, str]] = [
     ("seed", Num(integer=True), "42"),
     ("model.compile", Choice(COMPILE_MODES, nullable=True), "default"),
+    ("model.pooling", Choice(POOLINGS), "mean"),
+    ("model.lora.r", Num(low=1, integer=True), "8"),
     ("trainer2.max_epochs", Num(low=1, integer=True, nullable=True), "3"),
     ("eval.k", Num(low=1, integer=True), "100"),
     ("eval.cutoffs", IntList(), "[1,5,10,20,100]"),
@@ -111,6 +115,10 @@ KEYED_NODES: dict[str, tuple[str, str]] = {
     "mining": ("mining", ""),
     "annotate": ("pairs", ""),
     "curriculum": ("curriculum", ""),
+    "model": ("model", ""),
+    "model.lora": ("model", "lora"),
+    "judge": ("judge", ""),
+    "fairness": ("fairness", ""),
 }
 # Optimizer options that jobmatch.modules.optim reads but no stage file sets.
 EXTRA_KEYS = {"stage.optim": {"betas", "eps", "warmup_steps"}, "stage2.optim": {"betas", "eps", "warmup_steps"}}
@@ -133,6 +141,10 @@ def validate_config(cfg: DictConfig) -> None:
     for option, rule, example in checks + OTHER_RULES:
         check_option(cfg, option, rule, example)
     check_curriculum_mode(cfg)
+    check_synthetic(cfg)
+    check_precision(cfg)
+    check_training_length(cfg)
+    check_token_limits(cfg)
     check_cutoffs(cfg)
     check_mining_window(cfg)
     for node in ("stage", "stage2"):

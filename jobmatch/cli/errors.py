@@ -14,13 +14,16 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import pathlib
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
+import hydra
 from hydra.errors import HydraException
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -31,6 +34,8 @@ FULL_ERROR_VAR = "HYDRA_FULL_ERROR"
 USER_ERRORS: tuple[type[BaseException], ...] = (UserError, FileNotFoundError, FileExistsError, MissingMandatoryValue)
 # Hydra's and OmegaConf's errors while composing the config (before the task runs): one line too.
 CONFIG_ERRORS: tuple[type[BaseException], ...] = (HydraException, OmegaConfBaseException)
+# Where the code of Hydra's job set-up (run directory, log handlers, saved config) lives.
+SETUP_CODE = (*(os.path.dirname(module.__file__ or "") + os.sep for module in (hydra, logging)), pathlib.__file__)
 USER_STATUS = 2
 BUG_STATUS = 1
 
@@ -108,8 +113,29 @@ def report(error: Exception) -> None:
     composing = task_frames is None  # no run_job frame: the task never started
     if isinstance(error, USER_ERRORS) or (composing and isinstance(error, CONFIG_ERRORS)):
         exit_with(str(error))
+    setup = None if composing else job_setup_problem(error, task_frames)
+    if setup:
+        exit_with(setup)
     traceback.print_exception(type(error), error, error.__traceback__ if composing else task_frames)
     raise SystemExit(BUG_STATUS)
+
+
+def job_setup_problem(error: BaseException, task_frames: TracebackType | None) -> str | None:
+    """One line for an OS error of Hydra's job set-up, before the task ran: its run directory cannot be
+    created or its log file opened (a read-only or full disk, a file in the way). ``None`` otherwise.
+
+    Hydra's ``run_job`` calls the task itself; an error whose first frame below ``run_job`` is Hydra's,
+    ``pathlib``'s or ``logging``'s came from the set-up, not from the task."""
+    if task_frames is None or not task_frames.tb_frame.f_code.co_filename.startswith(SETUP_CODE):
+        return None
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    why = cause.strerror or type(cause).__name__
+    return (f"{cause.filename or 'the run directory'}: cannot write the run directory or its log file ({why}); "
+            "fix: set paths.run_dir (or paths.output_dir) to a folder you can write")
 
 
 def _after_run_job(tb: TracebackType | None) -> TracebackType | None:

@@ -3,6 +3,7 @@
 Layout (``INDEX``)::
 
     manifest.json            IndexManifest: model fingerprint, corpus fingerprint, count, dim, files, checksums
+                             (of the data files, and of the manifest's own fields)
     vectors-<gen>.faiss      the FAISS index (row i = talent i)
     talents-<gen>.arrow      the talents in row order as a text store (id, text, source line), memory-mapped:
                              ``rank`` reads the texts of the talents it shows, by row, and nothing else
@@ -11,8 +12,10 @@ Layout (``INDEX``)::
 
 Every save writes a new generation of the two data files (streamed to disk), then replaces
 ``manifest.json`` atomically (the commit), then deletes the older generation and ``.work``. An
-interrupted build or append therefore leaves the previous index intact; checksums in the manifest
-catch corrupt files.
+interrupted build or append therefore leaves the previous index intact (a killed or out-of-space write
+leaves at most temporary files and an uncommitted generation, which the next save replaces; an
+out-of-space write removes its own files and stops in one line); checksums in the manifest catch corrupt
+data files, and the manifest's own checksum a damaged manifest.
 """
 
 from __future__ import annotations
@@ -36,13 +39,15 @@ from jobmatch.data.text_store import TextStore, take_rows, write_store
 from jobmatch.retrieval.search import search
 from jobmatch.retrieval.shards import file_sha256
 from jobmatch.serving.errors import IndexStoreError, ModelMismatchError
+from jobmatch.utils.atomic import TEMP_SUFFIX, WriteError, atomic_write, write_problem
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 WORK_DIR = ".work"
 FORMAT = "jobmatch-index"
-VERSION = 2
+VERSION = 3  # 3: the manifest carries its own checksum (manifest_sha256); 2 (memory-mapped talents) is still read
+OLDEST_READ = 2
 ROWS_PER_BATCH = 4096
 
 
@@ -51,13 +56,19 @@ def utc_now() -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary sibling, flush it to disk, then rename it to ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
+    """Write ``data`` to a temporary sibling, flush it to disk, then rename it to ``path``.
+
+    Raises:
+        WriteError: a full disk or another OS error (one line; ``path`` keeps its previous content).
+    """
+    with atomic_write(path, "index file") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+
+
+def manifest_checksum(fields: dict[str, Any]) -> str:
+    """sha256 of a manifest's fields (all but ``manifest_sha256``), as canonical JSON."""
+    body = {k: v for k, v in fields.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 class CorpusDigest:
@@ -108,6 +119,7 @@ class IndexManifest:
     sources: list[dict[str, Any]] = field(default_factory=list)
     format: str = FORMAT
     version: int = VERSION
+    manifest_sha256: str = ""
 
 
 class TalentIndex:
@@ -207,6 +219,34 @@ def save_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[st
     index at ``folder`` (see the module docstring); returns the committed manifest."""
     generation = max(prepare_folder(folder), manifest.generation) + 1
     vectors_file, talents_file = f"vectors-{generation:06d}.faiss", f"talents-{generation:06d}.arrow"
+    try:
+        manifest = _write_generation(folder, index, talents, manifest, generation, vectors_file, talents_file)
+    except BaseException as error:  # uncommitted: the generation's data files would only be clutter
+        if not _commits(folder / MANIFEST_NAME, vectors_file):
+            for name in (vectors_file, talents_file, vectors_file + ".tmp"):
+                (folder / name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            where = Path(error.filename) if error.filename else folder
+            raise WriteError(write_problem(where, "index", error)) from None
+        raise
+    keep = {MANIFEST_NAME, vectors_file, talents_file}
+    for path in folder.iterdir():
+        if _is_index_file(path.name) and path.name not in keep:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return manifest
+
+
+def _commits(manifest_path: Path, vectors_file: str) -> bool:
+    """Whether the manifest on disk names ``vectors_file`` (an interrupt after the manifest's rename)."""
+    try:
+        return json.loads(manifest_path.read_text(encoding="utf-8")).get("vectors_file") == vectors_file
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _write_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[str, str, int]],
+                      manifest: IndexManifest, generation: int, vectors_file: str, talents_file: str) -> IndexManifest:
+    """The data files of ``generation``, then its manifest (the commit); returns the committed manifest."""
     tmp = folder / (vectors_file + ".tmp")
     faiss.write_index(index, str(tmp))  # streamed: no serialised copy of the vectors in memory
     with tmp.open("rb+") as handle:
@@ -227,11 +267,8 @@ def save_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[st
         manifest, generation=generation, count=int(index.ntotal), vectors_file=vectors_file, talents_file=talents_file,
         vectors_sha256=file_sha256(folder / vectors_file), talents_sha256=file_sha256(folder / talents_file),
         corpus_fingerprint=digest.hexdigest(), sources=list(manifest.sources), version=VERSION)
+    manifest.manifest_sha256 = manifest_checksum(dataclasses.asdict(manifest))
     _atomic_write(folder / MANIFEST_NAME, (json.dumps(dataclasses.asdict(manifest), indent=2) + "\n").encode("utf-8"))
-    keep = {MANIFEST_NAME, vectors_file, talents_file}
-    for path in folder.iterdir():
-        if _is_index_file(path.name) and path.name not in keep:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
     return manifest
 
 
@@ -246,7 +283,8 @@ def new_manifest(*, model_fingerprint: str, model_path: str, max_passage_length:
 
 def _is_index_file(name: str) -> bool:
     """Data files of some generation, the work folder, or temporaries of an interrupted write."""
-    return name.startswith(("vectors-", "talents-")) or name.endswith(".tmp") or name == WORK_DIR
+    return (name.startswith(("vectors-", "talents-")) or name.endswith(".tmp") or name == WORK_DIR
+            or (name.startswith(f".{MANIFEST_NAME}.") and name.endswith(TEMP_SUFFIX)))
 
 
 def _checked(path: Path, sha256: str) -> Path:
@@ -277,10 +315,12 @@ def read_index_manifest(folder: str | Path) -> IndexManifest:
         raise IndexStoreError(f"{path}: corrupt (not valid JSON: {err}); rebuild the index") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise IndexStoreError(f"{path}: not a jobmatch index manifest (format should be '{FORMAT}')")
-    version = int(obj.get("version", 0))
+    version = obj.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise IndexStoreError(f"{path}: corrupt (format version {version!r}); rebuild the index")
     if version > VERSION:
         raise IndexStoreError(f"{path}: index format version {obj['version']} is newer than this jobmatch reads")
-    if version < VERSION:
+    if version < OLDEST_READ:
         raise IndexStoreError(f"{path}: index format version {version} keeps talents as JSONL; rebuild the index "
                               "(python -m jobmatch.index ... append=false) to get the memory-mapped format")
     names = {f.name for f in dataclasses.fields(IndexManifest)}
@@ -288,7 +328,29 @@ def read_index_manifest(folder: str | Path) -> IndexManifest:
     missing = [key for key in required if not obj.get(key) and obj.get(key) != 0]
     if missing:
         raise IndexStoreError(f"{path}: incomplete manifest (missing {missing}); rebuild the index")
-    try:
-        return IndexManifest(**{k: v for k, v in obj.items() if k in names})
-    except TypeError as err:
-        raise IndexStoreError(f"{path}: incomplete manifest ({err}); rebuild the index") from None
+    if version >= 3 and obj.get("manifest_sha256") != manifest_checksum(obj):
+        raise IndexStoreError(f"{path}: corrupt (its fields do not match its own checksum); rebuild the index")
+    wrong = _mistyped_field(obj)
+    if wrong:
+        raise IndexStoreError(f"{path}: corrupt ({wrong}); rebuild the index")
+    return IndexManifest(**{k: v for k, v in obj.items() if k in names})
+
+
+FIELD_TYPES: dict[str, type] = {
+    "dim": int, "count": int, "generation": int, "max_passage_length": int, "sources": list,
+    **{name: str for name in ("model_fingerprint", "model_path", "kind", "corpus_fingerprint", "created", "updated",
+                              "vectors_file", "talents_file", "vectors_sha256", "talents_sha256")},
+}
+
+
+def _mistyped_field(obj: dict[str, Any]) -> str | None:
+    """``field: expected T, found V`` for the first manifest field of the wrong type, or a data file name that
+    is not a plain name inside the index folder; ``None`` when every field is well-formed."""
+    for name, kind in FIELD_TYPES.items():
+        value = obj.get(name)
+        if name in obj and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"{name}: expected {kind.__name__}, found {value!r}"
+    for name in ("vectors_file", "talents_file"):
+        if Path(obj[name]).name != obj[name] or not obj[name].startswith(("vectors-", "talents-")):
+            return f"{name}: {obj[name]!r} is not a data file name of an index"
+    return None

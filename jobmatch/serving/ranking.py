@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jobmatch.data.readers import DataFormatError, read_utf8
+from jobmatch.data.readers import DataFormatError, decode_utf8, read_utf8
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import encode_texts
 from jobmatch.serving.errors import InputError
@@ -108,7 +108,7 @@ def read_jds(jd: str) -> list[JD]:
         DataFormatError: a bad line of a JD file (``FILE:LINE: problem``).
     """
     if jd == "-":
-        return _jds_from_lines(_lines(sys.stdin.read()), "<stdin>")
+        return _jds_from_lines(_lines(decode_utf8(sys.stdin.buffer.read(), "<stdin>")), "<stdin>")
     text = str(jd).strip()
     if not text:
         raise InputError("jd is empty: give a job description text, a file (one JD per line, or JSONL with "

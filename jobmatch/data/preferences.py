@@ -11,9 +11,11 @@ import torch
 from torch.utils.data import Dataset
 
 from jobmatch.data.collate import PreferenceBatch, distinct, pad_tokens
-from jobmatch.data.datasets import TextTable
+from jobmatch.data.interning import TextInterner
+from jobmatch.data.pair_rows import PassageSpace
 from jobmatch.data.readers import OnError, read_preferences
 from jobmatch.data.records import PreferenceRecord
+from jobmatch.data.token_store import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -104,46 +106,47 @@ def load_preference_splits(
     return splits
 
 
+def preference_rows(records: Sequence[PreferenceRecord], queries: TextInterner, passages: PassageSpace) -> np.ndarray:
+    """[P, 3] rows of each pair's JD (in ``queries``), chosen and rejected talent (in ``passages``), interning texts."""
+    return np.array(
+        [[queries.add(r.query), passages.add(r.chosen), passages.add(r.rejected)] for r in records], dtype=np.int64
+    ).reshape(-1, 3)
+
+
 class PreferenceDataset(Dataset):
-    """Judged pairs as rows of the shared text tables; item = (query ids, chosen ids, rejected ids, index).
+    """Judged pairs as rows [P, 3] (JD, chosen, rejected) into token stores; item = (query ids, chosen ids,
+    rejected ids, index), int32 ids.
 
     ``index`` is the pair's global index (``first_index`` + position), the key of the reference
     scores. Items may be addressed by ``(index, epoch)`` as :class:`EpochSampler` yields them.
     """
 
-    def __init__(
-        self, records: Sequence[PreferenceRecord], queries: TextTable, passages: TextTable, *, first_index: int = 0
-    ) -> None:
-        self.records = list(records)
+    def __init__(self, rows: np.ndarray, queries: TokenSource, passages: TokenSource, *, first_index: int = 0) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, 3)  # [P, 3]
         self.first_index = first_index
-        self.rows = np.array(
-            [[queries.add(r.query), passages.add(r.chosen), passages.add(r.rejected)] for r in self.records],
-            dtype=np.int64,
-        ).reshape(-1, 3)  # [P, 3]
         self.queries, self.passages = queries, passages
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.rows)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[list[int], list[int], list[int], int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         index = key[0] if isinstance(key, tuple) else key
-        query, chosen, rejected = self.rows[index]
-        return (self.queries.ids[query], self.passages.ids[chosen], self.passages.ids[rejected],
-                self.first_index + int(index))
+        query, chosen, rejected = self.rows[index].tolist()
+        talents = self.passages.rows([chosen, rejected])
+        return self.queries.rows([query])[0], talents[0], talents[1], self.first_index + int(index)
 
 
 class PreferenceCollator:
     """Collate ``(query, chosen, rejected, index)`` examples into a :class:`PreferenceBatch` holding each
-    distinct JD and talent once (``unique=False``: one row per pair and role, the naive path)."""
+    distinct JD and talent once."""
 
-    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1, unique: bool = True) -> None:
+    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1) -> None:
         self.pad = {"pad_id": pad_id, "side": side, "multiple_of": multiple_of}
-        self.unique = unique
 
-    def __call__(self, examples: Sequence[tuple[list[int], list[int], list[int], int]]) -> PreferenceBatch:
+    def __call__(self, examples: Sequence[tuple]) -> PreferenceBatch:
         batch = len(examples)
-        queries, query_index = distinct([e[0] for e in examples], self.unique)
-        talents, talent_index = distinct([e[1] for e in examples] + [e[2] for e in examples], self.unique)
+        queries, query_index = distinct([e[0] for e in examples])
+        talents, talent_index = distinct([e[1] for e in examples] + [e[2] for e in examples])
         rows = torch.tensor(talent_index, dtype=torch.long)  # [2B]: chosen rows, then rejected rows
         return PreferenceBatch(
             queries=pad_tokens(queries, **self.pad),  # [Uq, Lq]

@@ -43,6 +43,28 @@ class ContrastiveRecord:
         out.update(self.extra)
         return out
 
+    @property
+    def jd_key(self) -> str:
+        """What groups rows of one JD: the query text without surrounding spaces."""
+        return self.query.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ContrastiveRow:
+    """A contrastive record by reference: its texts are rows of two text stores (JDs, talents).
+
+    ``query``: the JD's row in the query store; ``positives``/``negatives``: talent rows in the passage
+    store; ``jd_key``: a digest of the query text without surrounding spaces (groups rows of one JD);
+    ``query_id``/``positive_ids``: the file's ids, when given (retrieval matches positives by them).
+    """
+
+    query: int
+    positives: tuple[int, ...]
+    negatives: tuple[int, ...]
+    jd_key: bytes
+    query_id: str | None = None
+    positive_ids: tuple[str, ...] | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class PreferenceRecord:

@@ -83,6 +83,8 @@ class PairDataModule(L.LightningDataModule):
             epoch, every pair once), so that each JD is encoded once for all its pairs in the batch.
         cache_dir: where the corpus's text store and the token stores are cached (the tasks pass
             ``paths.cache_dir``; None: a scratch folder removed when the process exits).
+        write_texts: read by the tasks that write files (mined rounds): talents by corpus id (False) or texts
+            inline (the reference format); the DataModule reads both kinds of rows either way.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class PairDataModule(L.LightningDataModule):
         min_confidence: float | None = None,
         group_pairs_by_query: bool = True,
         cache_dir: str | None = None,
+        write_texts: bool = False,
     ) -> None:
         super().__init__()
         self.model_cfg = dict(model)
@@ -143,6 +146,7 @@ class PairDataModule(L.LightningDataModule):
         self.preferences: PreferenceSplits | None = None
         self.group_pairs_by_query = group_pairs_by_query
         self.cache_dir = cache_or_scratch(cache_dir)
+        self.write_texts = write_texts
         self._corpus: Corpus | None = None
 
     def _spaces(self) -> PassageSpace:

@@ -6,7 +6,7 @@ from the file are kept in ``extra`` so that a read -> write round trip loses not
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Preferred = Literal["A", "B"]
@@ -29,13 +29,22 @@ class ContrastiveRecord:
     negative_rounds: tuple[int, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def is_id_row(self) -> bool:
+        """Whether the talents are given by id only (``positive_ids``/``negative_ids`` into a corpus file)."""
+        return not self.positives and bool(self.positive_ids)
+
+    def by_id(self) -> ContrastiveRecord:
+        """The same row with its talents by id only (texts dropped); itself when an id is missing."""
+        if self.positive_ids is None or (self.negatives and self.negative_ids is None):
+            return self
+        return replace(self, positives=(), negatives=(), negative_ids=self.negative_ids or ())
+
     def to_json(self) -> dict[str, Any]:
-        """The reference JSON object (plus the optional ids and any extra keys)."""
-        out: dict[str, Any] = {
-            "query": self.query,
-            "positives": list(self.positives),
-            "negatives": list(self.negatives),
-        }
+        """The reference JSON object (plus the optional ids and any extra keys); an id row has no text lists."""
+        out: dict[str, Any] = {"query": self.query}
+        if not self.is_id_row:
+            out.update(positives=list(self.positives), negatives=list(self.negatives))
         for key in ("query_id", "positive_ids", "negative_ids", "negative_rounds"):
             value = getattr(self, key)
             if value is not None:

@@ -179,3 +179,33 @@ def test_id_row_errors_name_file_and_line(tmp_path: Path, tiny_data: Path) -> No
         datamodule(broken, tmp_path / "x", corpus_file=str(corpus))
     with pytest.raises(DataFormatError, match=r"train_ids.jsonl:1: .*no corpus file"):
         datamodule(train, tmp_path / "y")
+
+
+def test_preference_id_rows_give_the_batches_of_text_rows(tmp_path: Path) -> None:
+    from tests.helpers import FIXTURES
+
+    pairs = FIXTURES / "preferences_tiny.jsonl"
+    rows = [json.loads(line) for line in pairs.read_text().splitlines()]
+    texts = list(dict.fromkeys(t for r in rows for t in (r["passage1"], r["passage2"])))
+    index = {t: f"t{i}" for i, t in enumerate(texts)}
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": cid, "text": t}) + "\n" for t, cid in index.items()))
+    by_id = tmp_path / "pairs_ids.jsonl"
+    by_id.write_text("".join(json.dumps({"query": r["query"], "passage_id1": index[r["passage1"]],
+                                         "passage_id2": index[r["passage2"]], "preferred": r["preferred"]}) + "\n"
+                             for r in rows))
+
+    def preference_dm(path: Path, name: str, **kwargs: Any) -> PairDataModule:
+        dm = PairDataModule(model=model_cfg(), mode="preference", preference_train_file=str(path),
+                            cache_dir=str(tmp_path / name), batch_size=4, **kwargs)
+        dm.setup("fit")
+        return dm
+
+    a, b = preference_dm(pairs, "a"), preference_dm(by_id, "b", corpus_file=str(corpus))
+    assert [(r.chosen, r.rejected) for r in a.preference_records()] == [
+        (r.chosen, r.rejected) for r in b.preference_records()]
+    for x, y in zip(a.train_dataloader(), b.train_dataloader(), strict=True):
+        assert torch.equal(x.talents.input_ids, y.talents.input_ids) and torch.equal(x.index, y.index)
+    assert "passage1" not in b.preference_records()[0].by_id().to_json()
+    with pytest.raises(DataFormatError, match="no corpus file"):
+        preference_dm(by_id, "c")

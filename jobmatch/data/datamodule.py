@@ -218,10 +218,11 @@ class PairDataModule(L.LightningDataModule):
         if not train_file:
             raise ValueError("data.preference_train_file is not set: pass data.preference_train_file=PATH "
                              "(judged pairs from `python -m jobmatch.annotate`)")
+        passages = self._spaces()  # opens the corpus file: id rows name its talents
         self.preferences = load_preference_splits(
-            train_file, val_file, test_file, on_error=self.on_error, **self.preference_split  # type: ignore[arg-type]
+            train_file, val_file, test_file, on_error=self.on_error, corpus=self._corpus,
+            **self.preference_split,  # type: ignore[arg-type]
         )
-        passages = self._spaces()
         assert self._queries is not None
         pair_rows = [preference_rows(records, self._queries, passages)
                      for records in (self.preferences.train, self.preferences.val)]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from jobmatch.data.collate import PreferenceBatch, distinct, pad_tokens
+from jobmatch.data.corpus import Corpus
 from jobmatch.data.interning import TextInterner
 from jobmatch.data.pair_rows import PassageSpace
-from jobmatch.data.readers import OnError, read_preferences
+from jobmatch.data.readers import DataFormatError, OnError, read_preferences
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.token_store import TokenSource
 
@@ -78,6 +79,27 @@ def filter_confidence(records: Sequence[PreferenceRecord], min_confidence: float
     return kept
 
 
+def resolve_texts(records: list[PreferenceRecord], corpus: Corpus | None, path: str) -> list[PreferenceRecord]:
+    """``records`` with the talent texts of id rows read from ``corpus`` (one join; each text read once)."""
+    pending = [i for i, r in enumerate(records) if r.is_id_row]
+    if not pending:
+        return records
+    if corpus is None:
+        raise DataFormatError(path, 0, "this file names talents by id (passage_id1/2) but there is no corpus file: "
+                                       "pass data.corpus_file=PATH")
+    ids = sorted({cid for i in pending for cid in (records[i].passage_id1, records[i].passage_id2)})  # type: ignore[misc]
+    positions = corpus.positions(ids)
+    if (positions < 0).any():
+        missing = ids[int(np.flatnonzero(positions < 0)[0])]
+        raise DataFormatError(path, 0, f"talent id '{missing}' is not in the corpus file")
+    text_of = dict(zip(ids, corpus.texts(positions), strict=True))
+    out = list(records)
+    for i in pending:
+        r = records[i]
+        out[i] = replace(r, passage1=text_of[r.passage_id1], passage2=text_of[r.passage_id2])  # type: ignore[index]
+    return out
+
+
 def load_preference_splits(
     train_file: str,
     val_file: str | None = None,
@@ -88,15 +110,21 @@ def load_preference_splits(
     seed: int = 0,
     min_confidence: float | None = None,
     on_error: OnError = "raise",
+    corpus: Corpus | None = None,
 ) -> PreferenceSplits:
-    """Read the preference files; hold out by JD whichever of val/test has no file of its own.
+    """Read the preference files (text rows or id rows into ``corpus``); hold out by JD whichever of val/test has
+    no file of its own.
 
     ``min_confidence`` filters the training pairs only: validation and test keep every judged pair
     (the test report breaks alignment down by confidence instead).
     """
-    train = read_preferences(train_file, on_error=on_error)
-    val = read_preferences(val_file, on_error=on_error) if val_file else None
-    test = read_preferences(test_file, on_error=on_error) if test_file else None
+
+    def read(path: str) -> list[PreferenceRecord]:
+        return resolve_texts(read_preferences(path, on_error=on_error), corpus, path)
+
+    train = read(train_file)
+    val = read(val_file) if val_file else None
+    test = read(test_file) if test_file else None
     fractions = [0.0 if test is not None else test_fraction, 0.0 if val is not None else val_fraction]
     held_test, held_val, train = split_by_jd(train, fractions, seed)
     splits = PreferenceSplits(train=filter_confidence(train, min_confidence),

@@ -143,10 +143,17 @@ def _id(obj: dict[str, Any], key: str) -> str | None:
 
 
 def preference_from_json(obj: dict[str, Any]) -> PreferenceRecord:
-    """Build a :class:`PreferenceRecord` from a parsed line; raises ``_LineProblem``."""
+    """Build a :class:`PreferenceRecord` from a parsed line; raises ``_LineProblem``. An id row names its talents
+    by ``passage_id1``/``passage_id2`` only (no ``passage1``/``passage2``): its texts are then empty until
+    :func:`jobmatch.data.preferences.resolve_texts` reads them from the corpus."""
     query = _text(obj, "query")
-    passage1 = _text(obj, "passage1")
-    passage2 = _text(obj, "passage2")
+    if "passage1" not in obj and "passage2" not in obj and "passage_id1" in obj:  # an id row: corpus talents
+        if _id(obj, "passage_id1") is None or _id(obj, "passage_id2") is None:
+            raise _LineProblem("an id row needs 'passage_id1' and 'passage_id2'")
+        passage1 = passage2 = ""
+    else:
+        passage1 = _text(obj, "passage1")
+        passage2 = _text(obj, "passage2")
     if "preferred" not in obj:
         raise _LineProblem("missing key 'preferred'")
     preferred = obj["preferred"]

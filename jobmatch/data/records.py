@@ -94,6 +94,15 @@ class PreferenceRecord:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
+    def is_id_row(self) -> bool:
+        """Whether the talents are given by id only (``passage_id1``/``passage_id2`` into a corpus file)."""
+        return not self.passage1 and not self.passage2 and bool(self.passage_id1 and self.passage_id2)
+
+    def by_id(self) -> PreferenceRecord:
+        """The same pair with its talents by id only (texts dropped); itself when an id is missing."""
+        return replace(self, passage1="", passage2="") if self.passage_id1 and self.passage_id2 else self
+
+    @property
     def chosen(self) -> str:
         """The judge-preferred talent text."""
         return self.passage1 if self.preferred == "A" else self.passage2
@@ -104,13 +113,11 @@ class PreferenceRecord:
         return self.passage2 if self.preferred == "A" else self.passage1
 
     def to_json(self) -> dict[str, Any]:
-        """The reference JSON object; ``None`` fields are left out."""
-        out: dict[str, Any] = {
-            "query": self.query,
-            "passage1": self.passage1,
-            "passage2": self.passage2,
-            "preferred": self.preferred,
-        }
+        """The reference JSON object; ``None`` fields are left out, and an id row's (empty) talent texts."""
+        out: dict[str, Any] = {"query": self.query}
+        if not self.is_id_row:
+            out.update(passage1=self.passage1, passage2=self.passage2)
+        out["preferred"] = self.preferred
         for key in (
             "confidence_score",
             "query_id",

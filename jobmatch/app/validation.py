@@ -91,6 +91,8 @@ OTHER_RULES: list[tuple[str, Rule, str]] = [
     ("annotate.splits", Subset(("train", "val", "test"), min_len=1), "[train,val,test]"),
     ("annotate.top_k", Num(low=2, integer=True), "100"),
     ("annotate.pairs_per_query", Num(low=1, integer=True), "10"),
+    ("annotate.test_pairs_per_query", Num(low=1, integer=True, nullable=True), "20"),
+    ("annotate.min_success", RATIO, "0.9"),
     ("annotate.sampler", Choice(SAMPLERS), "uniform"),
     ("curriculum.rounds", Num(low=0, integer=True), "2"),
     ("curriculum.init", Choice(("previous", "base")), "previous"),

@@ -32,12 +32,15 @@ def _delta(results: dict[str, Any], key: str) -> str:
     return f"{value:+.4f}{interval}"
 
 
-def pipeline_table(results: dict[str, Any], stage2_name: str) -> str:
+def pipeline_table(results: dict[str, Any], stage2_name: str, stage1_last: bool = False) -> str:
     """Markdown: nDCG@20, Recall@100 and alignment (with the judge's ceiling and the model's intent agreement)
-    for the baselines, stage 1 and stage 2; ``test_ood/`` rows when an out-of-distribution split was evaluated."""
+    for the baselines, stage 1 and stage 2; ``test_ood/`` rows when an out-of-distribution split was evaluated.
+    ``stage1_last``: stage 1 never validated, its row is its ``last.ckpt``."""
     lines = ["| model | nDCG@20 | Recall@100 | alignment | judge ceiling | intent |", "|---|---|---|---|---|---|"]
     for name, ndcg, recall, prefix in ROWS:
         label = name.format(stage2=stage2_name)
+        if stage1_last and prefix == "stage1/":
+            label = f"{label[:-1]}, last.ckpt: never validated)"
         aligned = [_fmt(results.get(prefix + key)) if prefix else "—" for key in ALIGNMENT]
         lines.append(f"| {label} | {_fmt(results.get(ndcg))} | {_fmt(results.get(recall))} | " + " | ".join(aligned)
                      + " |")
@@ -59,10 +62,11 @@ def kept_and_gained(results: dict[str, Any]) -> tuple[float, float] | None:
     return end / start, gain
 
 
-def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, float] | None = None) -> list[str]:
+def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, float] | None = None,
+                  stage1_last: bool = False) -> list[str]:
     """In words: how much nDCG@20 stage 2 keeps and how much alignment it gains (Δ intervals are paired bootstrap
     95% over test JDs); with ``lines`` (``alignment_gain``, ``ndcg_kept``: an acceptance line, e.g. the demo's),
-    whether each is met and by what margin."""
+    whether each is met and by what margin. ``stage1_last``: stage 1 is its never-validated ``last.ckpt``."""
     found = kept_and_gained(results)
     if found is None:
         return []
@@ -71,7 +75,8 @@ def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, fl
     known = isinstance(low, float) and isinstance(high, float)
     interval = f" (paired 95% CI [{low:+.4f}, {high:+.4f}])" if known else ""
     pairs = results.get("annotate/test_pairs")
-    out = [f"{stage2_name} keeps {100 * kept:.1f}% of stage-1 test nDCG@20 and changes alignment by {gain:+.4f}"
+    stage1 = "stage-1 (its last.ckpt, never validated)" if stage1_last else "stage-1"
+    out = [f"{stage2_name} keeps {100 * kept:.1f}% of {stage1} test nDCG@20 and changes alignment by {gain:+.4f}"
            f"{interval}" + (f" on {pairs} judged test pairs." if pairs else ".")]
     checks = []
     if lines and lines.get("alignment_gain") is not None:
@@ -113,10 +118,14 @@ def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path
 
 
 def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str,
-                          lines: dict[str, float] | None = None) -> str:
+                          lines: dict[str, float] | None = None, notes: dict[str, str] | None = None) -> str:
     """Write ``report.md`` (table, what stage 2 kept and gained against the acceptance ``lines``, plot, and the
-    fairness block when the models were audited) into ``root``; return the text to print."""
-    table = "\n\n".join([pipeline_table(results, stage2_name), *summary_lines(results, stage2_name, lines)])
+    fairness block when the models were audited) into ``root``; return the text to print. ``notes``
+    (``stage1``, ``stage2``): a stage whose figures are not of its best checkpoint, and why, said under the table."""
+    notes = notes or {}
+    last = "stage1" in notes
+    table = "\n\n".join([pipeline_table(results, stage2_name, last), *summary_lines(results, stage2_name, lines, last),
+                          *notes.values()])
     audited = {"stage 1": {k.removeprefix("stage1/"): v for k, v in results.items() if k.startswith("stage1/audit/")},
                stage2_name: {k: v for k, v in results.items() if k.startswith("audit/")}}
     delta = {k.removeprefix("delta/"): v for k, v in results.items() if k.startswith("delta/audit/")}

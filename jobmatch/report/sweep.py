@@ -1,8 +1,9 @@
 """Collect ``results.json`` of many runs (a multirun directory, a glob) into tables and figures.
 
 Each run is labelled by its resolved ``config.yaml``: the method (``stage.name``), the learning
-rate (``stage.optim.lr``) and the seed. Runs without results are listed as missing or failed,
-never a crash.
+rate (``stage.optim.lr``) and the seed; a pipeline's own directory, whose results are its stage 2's, by
+``stage2`` (its step directories below it are not runs of their own). Runs without results are listed
+as missing or failed, never a crash.
 """
 
 from __future__ import annotations
@@ -36,12 +37,18 @@ class Run:
     status: str = "ok"
 
 
+def is_pipeline_root(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a pipeline's own directory (its steps started below it); a step's directory, a
+    stage-1 training run inside a pipeline included, is not."""
+    return (run_dir / "stage1" / "step.json").exists() and (run_dir / "config.yaml").exists()
+
+
 def _labels(run_dir: Path) -> tuple[str, float | None, int | None]:
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         return run_dir.name, None, None
     cfg = yaml.safe_load(cfg_path.read_text()) or {}
-    stage = cfg.get("stage") or {}
+    stage = cfg.get("stage2" if is_pipeline_root(run_dir) and cfg.get("stage2") else "stage") or {}
     lr = (stage.get("optim") or {}).get("lr")
     return str(stage.get("name", run_dir.name)), float(lr) if lr is not None else None, cfg.get("seed")
 
@@ -54,6 +61,8 @@ def collect_runs(patterns: list[str]) -> list[Run]:
             path = Path(match)
             candidates = [path] if (path / "config.yaml").exists() else [p.parent for p in path.rglob("config.yaml")]
             dirs.update(c for c in candidates if ".hydra" not in c.parts)
+    roots = {d for d in dirs if is_pipeline_root(d)}
+    dirs = {d for d in dirs if not any(root in d.parents for root in roots)}  # a pipeline's steps: in its row
     runs = []
     for run_dir in sorted(dirs):
         method, lr, seed = _labels(run_dir)

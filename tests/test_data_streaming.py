@@ -209,3 +209,21 @@ def test_preference_id_rows_give_the_batches_of_text_rows(tmp_path: Path) -> Non
     assert "passage1" not in b.preference_records()[0].by_id().to_json()
     with pytest.raises(DataFormatError, match="no corpus file"):
         preference_dm(by_id, "c")
+
+
+def test_id_rows_export_to_the_reference_format(tmp_path: Path, tiny_data: Path, capsys) -> None:
+    from jobmatch.data.inline import main
+
+    corpus, train = id_files(tiny_data, tmp_path)
+    out = tmp_path / "texts.jsonl"
+    assert main(["--corpus", str(corpus), "--rows", str(train), "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    back, original = read_contrastive(out), read_contrastive(tiny_data)
+    assert [(r.query, r.positives, r.negatives) for r in back] == [
+        (r.query, r.positives, r.negatives) for r in original]
+    assert back[0].positive_ids and not back[0].is_id_row
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"query": "jd", "positive_ids": ["nobody"], "negative_ids": []}) + "\n")
+    assert main(["--corpus", str(corpus), "--rows", str(bad), "--out", str(tmp_path / "x.jsonl"),
+                 "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert "'nobody' is not in the corpus" in capsys.readouterr().err.splitlines()[-1]

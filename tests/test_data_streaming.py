@@ -227,3 +227,17 @@ def test_id_rows_export_to_the_reference_format(tmp_path: Path, tiny_data: Path,
     assert main(["--corpus", str(corpus), "--rows", str(bad), "--out", str(tmp_path / "x.jsonl"),
                  "--cache-dir", str(tmp_path / "cache")]) == 2
     assert "'nobody' is not in the corpus" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_validation_set_equals_the_in_memory_path(tmp_path: Path, tiny_data: Path) -> None:
+    from jobmatch.data.retrieval_set import build_retrieval_set
+
+    dm = datamodule(tiny_data, tmp_path)
+    train, val = split_holdout(read_contrastive(tiny_data), SETTINGS["val_fraction"], SETTINGS["seed"])
+    expected = build_retrieval_set(val, None, train, cache_dir=tmp_path / "ref")
+    got = dm.val_retrieval
+    assert got is not None
+    assert got.queries == expected.queries and got.qrels == expected.qrels
+    assert got.corpus.ids == expected.corpus.ids and list(got.corpus.values()) == list(expected.corpus.values())
+    test = dm.retrieval_set(val)  # records read later (a test file): their passages, then the training rows'
+    assert test.corpus.ids == expected.corpus.ids and list(test.corpus.values()) == list(expected.corpus.values())

@@ -239,5 +239,5 @@ def test_validation_set_equals_the_in_memory_path(tmp_path: Path, tiny_data: Pat
     assert got is not None
     assert got.queries == expected.queries and got.qrels == expected.qrels
     assert got.corpus.ids == expected.corpus.ids and list(got.corpus.values()) == list(expected.corpus.values())
-    test = dm.retrieval_set(val)  # records read later (a test file): their passages, then the training rows'
+    test = dm.retrieval_set(val)  # records read later (a test file): their passages, then the training rows
     assert test.corpus.ids == expected.corpus.ids and list(test.corpus.values()) == list(expected.corpus.values())

@@ -66,6 +66,9 @@ def build_retrieval_set(
         queries[qid] = record.query
         found = list(record.positive_ids) if ok else [  # type: ignore[arg-type]
             ids[by_text[t]] if t in by_text else None for t in record.positives]
+        if record.is_id_row and not ok:
+            raise ValueError(f"query {qid}: its talents are named by id ({record.positive_ids[0]}, ...) but the corpus "  # type: ignore[index]
+                             "does not hold them: set data.corpus_file to the corpus they refer to")
         if not found or any(pid is None for pid in found):
             raise ValueError(f"query {qid}: a positive is not in the corpus")
         qrels[qid] = {str(pid): 1 for pid in found}

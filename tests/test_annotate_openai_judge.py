@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from experiments.benchmarks.judge_server import FakeChatServer
 from jobmatch.annotate.credentials import MissingApiKeyError
 from jobmatch.annotate.openai_judge import JudgeRequestError, OpenAIJudge
-from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.judgement import Judge
 
 JD = "Postdoc in computational neuroscience, Lyon: spiking network models and calcium imaging."

@@ -82,7 +82,7 @@ def test_batches_equal_the_in_memory_path(tmp_path: Path, tiny_data: Path, epoch
 
 
 def test_stage1_loss_equals_the_in_memory_path(tmp_path: Path, tiny_data: Path) -> None:
-    from jobmatch.bench.unique_texts import cpu_trainer
+    from experiments.benchmarks.unique_texts import cpu_trainer
     from jobmatch.modules.contrastive import ContrastiveModule
 
     dm = datamodule(tiny_data, tmp_path)

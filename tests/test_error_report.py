@@ -9,8 +9,8 @@ import hydra
 import pytest
 from omegaconf import DictConfig
 
-from jobmatch.app.error_report import hydra_command, one_line
 from jobmatch.app.run_dir import task_wrapper
+from jobmatch.cli.errors import fold_lines, hydra_command
 from jobmatch.errors import ConfigError
 from tests.helpers import CONF, FIXTURES, ROOT
 
@@ -53,10 +53,10 @@ def fails_with_a_bug(cfg: DictConfig) -> dict:
     raise RuntimeError("boom")
 
 
-def test_one_line_folds_hydra_listings() -> None:
+def test_fold_lines_folds_hydra_listings() -> None:
     text = "In 'config': Could not find 'model/x'\n\nAvailable options in 'model':\n\ta\n\tb\nConfig search path:\n\tp"
-    assert one_line(text) == "In 'config': Could not find 'model/x'; Available options in 'model': a, b"
-    assert one_line("Could not override 'k'.\nTo append use +k=3") == "Could not override 'k'. To append use +k=3"
+    assert fold_lines(text) == "In 'config': Could not find 'model/x'; Available options in 'model': a, b"
+    assert fold_lines("Could not override 'k'.\nTo append use +k=3") == "Could not override 'k'. To append use +k=3"
 
 
 def test_user_error_in_the_task_is_one_line(tmp_path, monkeypatch, capsys) -> None:

@@ -85,8 +85,8 @@ def test_rerun_after_an_interruption_with_another_config_changes_nothing(tmp_pat
 
 def pipeline_command(monkeypatch: pytest.MonkeyPatch, *overrides: str) -> int:
     """``python -m jobmatch.pipeline OVERRIDES`` in this process, as Hydra runs the command; its exit status."""
-    from jobmatch.app.error_report import hydra_command
     from jobmatch.app.run_dir import task_wrapper, use_hydra_run_dir
+    from jobmatch.cli.errors import hydra_command
 
     @hydra.main(config_path=str(CONF), config_name="pipeline", version_base="1.3")
     def main(cfg: DictConfig) -> None:

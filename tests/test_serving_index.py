@@ -138,7 +138,7 @@ def test_contrastive_corpus_gets_content_ids(tiny_data: Path) -> None:
 
 
 def test_missing_and_corrupt_index(built: Path, tmp_path: Path) -> None:
-    with pytest.raises(IndexStoreError, match=r"does not exist; build it with python -m jobmatch\.index"):
+    with pytest.raises(IndexStoreError, match=r"does not exist; build it with jobmatch index"):
         TalentIndex.load(tmp_path / "nowhere")
     manifest = json.loads((built / "manifest.json").read_text())
     vectors = built / manifest["vectors_file"]

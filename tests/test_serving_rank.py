@@ -14,10 +14,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from jobmatch.app.cli import alias_model_argument
 from jobmatch.app.export_task import export
 from jobmatch.app.index_task import build
 from jobmatch.app.rank_task import rank
+from jobmatch.cli.main import alias_model_argument
 from jobmatch.data.readers import DataFormatError
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.export_format import read_export_manifest

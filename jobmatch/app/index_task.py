@@ -9,8 +9,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from jobmatch.app.cli import apply_threads
 from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.app.threads import apply_threads
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.indexing import index_talents
 from jobmatch.utils.run import peak_memory_mb, write_results

@@ -26,7 +26,7 @@ from jobmatch.app.curriculum_task import curriculum
 from jobmatch.app.rerun_advice import rerun_command
 from jobmatch.app.run_config import allowed_changes, config_changes, covered
 from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
-from jobmatch.app.steps import StepConfigMismatch, done, fingerprint, mark, sub_config
+from jobmatch.app.steps import StepConfigMismatch, done, mark, step_fingerprint, sub_config
 from jobmatch.app.train_task import train
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, run_labels
@@ -43,25 +43,25 @@ log = logging.getLogger(__name__)
 
 def stage1_key(cfg: DictConfig) -> str:
     """Fingerprint of what the curriculum reads."""
-    return fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "eval",
+    return step_fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "eval",
                                             "seed")})
 
 
 def annotate_key(cfg: DictConfig, ckpt: str) -> str:
     """Fingerprint of what the annotation reads."""
-    return fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
+    return step_fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
                         "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
 
 
 def stage2_key(sub: DictConfig, pairs: Path) -> str:
     """Fingerprint of what stage 2 (training and its evaluation) reads, from its training config."""
     read = {k: sub[k] for k in ("model", "data", "stage", "trainer", "eval", "seed")}
-    return fingerprint(read | {"pairs": str(pairs)})
+    return step_fingerprint(read | {"pairs": str(pairs)})
 
 
 def audit_key(cfg: DictConfig, checkpoints: dict[str, str]) -> str:
     """Fingerprint of what the audit step reads."""
-    return fingerprint({"checkpoints": checkpoints, "fairness": cfg.fairness, "judge": cfg.judge, "data": cfg.data,
+    return step_fingerprint({"checkpoints": checkpoints, "fairness": cfg.fairness, "judge": cfg.judge, "data": cfg.data,
                         "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
 
 

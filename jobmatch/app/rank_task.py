@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from jobmatch.app.cli import apply_threads
+from jobmatch.app.threads import apply_threads
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.errors import InputError
 from jobmatch.serving.ranking import Ranker, format_json, format_table, latency_summary, read_jds

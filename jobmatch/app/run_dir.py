@@ -11,8 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from jobmatch.app.error_report import USER_ERRORS, exit_with, full_errors
 from jobmatch.app.run_config import check_rerun, record_changes
+from jobmatch.cli.errors import USER_ERRORS, exit_with, full_errors
 from jobmatch.utils.run import finish_wandb
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[Dict
     """Log a failing task with its run directory and always close W&B.
 
     A user error then ends the command with one ``error:`` line (status 2); any other error is
-    re-raised, for its traceback to be printed once (see :mod:`jobmatch.app.error_report`).
+    re-raised, for its traceback to be printed once (see :mod:`jobmatch.cli.errors`).
     """
 
     @functools.wraps(task)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jobmatch.annotate.sampling import SAMPLERS
+from jobmatch.app.config_tree import config_dir
 from jobmatch.app.rules import Choice, IntList, Num, Rule, Subset, closest, is_number, show
 from jobmatch.errors import ConfigError
 from jobmatch.losses.rankpo import LOSS_TYPES, REFERENCE_MODES, validate_preference_options
@@ -24,7 +24,7 @@ from jobmatch.model.encoder import COMPILE_MODES
 from jobmatch.retrieval.mining import STRATEGIES
 from jobmatch.retrieval.search import INDEX_KINDS
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = config_dir()
 _ABSENT = object()
 POSITIVE = Num(low=0, low_open=True)
 FRACTION = Num(low=0, high=1, high_open=True)

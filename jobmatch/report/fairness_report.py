@@ -232,8 +232,8 @@ def check_same_test_set(path: Path, audit: Any, base_path: Path, base: Any) -> N
         "set; fix: audit both checkpoints with the same data (data.test_file, data.corpus_file)")
 
 
-if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)
-    from jobmatch.app.error_report import user_errors
+if __name__ == "__main__":  # a command: reports a user error in one line (the command layer's way)
+    from jobmatch.cli.errors import user_errors
 
     with user_errors():
         main()

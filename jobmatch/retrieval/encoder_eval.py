@@ -102,6 +102,46 @@ def search_and_score(
     return RetrievalResult(metrics=metrics, run=run, timings=timings)
 
 
+class ModelEncodings:
+    """One encoder's embeddings of the corpora it evaluates on: each distinct corpus (by content fingerprint) is
+    encoded once and reused by every split that ranks it (test, out-of-distribution, ...).
+
+    The encoder's weights must not change while this object is in use (one instance per model). The model
+    fingerprint, needed only by the on-disk cache, is computed once.
+    """
+
+    def __init__(self, encoder: TextEncoder, settings: EncodeSettings | None = None,
+                 cache: EmbeddingCache | None = None) -> None:
+        self.encoder, self.settings, self.cache = encoder, settings or EncodeSettings(), cache
+        self.model_fp = model_fingerprint(encoder) if cache else None
+        self._corpora: dict[str, np.ndarray] = {}  # {corpus fingerprint: [N, D] embeddings}
+
+    def embed(self, rset: RetrievalSet) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """(query embeddings [Q, D], corpus embeddings [N, D], timings) of ``rset`` (see :func:`embed_set`); the
+        corpus is encoded only the first time this model meets it."""
+        key = rset.corpus.fingerprint
+        query_emb, corpus_emb, timings = embed_set(self.encoder, rset, self.settings, self.cache,
+                                                   corpus_emb=self._corpora.get(key), model_fp=self.model_fp)
+        self._corpora[key] = corpus_emb
+        return query_emb, corpus_emb, timings
+
+    def evaluate(
+        self, rset: RetrievalSet, *, k: int = 100, cutoffs: Sequence[int] = CUTOFFS, index_kind: str = "auto"
+    ) -> RetrievalResult:
+        """Encode (what is not encoded yet), search and score ``rset``: the retention half of every evaluation."""
+        query_emb, corpus_emb, timings = self.embed(rset)
+        result = search_and_score(rset, query_emb, corpus_emb, k=k, cutoffs=cutoffs, index_kind=index_kind)
+        result.timings = {**timings, **result.timings}
+        # Throughput counts only texts that went through the model: cache hits would inflate it.
+        encoded = [name for name in ("corpus", "queries") if timings.get(f"encoded/{name}", 0.0) > 0]
+        if encoded:
+            n_texts = sum(timings[f"encoded/{name}"] for name in encoded)
+            encode_s = sum(timings[f"time/encode_{name}_s"] for name in encoded)
+            result.timings["throughput/texts_per_s"] = n_texts / max(encode_s, 1e-9)
+        result.query_emb, result.corpus_emb = query_emb, corpus_emb
+        return result
+
+
 def evaluate_encoder(
     encoder: TextEncoder,
     rset: RetrievalSet,
@@ -112,16 +152,5 @@ def evaluate_encoder(
     cutoffs: Sequence[int] = CUTOFFS,
     index_kind: str = "auto",
 ) -> RetrievalResult:
-    """Encode, search and score: the retention half of every evaluation."""
-    settings = settings or EncodeSettings()
-    query_emb, corpus_emb, timings = embed_set(encoder, rset, settings, cache)
-    result = search_and_score(rset, query_emb, corpus_emb, k=k, cutoffs=cutoffs, index_kind=index_kind)
-    result.timings = {**timings, **result.timings}
-    # Throughput counts only texts that went through the model: cache hits would inflate it.
-    encoded = [name for name in ("corpus", "queries") if timings.get(f"encoded/{name}", 0.0) > 0]
-    if encoded:
-        n_texts = sum(timings[f"encoded/{name}"] for name in encoded)
-        encode_s = sum(timings[f"time/encode_{name}_s"] for name in encoded)
-        result.timings["throughput/texts_per_s"] = n_texts / max(encode_s, 1e-9)
-    result.query_emb, result.corpus_emb = query_emb, corpus_emb
-    return result
+    """Encode, search and score one set (several sets of one model: :class:`ModelEncodings`)."""
+    return ModelEncodings(encoder, settings, cache).evaluate(rset, k=k, cutoffs=cutoffs, index_kind=index_kind)

@@ -35,7 +35,7 @@ from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_and_intent, pair_wins
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
-from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, evaluate_encoder
+from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, ModelEncodings
 from jobmatch.retrieval.metrics import per_query_metrics
 from jobmatch.utils.bootstrap import PER_QUERY_FILE, paired_bootstrap, paired_diffs
 
@@ -138,13 +138,16 @@ def retention_and_alignment(
     index_kind: str = "auto",
     n_bootstrap: int = 1000,
     judge_totals: np.ndarray | None = None,
+    encodings: ModelEncodings | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Retrieval metrics on ``rset`` (when given) and alignment on ``pairs`` (when any), unprefixed, and the
-    per-JD values behind them (``ndcg@20`` and those of :func:`pair_alignment`) for paired comparisons."""
+    per-JD values behind them (``ndcg@20`` and those of :func:`pair_alignment`) for paired comparisons.
+    ``encodings`` (of ``encoder``) keeps the corpus embeddings between the calls of one model."""
     out: dict[str, float] = {}
     per_query: dict[str, dict[str, float]] = {}
     if rset is not None:
-        result = evaluate_encoder(encoder, rset, settings, cache=cache, k=k, cutoffs=cutoffs, index_kind=index_kind)
+        encodings = encodings or ModelEncodings(encoder, settings, cache)
+        result = encodings.evaluate(rset, k=k, cutoffs=cutoffs, index_kind=index_kind)
         out.update(result.metrics)
         ndcg = per_query_metrics(result.run, rset.qrels, (PAIRED_CUTOFF,), variants=False)
         per_query[f"ndcg@{PAIRED_CUTOFF}"] = dict(zip(ndcg.query_ids, ndcg.values[f"ndcg@{PAIRED_CUTOFF}"].tolist(),
@@ -229,14 +232,18 @@ def evaluate_preference_run(
         log.warning("no held-out judged pairs: alignment is not reported")
     kwargs: dict[str, Any] = {"k": k, "cutoffs": tuple(cutoffs), "index_kind": index_kind}
     judge_totals = offline_judge_totals(pairs)
-    run, run_values = retention_and_alignment(encoder.to(device), rset, pairs, settings, cache,
-                                              judge_totals=judge_totals, **kwargs)
+    # one ModelEncodings per model: the test and OOD splits share its corpus embeddings
+    kwargs["encodings"] = ModelEncodings(encoder.to(device), settings, cache)
+    run, run_values = retention_and_alignment(encoder, rset, pairs, settings, cache, judge_totals=judge_totals,
+                                              **kwargs)
     run_ood, run_ood_values = retention_and_alignment(encoder, ood, [], settings, cache, **kwargs) if ood else ({}, {})
     reference = stage1().to(device)
+    kwargs["encodings"] = ModelEncodings(reference, settings, cache)
     start, start_values = retention_and_alignment(reference, rset, pairs, settings, cache,
                                                   judge_totals=judge_totals, **kwargs)
     start_ood, start_ood_values = (retention_and_alignment(reference, ood, [], settings, cache, **kwargs) if ood
                                    else ({}, {}))
+    del kwargs["encodings"]
     for values, ood_values in ((run_values, run_ood_values), (start_values, start_ood_values)):
         values.update({f"ood_{name}": v for name, v in ood_values.items()})  # ood_ndcg@20 per OOD JD
     del reference

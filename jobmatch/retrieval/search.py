@@ -29,7 +29,7 @@ def set_threads(threads: int | None) -> None:
         faiss.omp_set_num_threads(threads)
 
 
-# The largest corpus searched exactly when ``index: auto``. Measured by jobmatch/bench/ann_scale.py
+# The largest corpus searched exactly when ``index: auto``. Measured by experiments/benchmarks/ann_scale.py
 # (2-core CPU, d = 384, clustered unit vectors, 1000 queries, k = 100, build_index's defaults), the cost
 # of one evaluation (build + search): n = 10^4: flat 0.5 s, IVF 2.2 s, HNSW 4.6 s; n = 10^5: flat 5.1 s,
 # HNSW 26 s (recall@100 0.94), IVF 39 s; n = 10^6: flat 200 s (0.2 s per query) against HNSW and IVF

@@ -147,7 +147,7 @@ class TalentIndex:
                 f"index {where or 'in use'} was built with the model {self.manifest.model_path} (fingerprint "
                 f"{self.manifest.model_fingerprint}), but {model_path} has fingerprint {fingerprint}: its scores "
                 "would be meaningless. Use the model the index was built with, or rebuild the index with this "
-                "model (python -m jobmatch.index ... append=false)")
+                "model (jobmatch index ... append=false)")
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-min(k, N) talents per query: scores and row indices, each [Q, min(k, N)]."""
@@ -239,7 +239,7 @@ def read_index_manifest(folder: str | Path) -> IndexManifest:
     path = folder / MANIFEST_NAME
     if not folder.exists():
         raise IndexStoreError(f"index {folder} does not exist; build it with "
-                              f"python -m jobmatch.index model=EXPORT corpus=FILE out={folder}")
+                              f"jobmatch index model=EXPORT corpus=FILE out={folder}")
     if not path.is_file():
         raise IndexStoreError(f"{folder} is not a jobmatch index (no {MANIFEST_NAME})")
     try:

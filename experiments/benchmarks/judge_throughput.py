@@ -1,7 +1,7 @@
 """Measure the judge's throughput and the cache's savings against the local fake server (no network).
 
-    python -m jobmatch.bench judge_throughput                          # in make bench: 400 items, concurrency 8, 50 ms
-    python -m jobmatch.bench.judge_throughput --items 1000 --concurrency 16 --latency 0.2
+    python -m experiments.benchmarks judge_throughput                   # in make bench: 400 items, concurrency 8, 50 ms
+    python -m experiments.benchmarks.judge_throughput --items 1000 --concurrency 16 --latency 0.2
 
 Reports requests per second at ``--concurrency`` (the ceiling is concurrency / latency) and, for
 reference, with one worker; then a resumed run: an interrupted first run that got through half of
@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from experiments.benchmarks.common import bench_result, target
+from experiments.benchmarks.judge_server import FakeChatServer
 from jobmatch.annotate.openai_judge import Item, OpenAIJudge
-from jobmatch.bench.common import bench_result, target
-from jobmatch.bench.judge_server import FakeChatServer
 
 ITEMS, CONCURRENCY, LATENCY = 400, 8, 0.05
 

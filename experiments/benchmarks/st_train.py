@@ -15,13 +15,13 @@ Lightning Trainer from the composed config). Peer side: ``SentenceTransformerTra
 ``torch_compile=True`` (``SentenceTransformerTrainingArguments``, inductor); jobmatch runs eager, its
 documented best on CPU (``model.compile`` off: benchmark ``compile_step``). Per precision, the three
 trainers run in their own threads and take turns one optimizer step at a time
-(:class:`~jobmatch.bench.common.Stepper`), after :data:`WARMUP` warm-up steps each (the compiled
+(:class:`~experiments.benchmarks.common.Stepper`), after :data:`WARMUP` warm-up steps each (the compiled
 peer compiles in them, and once more when the batch shapes change); throughput = query groups per
 step / step seconds, medians over the repetitions, and each ratio is the median of the per-round
 ratios. The compiled peer's compile seconds are its warm-up seconds over the eager peer's. fp32
 always; bf16 autocast where the CPU has fast bf16 (``cpu_has_fast_bf16``) or on CUDA.
 
-    .venv/bin/python -m jobmatch.bench --only matmul st_train
+    .venv/bin/python -m experiments.benchmarks --only matmul st_train
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 from transformers import TrainerCallback
 
-from jobmatch.bench.common import (
+from experiments.benchmarks.common import (
     PEER_HINT,
     Stepper,
     alternate,
@@ -47,11 +47,12 @@ from jobmatch.bench.common import (
     median,
     mfu,
     model_dir,
+    paired_ratio,
     require,
     sequence_flops,
     target,
 )
-from jobmatch.bench.peaks import peak_gflops
+from experiments.benchmarks.peaks import peak_gflops
 
 # Sized for the 2-core, shared 24 GB machine: an fp32 LoRA step of MiniLM on 8 JDs x 4 talents at 256
 # tokens measured ~8 GB peak RSS and about a minute (attention probabilities, their dropout and their
@@ -62,11 +63,11 @@ MAX_LENGTH = 128  # tokens, queries and passages (both sides)
 TEMPERATURE = 0.02  # jobmatch's τ; the peer's scale is 1/τ
 LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["query", "key", "value", "dense"]}
 OPTIM = {"lr": 1e-4, "weight_decay": 0.01, "warmup_ratio": 0.1, "clip": 1.0}
-PRECISIONS = {"fp32": "32-true", "bf16": "bf16-mixed"}  # ours -> Lightning's name
+LIGHTNING_PRECISION_OF = {"fp32": "32-true", "bf16": "bf16-mixed"}  # ours -> Lightning's name
 REPETITIONS = 3  # timed steps per trainer
 WARMUP = 3  # untimed steps per trainer: start-up, the compiled peer's compilation and its recompile for new shapes
 GOAL = 1.3  # vs the peer at its defaults
-GOAL_BEST = 1.5  # vs the peer at its best documented settings (the faster-steps issue)
+GOAL_BEST = 1.5  # vs the peer at its best documented settings
 OURS, PEER, PEER_COMPILED = "jobmatch", "sentence-transformers", "sentence-transformers compiled"
 
 
@@ -106,7 +107,7 @@ def _sync(device: str) -> Any:
 
 def compose_ours(model_path: str, precision: str, max_steps: int, run_dir: Path, device: str) -> DictConfig:
     """The config of our stage-1 run (``model=minilm data=synthetic_small``) with the shared settings."""
-    from jobmatch.bench.training import compose
+    from experiments.benchmarks.training import compose
 
     overrides = [
         "model=minilm",
@@ -123,7 +124,7 @@ def compose_ours(model_path: str, precision: str, max_steps: int, run_dir: Path,
         f"stage.optim.weight_decay={OPTIM['weight_decay']}",
         f"stage.optim.warmup_ratio={OPTIM['warmup_ratio']}",
         f"trainer.gradient_clip_val={OPTIM['clip']}",
-        f"trainer.precision={PRECISIONS[precision]}",
+        f"trainer.precision={LIGHTNING_PRECISION_OF[precision]}",
         f"trainer.max_steps={max_steps}",
         "trainer.max_epochs=100",
         f"data.batch_size={BATCH}",
@@ -268,11 +269,6 @@ def trainable(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
-    """Median over rounds of numerator[i] / denominator[i] (seconds: peer / ours = our speed-up)."""
-    return median([n / d for n, d in zip(numerator, denominator, strict=True)])
-
-
 def precisions_for(device: str) -> list[str]:
     """fp32, and bf16 where it is fast: CUDA, or a CPU with AVX-512 BF16 / AMX (emulated bf16 is far slower)."""
     from jobmatch.utils.hardware import cpu_has_fast_bf16
@@ -338,7 +334,7 @@ def summarize(
     The peer's best at a precision is whichever of its default and compiled runs has the shorter median
     step (steady state, compile seconds excluded: they are reported beside it).
     """
-    precisions = sorted({name.rsplit(" ", 1)[1] for name in samples}, key=list(PRECISIONS).index)
+    precisions = sorted({name.rsplit(" ", 1)[1] for name in samples}, key=list(LIGHTNING_PRECISION_OF).index)
     speed = {name: BATCH / median(seconds) for name, seconds in samples.items()}
     peer_best = {p: max((PEER, PEER_COMPILED), key=lambda f, p=p: speed[f"{f} {p}"]) for p in precisions}
 

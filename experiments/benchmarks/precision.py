@@ -8,7 +8,7 @@ a process, then the median over repetitions. Quality: after training, the first 
 precision encodes the val split (30 JDs against the 1000-talent corpus) in fp32 and scores nDCG@20;
 the paired per-JD difference and its standard error say whether the two are within noise.
 
-    .venv/bin/python -m jobmatch.bench precision
+    .venv/bin/python -m experiments.benchmarks precision
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from jobmatch.bench.common import alternate, bench_result, median, run_isolated, target
+from experiments.benchmarks.common import alternate, bench_result, median, run_isolated, target
 
-PRECISIONS = ("32-true", "bf16-mixed")
+LIGHTNING_PRECISIONS = ("32-true", "bf16-mixed")
 BATCH = 4  # JDs per step: 20 texts of ~256 tokens; 8 JDs need > 7.5 GB in fp32, 16 JDs ~11 GB (too much here)
 NEGATIVES = 3  # negatives per JD: 1 + 3 talents per JD
 MAX_LENGTH = 256
@@ -41,7 +41,7 @@ def settings_for(quick: bool) -> dict[str, Any]:
         "batch": batch,
         "batch_note": f"{batch} JDs x (1+{NEGATIVES}) talents, in-batch negatives",
         "lengths": f"query {length}, passage {length} tokens (max)",
-        "precision": list(PRECISIONS),
+        "precision": list(LIGHTNING_PRECISIONS),
         "steps": 3 if quick else 6,
         "repetitions": 1 if quick else 2,
         "timed": "median over steps 2..n per process, median over repetitions",
@@ -57,7 +57,7 @@ def measure(precision: str, steps: int, quick: bool, evaluate: bool) -> dict[str
         ``step_s`` (per step, the first excluded), ``setup_s`` and, with ``evaluate``,
         ``ndcg@20`` (mean) and ``per_query`` ([30] per-JD nDCG@20 in the val set's order).
     """
-    from jobmatch.bench.training import compose, train_steps
+    from experiments.benchmarks.training import compose, train_steps
     from jobmatch.retrieval.encoder_eval import EncodeSettings, evaluate_encoder
     from jobmatch.retrieval.metrics import per_query_metrics
 
@@ -113,13 +113,13 @@ def run(quick: bool = False) -> dict:
     """bf16-mixed / fp32 step-time speed-up (target >= 1.8) and the nDCG@20 difference after training."""
     settings = settings_for(quick)
     steps, reps = settings["steps"], settings["repetitions"]
-    children: dict[str, list[dict[str, Any]]] = {p: [] for p in PRECISIONS}
+    children: dict[str, list[dict[str, Any]]] = {p: [] for p in LIGHTNING_PRECISIONS}
 
     def contender(precision: str):
         def call() -> float:
             first = not children[precision]
             child = run_isolated(
-                "jobmatch.bench.precision",
+                "experiments.benchmarks.precision",
                 "measure",
                 {"precision": precision, "steps": steps, "quick": quick, "evaluate": first},
             )
@@ -128,9 +128,9 @@ def run(quick: bool = False) -> dict:
 
         return call
 
-    times = alternate({p: contender(p) for p in PRECISIONS}, repetitions=reps, warmup=0)
-    step = {p: median(times[p]) for p in PRECISIONS}
-    fp32, bf16 = (children[p][0] for p in PRECISIONS)
+    times = alternate({p: contender(p) for p in LIGHTNING_PRECISIONS}, repetitions=reps, warmup=0)
+    step = {p: median(times[p]) for p in LIGHTNING_PRECISIONS}
+    fp32, bf16 = (children[p][0] for p in LIGHTNING_PRECISIONS)
     diff = np.asarray(bf16["per_query"]) - np.asarray(fp32["per_query"])  # [Q] paired per-JD differences
     stderr = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
     rows = [
@@ -142,7 +142,7 @@ def run(quick: bool = False) -> dict:
             "val_ndcg@20": round(children[p][0]["ndcg@20"], 4),
             "peak_rss_mb": round(median([c["peak_rss_mb"] for c in children[p]]), 1),
         }
-        for p in PRECISIONS
+        for p in LIGHTNING_PRECISIONS
     ]
     speedup = step["32-true"] / step["bf16-mixed"]
     delta = bf16["ndcg@20"] - fp32["ndcg@20"]

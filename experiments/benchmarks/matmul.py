@@ -1,10 +1,10 @@
 """Peak matmul throughput of this machine (fp32 and bf16), the denominator of model FLOP utilisation.
 
 Square ``n x n`` matmuls, fp32 and bf16 alternating, several repetitions, medians. The measured
-GFLOP/s are recorded (:func:`jobmatch.bench.peaks.set_peak`) so that the benchmarks that run after
+GFLOP/s are recorded (:func:`experiments.benchmarks.peaks.set_peak`) so that the benchmarks that run after
 this one report their model FLOP utilisation against them.
 
-    .venv/bin/python -m jobmatch.bench --only matmul
+    .venv/bin/python -m experiments.benchmarks --only matmul
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from jobmatch.bench.common import bench_result
-from jobmatch.bench.peaks import DTYPES, INNER, SIZE, measure_peaks, set_peak
+from experiments.benchmarks.common import bench_result
+from experiments.benchmarks.peaks import DTYPES, INNER, SIZE, measure_peaks, set_peak
 
 
 def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:

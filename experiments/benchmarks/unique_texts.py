@@ -1,11 +1,11 @@
-"""Each text encoded once per step: unique-text batches vs one forward row per slot (issue 14).
+"""Each text encoded once per step: unique-text batches vs one forward row per slot.
 
 Side by side in one process, on the same model and data, alternating the variants step by step:
 - stage 1 (InfoNCE): ``unique`` (each distinct passage of the batch encoded once, then gathered) vs
   ``naive`` (every one of the B·G slots encoded); same sampler, same batches;
 - stage 2 (RankPO): ``grouped+unique`` (``data.group_pairs_by_query``: the pairs of one JD batched
   together, each distinct JD and talent encoded once) vs ``naive`` (pairs shuffled independently,
-  every JD and talent encoded per pair: the previous path).
+  every JD and talent encoded per pair).
 
 A timed step is the loss's forward and backward on one training batch (the optimizer step is the
 same for both and left out), at the precision the demo trains with on this CPU
@@ -17,7 +17,7 @@ candidates are the JD's positives and negatives, then a seeded sample of the cor
 they are does not change the cost: passages are cut at 192 tokens; nor does the judge's verdict).
 Reported: time ratios and texts encoded per step, not absolute times.
 
-    .venv/bin/python -m jobmatch.bench unique_texts
+    .venv/bin/python -m experiments.benchmarks unique_texts
 """
 
 from __future__ import annotations
@@ -33,19 +33,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from jobmatch.bench.common import bench_result, median, target
-from jobmatch.bench.training import CONF, compose
+from experiments.benchmarks.common import bench_result, median, target
+from experiments.benchmarks.training import compose
+from jobmatch.app.config_tree import compose_tree
 from jobmatch.utils.hardware import cpu_has_fast_bf16
 
 
 def demo_annotation() -> Any:
     """The demo's ``annotate`` config (``pipeline`` + ``experiment=demo``): pairs per training JD, the top-k
     candidates they are drawn from and the sampler, so that the benchmark follows the demo when it changes."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return hydra_compose(config_name="pipeline", overrides=["experiment=demo"]).annotate
+    return compose_tree("pipeline", ["experiment=demo"]).annotate
 
 
 def demo_batches(quick: bool) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Shared pieces of the benchmark harness: side-by-side timing, isolated peak memory, results.
 
-Every benchmark module ``jobmatch/bench/<name>.py`` exposes ``run(quick: bool = False) -> dict``
+Every benchmark module ``experiments/benchmarks/<name>.py`` exposes ``run(quick: bool = False) -> dict``
 returning :func:`bench_result`'s dict. Figures are ratios of things measured side by side in one
 run (alternating, several repetitions, medians), never a lone absolute time.
 """
@@ -37,6 +37,11 @@ def median(values: Sequence[float]) -> float:
     if not values:
         raise ValueError("median of no values")
     return float(statistics.median(values))
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of numerator[i] / denominator[i] (seconds: peer / ours = our speed-up)."""
+    return median([n / d for n, d in zip(numerator, denominator, strict=True)])
 
 
 def alternate(
@@ -130,7 +135,7 @@ def bench_result(
         title: one line for the table's heading.
         settings: model, data, batch size, sequence lengths, precision, repetitions, ...
         rows: the measured table, one dict per row (same keys in every row).
-        targets: :func:`target` rows for the issue's goals (empty for informational benchmarks).
+        targets: :func:`target` rows for the project's goals (empty for informational benchmarks).
     """
     return {
         "name": name,

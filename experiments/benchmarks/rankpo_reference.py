@@ -11,7 +11,7 @@ unset, stage 2 starts from the base weights, so the reference is the base model)
 one (positive, negative) pair per synthetic_small training JD, judged by the offline judge.
 Step time: median over steps 2..n of a process, then over repetitions; memory: peak RSS.
 
-    .venv/bin/python -m jobmatch.bench rankpo_reference
+    .venv/bin/python -m experiments.benchmarks rankpo_reference
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from jobmatch.bench.common import alternate, bench_result, median, run_isolated, target
-from jobmatch.bench.training import ROOT
+from experiments.benchmarks.common import alternate, bench_result, median, run_isolated, target
+from experiments.benchmarks.training import ROOT
 
 MODES = ("frozen", "copy")
 PAIRS_DIR = ROOT / "outputs" / "bench" / "rankpo_reference" / "pairs"
@@ -63,7 +63,7 @@ def write_pairs(directory: Path, batch: int, steps: int) -> Path:
     directory = directory / f"b{batch}-s{steps}"
     if all((directory / f"preferences_{s}.jsonl").exists() for s in sizes):
         return directory
-    from jobmatch.bench.training import compose
+    from experiments.benchmarks.training import compose
 
     cfg = compose(["data=synthetic_small"], directory / "unused")
     prepare_data(cfg.data)
@@ -93,7 +93,7 @@ def write_pairs(directory: Path, batch: int, steps: int) -> Path:
 
 def _config(mode: str, steps: int, quick: bool, pairs: Path, run_dir: str) -> Any:
     """The stage-2 config of a contender (``copy`` trains with no built-in reference: the copy supplies it)."""
-    from jobmatch.bench.training import compose
+    from experiments.benchmarks.training import compose
 
     s = settings_for(quick)
     length = 32 if quick else 256
@@ -162,8 +162,8 @@ def measure(mode: str, steps: int, quick: bool, pairs: str) -> dict[str, Any]:
         ``step_s`` (per step, the first excluded), ``setup_s``, ``rss_mb`` checkpoints
         (``imports``, ``after_data``, ``after_model``) and, for ``copy``, ``reference_params_mb``.
     """
-    from jobmatch.bench.common import rss_mb
-    from jobmatch.bench.training import train_steps
+    from experiments.benchmarks.common import rss_mb
+    from experiments.benchmarks.training import train_steps
 
     imports = rss_mb()
     with tempfile.TemporaryDirectory(prefix="bench-rankpo-") as tmp:
@@ -212,7 +212,7 @@ def run(quick: bool = False) -> dict:
     settings = settings_for(quick)
     steps, reps = settings["steps"], settings["repetitions"]
     pairs = write_pairs(PAIRS_DIR, settings["batch"], steps)
-    pre = run_isolated("jobmatch.bench.rankpo_reference", "precompute", {"quick": quick, "pairs": str(pairs)})
+    pre = run_isolated("experiments.benchmarks.rankpo_reference", "precompute", {"quick": quick, "pairs": str(pairs)})
     settings["reference_precompute"] = (
         f"{pre['pairs']} pairs, {pre['seconds']:.1f} s once per stage-1 model and "
         f"data ({'cache hit' if pre['was_cached'] else 'computed'}), before step 1"
@@ -222,7 +222,7 @@ def run(quick: bool = False) -> dict:
     def contender(mode: str):
         def call() -> float:
             child = run_isolated(
-                "jobmatch.bench.rankpo_reference",
+                "experiments.benchmarks.rankpo_reference",
                 "measure",
                 {"mode": mode, "steps": steps, "quick": quick, "pairs": str(pairs)},
             )

@@ -1,12 +1,12 @@
 """Run the benchmarks and write ``results.json`` and ``results.md``.
 
-    python -m jobmatch.bench                               # every benchmark (make bench)
-    python -m jobmatch.bench --only st_train st_eval       # some of them (or: python -m jobmatch.bench st_train)
-    python -m jobmatch.bench --quick --out /tmp/bench      # smoke run: tiny models, 1 repetition
+    python -m experiments.benchmarks                           # every benchmark (make bench)
+    python -m experiments.benchmarks --only st_train st_eval   # some of them (or: ... st_train st_eval)
+    python -m experiments.benchmarks --quick --out /tmp/bench  # smoke run: tiny models, 1 repetition
 
 Benchmark modules are imported lazily by name, so that one that is missing or fails is listed as
 ``failed`` (with its error) rather than stopping the run; one that cannot run here (a peer library
-not installed) raises :class:`~jobmatch.bench.common.BenchSkipped` and is listed as ``skipped``.
+not installed) raises :class:`~experiments.benchmarks.common.BenchSkipped` and is listed as ``skipped``.
 With CUDA available, the modules whose ``run`` takes a ``device`` also run on the GPU, reported
 as ``NAME@cuda``.
 """
@@ -28,22 +28,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobmatch.bench.common import BenchSkipped, machine_info
-from jobmatch.bench.peaks import PEAKS_ENV
-from jobmatch.bench.report import to_markdown
+from experiments.benchmarks.common import BenchSkipped, machine_info
+from experiments.benchmarks.peaks import PEAKS_ENV
+from experiments.benchmarks.report import to_markdown
 
 # name -> module, in running order: matmul first, as the others report utilisation against its peaks.
 REGISTRY: dict[str, str] = {
-    "matmul": "jobmatch.bench.matmul",
-    "st_train": "jobmatch.bench.st_train",
-    "st_eval": "jobmatch.bench.st_eval",
-    "precision": "jobmatch.bench.precision",
-    "rankpo_reference": "jobmatch.bench.rankpo_reference",
-    "chunked_memory": "jobmatch.bench.chunked_memory",
-    "ann_scale": "jobmatch.bench.ann_scale",
-    "unique_texts": "jobmatch.bench.unique_texts",
-    "compile_step": "jobmatch.bench.compile_step",
-    "judge_throughput": "jobmatch.bench.judge_throughput",
+    "matmul": "experiments.benchmarks.matmul",
+    "st_train": "experiments.benchmarks.st_train",
+    "st_eval": "experiments.benchmarks.st_eval",
+    "precision": "experiments.benchmarks.precision",
+    "rankpo_reference": "experiments.benchmarks.rankpo_reference",
+    "chunked_memory": "experiments.benchmarks.chunked_memory",
+    "ann_scale": "experiments.benchmarks.ann_scale",
+    "unique_texts": "experiments.benchmarks.unique_texts",
+    "compile_step": "experiments.benchmarks.compile_step",
+    "judge_throughput": "experiments.benchmarks.judge_throughput",
+    "judge_retries": "experiments.benchmarks.judge_retries",
 }
 DEFAULT_OUT = Path("experiments/benchmarks")
 
@@ -100,7 +101,8 @@ RESULT_TAG = "@@BENCH-RESULT@@"
 def run_isolated_one(name: str, *, quick: bool, device: str = "cpu", timeout: float = 1800) -> dict[str, Any] | None:
     """:func:`run_one` in a fresh Python process: memory is returned after each benchmark, and a
     crash (or the kernel's OOM killer) costs one row, not the run. Its stderr (progress) streams."""
-    command = [sys.executable, "-m", "jobmatch.bench", "--child", name, "--device", device, *(["--quick"] * quick)]
+    command = [sys.executable, "-m", "experiments.benchmarks", "--child", name, "--device", device,
+               *(["--quick"] * quick)]
     start = time.perf_counter()
     try:
         proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=timeout)
@@ -132,7 +134,7 @@ def write(out: Path, document: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jobmatch.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="benchmarks to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny random models, 1 repetition")
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = [n for n in REGISTRY if n in args.selected]  # registry order: matmul first
     plan = [(name, device) for device in devices(args.device) for name in selected]
     document: dict[str, Any] = {
-        "command": "python -m jobmatch.bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m experiments.benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "quick": args.quick,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),

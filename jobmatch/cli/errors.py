@@ -2,7 +2,7 @@
 
 - A :data:`USER_ERRORS` exception (a bad file, folder or option) prints ``error: <message>`` once on
   stderr and exits with status 2; :func:`user_errors` does this inside a task (under ``@hydra.main``,
-  before Hydra's job runner would print the traceback) and around the plain argparse commands.
+  before Hydra's job runner would print the traceback) and around the argparse commands (``report``, ``data``).
 - Hydra's own errors before the task (an unknown key, a bad override, a missing config) end the same
   way, one line and status 2: :func:`hydra_command` runs a ``@hydra.main`` function so that Hydra
   raises them instead of printing them over several lines.
@@ -42,7 +42,7 @@ def full_errors() -> bool:
     return os.environ.get(FULL_ERROR_VAR) == "1" and not _forced
 
 
-def one_line(text: str) -> str:
+def fold_lines(text: str) -> str:
     """``text`` on one line: a list after a line ending in ``:`` is joined by commas, other lines by ``;``
     (a space after a full stop).
 
@@ -68,7 +68,7 @@ def one_line(text: str) -> str:
 
 def exit_with(message: str, status: int = USER_STATUS) -> None:
     """Print ``error: <message>`` (one line) on stderr and exit with ``status``."""
-    sys.stderr.write(f"error: {one_line(message)}\n")
+    sys.stderr.write(f"error: {fold_lines(message)}\n")
     sys.stderr.flush()
     raise SystemExit(status)
 

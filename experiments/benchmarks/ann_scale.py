@@ -12,7 +12,7 @@ Per corpus size: build seconds (one build), search seconds for all queries (medi
 repetitions, kinds alternating), recall@100 against exact search, and the evaluation cost
 build + search for the query set, which is what an evaluation run pays once.
 
-    .venv/bin/python -m jobmatch.bench ann_scale
+    .venv/bin/python -m experiments.benchmarks ann_scale
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from jobmatch.bench.common import alternate, bench_result, median, target
+from experiments.benchmarks.common import alternate, bench_result, median, target
 from jobmatch.retrieval.search import INDEX_KINDS, build_index, choose_index_kind, recall_against_exact, search
 
 DIM = 384

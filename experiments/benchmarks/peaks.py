@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 
 import torch
+import torch.utils.benchmark as benchmark
 
-from jobmatch.bench.common import alternate, median
+from experiments.benchmarks.common import alternate, median
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SIZE = 2048  # large enough to reach the BLAS/oneDNN steady state, small enough for 2 cores
@@ -36,17 +36,12 @@ def _no_tf32() -> Iterator[None]:
 
 
 def _timed_matmul(a: torch.Tensor, b: torch.Tensor, inner: int) -> Callable[[], float]:
-    """A contender for :func:`alternate`: the mean seconds of ``inner`` products ``a @ b``."""
-    def call() -> float:
-        sync = torch.cuda.synchronize if a.is_cuda else (lambda: None)
-        sync()
-        start = time.perf_counter()
-        for _ in range(inner):
-            torch.mm(a, b)
-        sync()
-        return (time.perf_counter() - start) / inner
-
-    return call
+    """A contender for :func:`alternate`: the mean seconds of ``inner`` products ``a @ b``, timed by
+    ``torch.utils.benchmark`` (it synchronises CUDA and runs a few untimed products first) with this
+    process's thread count (its default is one thread)."""
+    timer = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b},
+                            num_threads=torch.get_num_threads())
+    return lambda: timer.timeit(inner).mean
 
 
 def measure_peaks(

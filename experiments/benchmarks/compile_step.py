@@ -18,7 +18,7 @@ the compiled copy meets new shapes and compiles for dynamic shapes as a run woul
 A timed step is the InfoNCE loss's forward and backward (the optimiser step is the same for both).
 fp32 always; bf16 autocast too where the CPU has fast bf16 (``cpu_has_fast_bf16``) or on CUDA.
 
-    .venv/bin/python -m jobmatch.bench compile_step
+    .venv/bin/python -m experiments.benchmarks compile_step
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from jobmatch.bench.common import bench_result, median, target
-from jobmatch.bench.training import compose
-from jobmatch.bench.unique_texts import batches as demo_batch_list
-from jobmatch.bench.unique_texts import cpu_trainer, demo_batches, stage1_overrides, timed_step
+from experiments.benchmarks.common import bench_result, median, target
+from experiments.benchmarks.training import compose
+from experiments.benchmarks.unique_texts import batches as demo_batch_list
+from experiments.benchmarks.unique_texts import cpu_trainer, demo_batches, stage1_overrides, timed_step
 from jobmatch.model.encoder import compile_encoder
 from jobmatch.utils.hardware import cpu_has_fast_bf16
 

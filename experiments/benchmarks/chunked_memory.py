@@ -14,21 +14,19 @@ model and batch are loaded, so that the part that grows with the batch is visibl
 Time: one process alternates plain, chunked with recompute and chunked without recompute (length
 sorting and trimming only) at the base batch, chunks of 8 texts; medians over repetitions.
 
-    .venv/bin/python -m jobmatch.bench chunked_memory
+    .venv/bin/python -m experiments.benchmarks chunked_memory
 """
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from jobmatch.bench.common import alternate, bench_result, median, rss_mb, run_isolated, target
+from experiments.benchmarks.common import alternate, bench_result, median, rss_mb, run_isolated, target
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUP = 4  # passages per JD: 1 positive + 3 negatives
 MIN_LENGTH = 32
 
@@ -60,14 +58,12 @@ def settings_for(quick: bool) -> dict[str, Any]:
 
 def build(model: str, queries: int, max_length: int, seed: int = 0) -> tuple[Any, Any]:
     """The stage-1 module of ``model`` (LoRA, train mode) and a seeded batch of ``queries`` JDs x GROUP passages."""
-    from hydra import compose, initialize_config_dir
-
     from jobmatch.app.builders import build_module
+    from jobmatch.app.config_tree import compose_tree
     from jobmatch.data.collate import ContrastiveBatch, pad_tokens
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"model={model}", "stage=contrastive", "logger=none"])
+    cfg = compose_tree("config", [f"model={model}", "stage=contrastive", "logger=none"])
     module = build_module(cfg)
     module.train()
     gen = torch.Generator().manual_seed(seed)

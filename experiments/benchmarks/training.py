@@ -20,15 +20,13 @@ from typing import Any
 
 import hydra
 import lightning as L
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
-from jobmatch.bench.common import rss_mb
+from experiments.benchmarks.common import rss_mb
+from jobmatch.app.config_tree import compose_tree
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "conf"
 
 # Overrides every benchmark run shares: no logger, checkpoint, progress bar or in-training validation.
 QUIET = [
@@ -47,8 +45,7 @@ def compose(overrides: Sequence[str], run_dir: str | Path) -> DictConfig:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     run_dir = Path(run_dir)
     paths = [f"paths.run_dir={run_dir}", f"paths.output_dir={ROOT / 'outputs'}"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=[*QUIET, *overrides, *paths])
+    return compose_tree("config", [*QUIET, *overrides, *paths])
 
 
 def peak_rss_mb() -> float:

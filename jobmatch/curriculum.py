@@ -10,13 +10,14 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from jobmatch.app.config_tree import CONFIG_DIR
 from jobmatch.app.curriculum_task import curriculum
-from jobmatch.app.error_report import hydra_command
 from jobmatch.app.run_dir import task_wrapper, use_hydra_run_dir
+from jobmatch.cli.main import run_command
 from jobmatch.report.objective import objective_value
 
 
-@hydra.main(config_path="../conf", config_name="curriculum", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="curriculum", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns ``objective`` (null: the last round's test nDCG@20) for sweepers."""
     use_hydra_run_dir(cfg)
@@ -24,4 +25,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    hydra_command(main)
+    run_command("curriculum")

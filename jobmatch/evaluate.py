@@ -8,12 +8,13 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from jobmatch.app.error_report import hydra_command
+from jobmatch.app.config_tree import CONFIG_DIR
 from jobmatch.app.evaluate_task import evaluate
 from jobmatch.app.run_dir import task_wrapper, use_hydra_run_dir
+from jobmatch.cli.main import run_command
 
 
-@hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns test nDCG@20."""
     use_hydra_run_dir(cfg)
@@ -21,4 +22,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    hydra_command(main)
+    run_command("evaluate")

@@ -6,18 +6,17 @@
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
-from jobmatch.app.cli import alias_model_argument, user_errors
-from jobmatch.app.error_report import hydra_command
+from jobmatch.app.config_tree import CONFIG_DIR
 from jobmatch.app.index_task import build
 from jobmatch.app.run_dir import use_hydra_run_dir
+from jobmatch.cli.errors import user_errors
+from jobmatch.cli.main import run_command
 
 
-@hydra.main(config_path="../conf", config_name="index", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="index", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Entry point."""
     use_hydra_run_dir(cfg)
@@ -26,5 +25,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = alias_model_argument(sys.argv)
-    hydra_command(main)
+    run_command("index")

@@ -6,17 +6,16 @@
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
-from jobmatch.app.cli import alias_model_argument, user_errors
-from jobmatch.app.error_report import hydra_command
+from jobmatch.app.config_tree import CONFIG_DIR
 from jobmatch.app.rank_task import rank
+from jobmatch.cli.errors import user_errors
+from jobmatch.cli.main import run_command
 
 
-@hydra.main(config_path="../conf", config_name="rank", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="rank", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Entry point."""
     with user_errors():
@@ -24,5 +23,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = alias_model_argument(sys.argv)
-    hydra_command(main)
+    run_command("rank")

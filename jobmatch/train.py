@@ -5,13 +5,14 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from jobmatch.app.error_report import hydra_command
+from jobmatch.app.config_tree import CONFIG_DIR
 from jobmatch.app.run_dir import task_wrapper, use_hydra_run_dir
 from jobmatch.app.train_task import train
+from jobmatch.cli.main import run_command
 from jobmatch.report.objective import objective_value
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns the float a sweeper optimises: ``objective`` (null: the monitored metric)."""
     use_hydra_run_dir(cfg)
@@ -20,4 +21,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    hydra_command(main)
+    run_command("train")

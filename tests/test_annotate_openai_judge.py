@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from experiments.benchmarks.judge_server import FakeChatServer
 from jobmatch.annotate.credentials import MissingApiKeyError
 from jobmatch.annotate.openai_judge import JudgeRequestError, OpenAIJudge
-from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.judgement import Judge
 
 JD = "Postdoc in computational neuroscience, Lyon: spiking network models and calcium imaging."
@@ -67,6 +67,14 @@ def test_give_up_after_max_attempts_and_continue(server: FakeChatServer) -> None
     assert (summary.requested, summary.answered, summary.failed, summary.unparseable) == (5, 2, 3, 1)
     with pytest.raises(JudgeRequestError, match="failed"):
         judge.judge(*pair("[[500x9]]", qa=1))
+
+
+def test_binary_garbage_answer_is_a_failed_request_not_a_crash(server: FakeChatServer) -> None:
+    """A server answering bytes that are not UTF-8: retried, then recorded as failed in one line."""
+    outcomes = make_judge(server).judge_many([pair("[[binary]]"), pair()])
+    assert [o.status for o in outcomes] == ["failed", "ok"]
+    assert outcomes[0].forward.attempts == 3 and "not even UTF-8" in (outcomes[0].error or "")
+    assert "\n" not in (outcomes[0].error or "")
 
 
 def test_concurrency_is_bounded_and_used() -> None:

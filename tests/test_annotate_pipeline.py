@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments.benchmarks.judge_server import FakeChatServer
 from jobmatch.annotate.sampling import sample_rank_pairs
 from jobmatch.app.annotate_task import run
 from jobmatch.app.train_task import train
-from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import read_contrastive, read_preferences
 from jobmatch.errors import UserError
 from tests.helpers import FAST, FIXTURES, cfg_for, compose_config, split_files

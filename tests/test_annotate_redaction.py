@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from experiments.benchmarks.judge_server import FakeChatServer
 from jobmatch.annotate.redaction import redact_items
 from jobmatch.app.annotate_task import run
 from jobmatch.app.train_task import train
-from jobmatch.bench.judge_server import FakeChatServer
 from jobmatch.data.readers import read_preferences
 from tests.helpers import FAST, FIXTURES, compose_config
 

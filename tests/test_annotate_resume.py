@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobmatch.bench.judge_server import FakeChatServer
+from experiments.benchmarks.judge_server import FakeChatServer
 
 ROOT = Path(__file__).resolve().parents[1]
 N_ITEMS = 12
@@ -65,7 +65,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
 
 
 def test_benchmark_reports_rate_and_cache_savings(tmp_path: Path) -> None:
-    from jobmatch.bench.judge_throughput import run_benchmark
+    from experiments.benchmarks.judge_throughput import run_benchmark
 
     report = run_benchmark(n_items=16, concurrency=4, latency=0.01, workdir=tmp_path)
     assert report["throughput"]["requests"] == 16 and report["throughput"]["requests_per_s"] > 0

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from jobmatch.bench import __main__ as runner
-from jobmatch.bench.common import (
+from experiments.benchmarks import __main__ as runner
+from experiments.benchmarks.common import (
     BenchSkipped,
     Stepper,
     alternate,
@@ -24,7 +24,7 @@ from jobmatch.bench.common import (
     sequence_flops,
     target,
 )
-from jobmatch.bench.report import to_markdown
+from experiments.benchmarks.report import to_markdown
 
 # sentence-transformers can arrive without the bench extra (a dependency of the MiniLM weights package);
 # the peer trainer also needs datasets and accelerate.
@@ -132,7 +132,7 @@ def fake_modules(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "ok": "tests.fake_ok",
         "bad": "tests.fake_bad",
         "skip": "tests.fake_skip",
-        "missing": "jobmatch.bench.does_not_exist",
+        "missing": "experiments.benchmarks.does_not_exist",
     }
     monkeypatch.setattr(runner, "REGISTRY", registry)
     return registry
@@ -176,7 +176,7 @@ def test_runner_isolated_quick_matmul(tmp_path: Path) -> None:
 
 
 def test_peer_benchmarks_skip_without_sentence_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
-    from jobmatch.bench import st_eval, st_train
+    from experiments.benchmarks import st_eval, st_train
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
@@ -225,7 +225,7 @@ def test_peer_benchmark_quick(name: str, tmp_path: Path) -> None:
 
 def test_st_train_summary_picks_the_peer_at_its_best(monkeypatch: pytest.MonkeyPatch) -> None:
     """The peer's best is its faster steady state; compile seconds are the compiled warm-up over the eager one."""
-    from jobmatch.bench import st_train
+    from experiments.benchmarks import st_train
 
     monkeypatch.setattr(st_train, "peak_gflops", lambda device, precision: 100.0)
     ours, peer, compiled = st_train.OURS, st_train.PEER, st_train.PEER_COMPILED

@@ -14,7 +14,7 @@ import pytest
 
 from jobmatch.app.builders import build_datamodule, build_module
 from jobmatch.retrieval.encode import EmbeddingCache
-from jobmatch.retrieval.validation import RetrievalValidation
+from jobmatch.retrieval.validation_callback import RetrievalValidation
 from jobmatch.utils.npy_store import save_npy_atomic
 from tests.helpers import FAST, compose_config
 

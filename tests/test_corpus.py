@@ -63,7 +63,7 @@ def test_build_retrieval_set_matches_positives_by_id_else_by_text(tmp_path: Path
     by_text = ContrastiveRecord("jd 2", (TEXTS["d"], TEXTS["a"]), ())
     rset = build_retrieval_set([by_id, by_text], corpus)
     assert rset.qrels == {"j1": {"c": 1}, "q1": {"d": 1, "a": 1}}
-    with pytest.raises(ValueError, match="query q0: a positive is not in the corpus"):
+    with pytest.raises(ValueError, match=r"^JD q0: a positive is not in the corpus \(\"nowhere\"\); fix: "):
         build_retrieval_set([ContrastiveRecord("jd", ("nowhere",), ())], corpus)
     without = build_retrieval_set([by_text], None, [ContrastiveRecord("jd 3", ("t",), ("u", TEXTS["a"]))],
                                   cache_dir=tmp_path)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import jobmatch.app.train_task as entry
-from jobmatch.app.export_task import token_limits
+from jobmatch.app.export_task import export_token_limits
 from jobmatch.model.checkpoint import CheckpointError, inspect_checkpoint, read_checkpoint
 from jobmatch.model.loading import load_encoder
 from jobmatch.modules.rankpo import RankPOModule
@@ -61,7 +61,7 @@ def test_encoder_export_limits_and_stage2_start_from_a_folder(stage1: dict[str, 
     for (name, a), b in zip(from_file.state_dict().items(), from_folder.state_dict().values(), strict=True):
         assert torch.allclose(a.float(), b.float(), rtol=1e-2, atol=1e-2), name  # bf16 copies of the same weights
     cfg = compose_config(["ckpt=null", "out=unused"], config_name="export")
-    assert token_limits(cfg, str(stage1["folder"])) == (48, 64)
+    assert export_token_limits(cfg, str(stage1["folder"])) == (48, 64)
     module = RankPOModule.from_stage1(str(stage1["folder"]), dict(inspect_checkpoint(stage1["folder"]).model),
                                       optim={"lr": 1e-4}, reference="frozen")
     assert module.encoder.uses_lora and module.hparams["init_ckpt"] == str(stage1["folder"])

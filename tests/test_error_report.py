@@ -9,8 +9,8 @@ import hydra
 import pytest
 from omegaconf import DictConfig
 
-from jobmatch.app.error_report import hydra_command, one_line
 from jobmatch.app.run_dir import task_wrapper
+from jobmatch.cli.errors import fold_lines, hydra_command
 from jobmatch.errors import ConfigError
 from tests.helpers import CONF, FIXTURES, ROOT
 
@@ -53,10 +53,10 @@ def fails_with_a_bug(cfg: DictConfig) -> dict:
     raise RuntimeError("boom")
 
 
-def test_one_line_folds_hydra_listings() -> None:
+def test_fold_lines_folds_hydra_listings() -> None:
     text = "In 'config': Could not find 'model/x'\n\nAvailable options in 'model':\n\ta\n\tb\nConfig search path:\n\tp"
-    assert one_line(text) == "In 'config': Could not find 'model/x'; Available options in 'model': a, b"
-    assert one_line("Could not override 'k'.\nTo append use +k=3") == "Could not override 'k'. To append use +k=3"
+    assert fold_lines(text) == "In 'config': Could not find 'model/x'; Available options in 'model': a, b"
+    assert fold_lines("Could not override 'k'.\nTo append use +k=3") == "Could not override 'k'. To append use +k=3"
 
 
 def test_user_error_in_the_task_is_one_line(tmp_path, monkeypatch, capsys) -> None:
@@ -127,3 +127,47 @@ def test_train_cli_on_a_missing_data_file(tmp_path) -> None:
     assert "Traceback" not in done.stderr + done.stdout
     full = run_cli(*args, HYDRA_FULL_ERROR="1")
     assert full.returncode == 1 and "Traceback" in full.stderr and "FileNotFoundError" in full.stderr
+
+
+def test_unwritable_run_dir_is_one_line(tmp_path, monkeypatch, capsys) -> None:
+    """Hydra creates the run directory before the task: a file in the way of the folder (as a read-only
+    disk would refuse it, also for root)."""
+    (tmp_path / "blocker").write_text("in the way")
+    run_dir = tmp_path / "blocker" / "run"
+    monkeypatch.setattr(sys, "argv", ["prog", f"hydra.run.dir={run_dir}", "hydra.output_subdir=null",
+                                      "hydra/job_logging=none", "hydra/hydra_logging=none"])
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+
+    @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
+    def main(cfg: DictConfig) -> None:
+        raise AssertionError("the task must not start")
+
+    with pytest.raises(SystemExit) as exit_info:
+        hydra_command(main)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert error_lines(err) == [f"error: {run_dir}: cannot write the run directory or its log file (Not a directory); "
+                                "fix: set paths.run_dir (or paths.output_dir) to a folder you can write"]
+
+
+def test_unwritable_log_file_is_one_line(tmp_path) -> None:
+    """Hydra opens the run's log file before the task (the real command: its logging set-up is global)."""
+    log_file = tmp_path / "run" / "train.log"
+    log_file.mkdir(parents=True)  # a folder in the way of the log file
+    done = run_cli("jobmatch.train", "model=tiny_bert", "logger=none", f"paths.run_dir={tmp_path / 'run'}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert error_lines(done.stderr) == [f"error: {log_file}: cannot write the run directory or its log file "
+                                        "(Is a directory); fix: set paths.run_dir (or paths.output_dir) to a "
+                                        "folder you can write"]
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_evaluate_refuses_an_unwritable_cache_dir_before_loading(tmp_path, monkeypatch) -> None:
+    import jobmatch.app.evaluate_task as evaluate_task
+    from tests.helpers import cfg_for
+
+    (tmp_path / "blocker").write_text("in the way")
+    monkeypatch.setattr(evaluate_task, "build_datamodule", lambda *_: pytest.fail("data loaded before the refusal"))
+    cfg = cfg_for("evaluate", tmp_path, f"paths.cache_dir={tmp_path / 'blocker' / 'cache'}")
+    with pytest.raises(ConfigError, match=r"^paths\.cache_dir=.*blocker/cache: not a writable folder \(Not a dir"):
+        evaluate_task.evaluate(cfg)

@@ -54,3 +54,22 @@ def test_audits_with_per_jd_values_get_paired_difference_rows(tmp_path: Path, ca
     assert "| Δ rankpo − stage1 | gender | -0.100 [-0.100, -0.100] | 0.333 [0.333, 0.333] | — | — | — |" in out
     assert ("Δ rankpo − stage1, paired over 10 test JDs: decided (95% interval excludes 0): gender top-20 change "
             "-0.100 [-0.100, -0.100]; gender lowest impact ratio +0.333 [+0.333, +0.333].") in out
+
+
+def test_audits_over_different_jds_are_not_paired(tmp_path: Path, capsys) -> None:
+    from jobmatch.errors import UserError
+    from jobmatch.retrieval.fairness_audit import AUDIT_PER_QUERY_FILE, AttributeValues, AuditValues
+
+    def values(path: Path, n_jds: int) -> Path:
+        attribute = AttributeValues(["man", "woman"], np.array([[5, 5]] * n_jds), {20: np.array([[10, 10]] * n_jds)},
+                                    {"topk_change@20": np.full(n_jds, 0.1)}, 100)
+        (path / AUDIT_PER_QUERY_FILE).write_text(json.dumps(
+            AuditValues([f"jd{i}" for i in range(n_jds)], 100, {"gender": attribute}).to_json()))
+        return path
+
+    wide = values(_audit(tmp_path / "wide", 0.2, 0.8, 0), 30)
+    narrow = values(_audit(tmp_path / "narrow", 0.1, 1.0, 0), 6)
+    with pytest.raises(UserError, match=r"narrow: audited 6 test JDs against 100 talents, .*wide 30 against 100 "
+                                        r"\(6 JDs in common\); paired differences need audits of the same test set"):
+        main([str(wide), str(narrow)])
+    assert "Δ narrow" not in capsys.readouterr().out

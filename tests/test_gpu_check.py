@@ -48,7 +48,7 @@ sys.meta_path.insert(0, Blocker())
 def test_check_imports_nothing_the_gpu_node_lacks() -> None:
     modules = ["experiments.gpu.check", "experiments.gpu.parts", "experiments.gpu.steps", "experiments.gpu.encoding",
                "experiments.gpu.peer", "experiments.gpu.report", "jobmatch.app.builders", "jobmatch.model.loading",
-               "jobmatch.modules.reference", "jobmatch.retrieval.encode", "jobmatch.bench.peaks"]
+               "jobmatch.modules.reference", "jobmatch.retrieval.encode", "experiments.benchmarks.peaks"]
     code = BLOCKER + "".join(f"import {m}\n" for m in modules) + (
         f"print(sorted(m for m in {FORBIDDEN!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=300)

@@ -80,9 +80,9 @@ def test_pipeline_table_shows_ceiling_and_intent_when_known() -> None:
     with_judge = {**base, "test/alignment_ceiling": 0.8, "test/alignment_intent": 0.7,
                   "stage1/alignment_intent": 0.65, "delta/alignment_intent": 0.05}
     row = next(line for line in pipeline_table(with_judge, "rankpo").splitlines() if line.startswith("| rankpo |"))
-    assert row.endswith("| 0.6000 | 0.8000 | 0.7000 |")
+    assert row.endswith("| 0.6000 | 0.8000 | — | 0.7000 | — |")
     row = next(line for line in pipeline_table(base, "rankpo").splitlines() if line.startswith("| rankpo |"))
-    assert row.endswith("| 0.6000 | — | — |")
+    assert row.endswith("| 0.6000 | — | — | — | — |")
 
 
 def test_ood_metrics_get_their_own_keys() -> None:

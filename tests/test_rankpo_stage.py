@@ -261,7 +261,7 @@ def test_build_module_rejects_conflicting_options(tmp_path: Path, overrides: lis
         build_module(cfg)
 
 
-@pytest.mark.parametrize("stage", ["rankpo", "rankpo_hinge", "simrankpo", "simrankpo_hinge", "sft"])
+@pytest.mark.parametrize("stage", ["rankpo", "rankpo_hinge", "rankpo_listwise", "simrankpo", "simrankpo_hinge", "sft"])
 def test_every_stage_config_trains_and_reports(tmp_path: Path, stage1: dict[str, Path], stage: str) -> None:
     cfg = stage2_cfg(tmp_path, stage1["tiny_bert"], f"stage={stage}", "stage.optim.lr=1e-3", "logger=csv")
     results = train(cfg)

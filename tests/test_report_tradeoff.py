@@ -2,10 +2,13 @@
 
 from pathlib import Path
 
+import wandb
+
 from jobmatch.report.__main__ import main
 from jobmatch.report.sweep import collect_runs, sweep_table
 from jobmatch.report.tradeoff import method_dominates, pareto_front, points, tradeoff_summary
 from tests.helpers.reports import fake_run
+from tests.helpers.wandb_records import finished_offline_runs
 
 
 def _sweep(root: Path) -> list:
@@ -51,14 +54,15 @@ def test_summary_and_report(tmp_path: Path, capsys) -> None:
 def test_interval_column(tmp_path: Path) -> None:
     fake_run(tmp_path, "a", "rankpo", 1e-5, 0, 0.7, 0.6)
     table = sweep_table(collect_runs([str(tmp_path)]))
-    assert table.splitlines()[0].endswith("| alignment 95% CI |")
-    assert table.splitlines()[-1].endswith("| — |")  # the fabricated run has no bootstrap bounds
+    assert table.splitlines()[0].endswith("| alignment 95% CI | judge ceiling | visible ceiling | visible intent |")
+    # the fabricated run has no bootstrap bounds and no offline-judge ceilings
+    assert table.splitlines()[-1].endswith("| — | — | — | — |")
 
 
 def test_report_logs_table_and_tradeoff_to_wandb_offline(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("WANDB_SILENT", "true")
     _sweep(tmp_path / "sweep")
     main([str(tmp_path / "sweep"), "--wandb"])
-    (offline,) = (tmp_path / "sweep" / "wandb").glob("offline-run-*/run-*.wandb")
-    data = offline.read_bytes()
-    assert b"report/table" in data and b"report/tradeoff_summary" in data
+    wandb.teardown()  # the report has torn W&B down already; a second call is a no-op
+    (run,) = finished_offline_runs(tmp_path / "sweep" / "wandb")
+    assert {"report/table", "report/tradeoff_summary"} <= set(run.summary)

@@ -1,6 +1,9 @@
 """Reruns into a run directory that holds a run: finished results kept, changed configs refused or applied."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -10,6 +13,8 @@ from lightning.pytorch.callbacks import Callback
 import jobmatch.app.train_task as entry
 from jobmatch.app.train_task import train
 from jobmatch.errors import ConfigError
+from tests.helpers import ROOT
+from tests.helpers.config import FAST
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -81,3 +86,40 @@ def test_ignored_keys_do_not_block_a_rerun(fast_cfg) -> None:
     first = train(fast_cfg("trainer.max_steps=2"))
     again = train(fast_cfg("trainer.max_steps=2", "trainer.enable_progress_bar=true", "logger=csv"))
     assert again == first
+
+
+def test_allowed_change_that_adds_no_steps_keeps_the_metrics(fast_cfg) -> None:
+    first = train(fast_cfg("trainer.max_steps=2"))
+
+    again = train(fast_cfg("trainer.max_steps=2", "stage.optim.lr=1e-2", "resume.allow_changes=[stage.optim.lr]"))
+
+    kept = {k for k in first if k.startswith(("train/", "val/", "checkpoint/"))}
+    assert "train/loss" in kept
+    assert {k: again.get(k) for k in kept} == {k: first[k] for k in kept}
+    saved = json.loads((Path(fast_cfg().paths.run_dir) / "results.json").read_text())
+    assert kept <= saved.keys() and saved["trainer/global_step"] == 2
+
+
+def run_train_command(*overrides: str) -> subprocess.CompletedProcess:
+    """``python -m jobmatch.train`` on the tiny model with ``overrides``, as a user runs it."""
+    environ = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.run([sys.executable, "-m", "jobmatch.train", *FAST, *overrides], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+
+
+@pytest.mark.slow
+def test_a_refused_rerun_changes_nothing_in_the_run_dir(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    common = (f"paths.run_dir={run_dir}", f"paths.output_dir={tmp_path / 'out'}", "trainer.max_steps=2")
+    assert run_train_command(*common).returncode == 0
+    provenance = run_dir / ".hydra"
+    assert "trainer.max_steps=2" in (provenance / "overrides.yaml").read_text()
+    kept = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    assert {provenance / n for n in ("config.yaml", "hydra.yaml", "overrides.yaml")} <= kept.keys()
+
+    refused = run_train_command(*common, "stage.optim.lr=1e-2")
+    assert refused.returncode == 2 and "error: paths.run_dir=" in refused.stderr
+
+    now = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    assert now.keys() == kept.keys()
+    assert [p for p in kept if now[p] != kept[p]] == []

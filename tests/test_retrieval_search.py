@@ -75,8 +75,8 @@ def test_recall_against_exact_by_hand() -> None:
 
 def test_choose_index_kind_and_errors() -> None:
     assert choose_index_kind(100_000) == "flat"
-    assert choose_index_kind(1_000_000) == "flat"
-    assert choose_index_kind(1_000_001) == "hnsw"
+    assert choose_index_kind(100_001) == "hnsw"
+    assert choose_index_kind(1_000_000) == "hnsw"
     assert choose_index_kind(500, threshold=100) == "hnsw"
     with pytest.raises(ValueError, match="unknown index kind"):
         build_index(np.eye(2, dtype=np.float32), "lsh")

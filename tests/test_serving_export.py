@@ -141,7 +141,7 @@ def test_load_exported_bad_folders(tmp_path: Path) -> None:
         load_exported(tmp_path / "missing")
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "config.json").write_text("{}")
-    with pytest.raises(ExportFormatError, match=r"not a jobmatch export .*python -m jobmatch\.export"):
+    with pytest.raises(ExportFormatError, match=r"not a jobmatch export .*jobmatch export"):
         load_exported(tmp_path / "plain")
     good = tmp_path / "good"
     export_encoder(tiny_encoder(), good, max_query_length=8, max_passage_length=8)

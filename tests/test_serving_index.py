@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import jobmatch.retrieval.shard_encode as shard_encode
 import jobmatch.serving.index_store as index_store
 import jobmatch.serving.indexing as indexing
 from jobmatch.data.readers import DataFormatError
@@ -44,15 +45,15 @@ def built(tmp_path: Path, exports: tuple[Path, Path]) -> Path:
 
 
 def count_encoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record how many texts each encode_texts call of the indexer gets."""
+    """Record how many talents each encoded shard holds."""
     calls: list[int] = []
-    original = indexing.encode_texts
+    original = shard_encode.encode_tokens
 
-    def spy(encoder, texts, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(texts))
-        return original(encoder, texts, **kwargs)
+    def spy(encoder, tokens, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(tokens))
+        return original(encoder, tokens, *args, **kwargs)
 
-    monkeypatch.setattr(indexing, "encode_texts", spy)
+    monkeypatch.setattr(shard_encode, "encode_tokens", spy)
     return calls
 
 
@@ -82,7 +83,9 @@ def test_append_encodes_only_new_talents(built: Path, tmp_path: Path, exports: t
     assert after.manifest.corpus_fingerprint != before.manifest.corpus_fingerprint
     old_vectors = np.stack([before.index.reconstruct(i) for i in range(len(before))])
     assert np.array_equal(np.stack([after.index.reconstruct(i) for i in range(len(before))]), old_vectors)
-    assert sorted(p.name for p in built.iterdir()) == ["manifest.json", "talents-000002.jsonl",
+    modes = [(built / name).stat().st_mode & 0o777 for name in (after.manifest.talents_file, "manifest.json")]
+    assert modes[0] == modes[1]  # the talents file is as readable as the other index files
+    assert sorted(p.name for p in built.iterdir()) == ["manifest.json", "talents-000002.arrow",
                                                        "vectors-000002.faiss"]
     assert [s["added"] for s in after.manifest.sources] == [6, 2]
     hit = Ranker.open(built).rank(JD("q", NEW_TALENTS[1]["text"], "test"), k=1).hits[0]
@@ -138,7 +141,7 @@ def test_contrastive_corpus_gets_content_ids(tiny_data: Path) -> None:
 
 
 def test_missing_and_corrupt_index(built: Path, tmp_path: Path) -> None:
-    with pytest.raises(IndexStoreError, match=r"does not exist; build it with python -m jobmatch\.index"):
+    with pytest.raises(IndexStoreError, match=r"does not exist; build it with jobmatch index"):
         TalentIndex.load(tmp_path / "nowhere")
     manifest = json.loads((built / "manifest.json").read_text())
     vectors = built / manifest["vectors_file"]
@@ -172,7 +175,7 @@ def test_interrupted_writes_keep_the_previous_index(built: Path, tmp_path: Path,
     def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(indexing, "encode_texts", crash)  # interrupted while encoding
+    monkeypatch.setattr(indexing, "encode_to_shards", crash)  # interrupted while encoding
     with pytest.raises(KeyboardInterrupt):
         index_talents(exports[0], corpus, built, append=True)
     monkeypatch.undo()
@@ -205,7 +208,7 @@ def test_unusual_characters_survive_the_round_trip(tmp_path: Path, exports: tupl
     talents = [{"id": "ü-1", "text": "line\u2028separator and\u0085next line, emoji 🧪, tab\\there"}, TALENTS[0]]
     index_talents(exports[0], write_jsonl(tmp_path / "c.jsonl", talents), tmp_path / "index")
     store = TalentIndex.load(tmp_path / "index")
-    assert store.ids == ["ü-1", "t1"] and store.texts[0] == talents[0]["text"]
+    assert store.ids == ["ü-1", "t1"] and store.texts([0]) == [talents[0]["text"]]
 
 
 def test_moved_export(tmp_path: Path) -> None:
@@ -215,3 +218,86 @@ def test_moved_export(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="is gone; pass model="):
         Ranker.open(tmp_path / "index")
     assert Ranker.open(tmp_path / "index", tmp_path / "moved").rank(JD("q", "x", "t"), k=1).hits
+
+
+def test_killed_build_resumes_with_the_missing_shards(tmp_path: Path, exports: tuple[Path, Path],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", TALENTS)
+    calls = count_encoded(monkeypatch)
+    original = shard_encode.ShardWriter.write_on_batch_end
+    written: list[int] = []
+
+    def killed_after_one(self, trainer, module, prediction, *args):  # type: ignore[no-untyped-def]
+        if written:
+            raise RuntimeError("killed")
+        original(self, trainer, module, prediction, *args)
+        written.append(prediction[0].shard)
+
+    monkeypatch.setattr(shard_encode.ShardWriter, "write_on_batch_end", killed_after_one)
+    with pytest.raises(RuntimeError, match="killed"):
+        index_talents(exports[0], corpus, tmp_path / "index", shard_size=2)
+    assert not (tmp_path / "index" / "manifest.json").exists() and calls == [2, 2]
+    monkeypatch.setattr(shard_encode.ShardWriter, "write_on_batch_end", original)
+    calls.clear()
+    report = index_talents(exports[0], corpus, tmp_path / "index", shard_size=2)
+    assert calls == [2, 2] and report.total == len(TALENTS)  # shards 1 and 2: shard 0 was on disk
+    assert sorted(p.name for p in (tmp_path / "index").iterdir()) == [
+        "manifest.json", "talents-000001.arrow", "vectors-000001.faiss"]
+    whole = tmp_path / "whole"
+    index_talents(exports[0], corpus, whole)
+    resumed, fresh = TalentIndex.load(tmp_path / "index"), TalentIndex.load(whole)
+    assert resumed.ids == fresh.ids
+    assert resumed.manifest.corpus_fingerprint == fresh.manifest.corpus_fingerprint
+    vectors = [np.stack([i.index.reconstruct(r) for r in range(len(TALENTS))]) for i in (resumed, fresh)]
+    assert np.allclose(*vectors, atol=1e-5)
+
+
+def test_truncated_talents_are_counted_while_encoding(tmp_path: Path, exports: tuple[Path, Path]) -> None:
+    long = {"id": "long", "text": " ".join(["graph neural networks for protein folding"] * 20)}
+    report = index_talents(exports[0], write_jsonl(tmp_path / "c.jsonl", [*TALENTS, long]), tmp_path / "index")
+    assert report.truncated == 1 and report.added == len(TALENTS) + 1
+
+
+def test_rank_reads_only_the_texts_it_shows(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobmatch.data.text_store import TextStore
+
+    read: list[int] = []
+    original = TextStore.texts
+
+    def spy(self, rows):  # type: ignore[no-untyped-def]
+        read.append(len(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(TextStore, "texts", spy)
+    ranker = Ranker.open(built)
+    read.clear()
+    result = ranker.rank(JD("q", TALENTS[2]["text"], "test"), k=2)
+    assert read == [2] and result.hits[0].id == "t3" and result.hits[0].snippet.startswith("Professor of marine")
+
+
+def test_index_of_the_jsonl_format_asks_for_a_rebuild(built: Path) -> None:
+    manifest = json.loads((built / "manifest.json").read_text())
+    (built / "manifest.json").write_text(json.dumps({**manifest, "version": 1}))
+    with pytest.raises(IndexStoreError, match="version 1 keeps talents as JSONL; rebuild"):
+        TalentIndex.load(built)
+
+
+def test_trainer_option_of_the_index_task() -> None:
+    from omegaconf import OmegaConf
+
+    from jobmatch.app.index_task import trainer_arguments
+    from jobmatch.serving.errors import InputError
+
+    assert trainer_arguments(None) is None
+    assert trainer_arguments(OmegaConf.create({"devices": 2, "strategy": "ddp"})) == {"devices": 2, "strategy": "ddp"}
+    with pytest.raises(InputError, match="trainer=4: expected Trainer arguments"):
+        trainer_arguments(4)
+
+
+def test_index_of_a_contrastive_file(tiny_data: Path, tmp_path: Path, exports: tuple[Path, Path]) -> None:
+    report = index_talents(exports[0], tiny_data, tmp_path / "index")
+    talents = read_talents(tiny_data)
+    store = TalentIndex.load(tmp_path / "index")
+    assert report.added == len(talents) and store.ids == [t.id for t in talents]
+    assert store.texts([0, len(talents) - 1]) == [talents[0].text, talents[-1].text]
+    assert index_talents(exports[0], tiny_data, tmp_path / "index", append=True).skipped == len(talents)

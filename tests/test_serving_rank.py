@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -14,11 +15,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from jobmatch.app.cli import alias_model_argument
 from jobmatch.app.export_task import export
 from jobmatch.app.index_task import build
 from jobmatch.app.rank_task import rank
+from jobmatch.cli.main import alias_model_argument
 from jobmatch.data.readers import DataFormatError
+from jobmatch.errors import UserError
 from jobmatch.serving.device import resolve_device
 from jobmatch.serving.export_format import read_export_manifest
 from jobmatch.serving.indexing import index_talents
@@ -172,3 +174,30 @@ def test_rank_cli_reports_bad_input_in_one_line(tmp_path: Path) -> None:
                           env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "error: index" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("k=abc", r"^k=abc: expected an integer >= 1; pass e\.g\. k=20$"),
+    ("k=0", r"^k=0: out of range: expected an integer >= 1"),
+    ("threads=0", r"^threads=0: out of range: expected an integer >= 1; pass e\.g\. threads=1"),
+    ("snippet_chars=-1", r"^snippet_chars=-1: out of range"),
+])
+def test_bad_rank_numbers_in_one_line(index_dir: Path, override: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        rank(compose_config([f"index={index_dir}", "jd=Postdoc in NLP", override], config_name="rank"))
+
+
+def test_index_threads_zero_in_one_line(tmp_path: Path) -> None:
+    cfg = compose_config(["model_dir=m", f"corpus={tmp_path / 'c.jsonl'}", f"out={tmp_path / 'o'}", "threads=0",
+                          f"paths.output_dir={tmp_path / 'outputs'}"], config_name="index")
+    with pytest.raises(UserError, match=r"^threads=0: out of range"):
+        build(cfg)
+    assert not (tmp_path / "o").exists()
+
+
+def test_stdin_that_is_not_utf8_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Postdoc in NLP\ncaf\xe9 \xff\n")))
+    with pytest.raises(DataFormatError, match=r"^<stdin>:2: not valid UTF-8 \(byte 0xE9 at column 4\)"):
+        read_jds("-")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\ufeffCafé postdoc\n".encode())))
+    assert [jd.text for jd in read_jds("-")] == ["Café postdoc"]

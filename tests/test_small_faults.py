@@ -1,4 +1,4 @@
-"""Small faults of issue 17: report on a missing folder, the README's synthetic override, export file modes."""
+"""Small faults: report on a missing folder, the README's synthetic override, export file modes."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ from jobmatch.data.synthetic import (
     DatasetMismatchError,
     SyntheticConfig,
     build_world,
+    dataset_fingerprint,
     ensure_dataset,
     failed_rules,
-    fingerprint,
     generate_dataset,
     read_manifest,
 )
@@ -79,7 +79,7 @@ def test_ood_split_asks_for_subfields_no_other_split_does(dataset: Path) -> None
 def test_manifest_and_card(dataset: Path) -> None:
     manifest = read_manifest(dataset)
     assert manifest is not None
-    assert manifest["fingerprint"] == fingerprint(TINY) and manifest["config"] == TINY.to_dict()
+    assert manifest["fingerprint"] == dataset_fingerprint(TINY) and manifest["config"] == TINY.to_dict()
     assert manifest["files"]["train.jsonl"]["rows"] == TINY.split_sizes()[0]
     assert manifest["files"]["corpus.jsonl"]["bytes"] == (dataset / "corpus.jsonl").stat().st_size
     figures = manifest["figures"]

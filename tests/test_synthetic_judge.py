@@ -10,8 +10,8 @@ import pytest
 from jobmatch.annotate.parse import parse_judgement
 from jobmatch.data.judgement import Judge, Judgement
 from jobmatch.data.synthetic import SMALL, OfflineJudge, World, build_world, sample_negatives
+from jobmatch.data.synthetic.match_rules import AREA, failed_rules
 from jobmatch.data.synthetic.reading import PREFERRED_WEIGHT, REQUIRED_WEIGHT, default_reader
-from jobmatch.data.synthetic.rules import AREA, failed_rules
 
 ANSWER_END = re.compile(r"\nPreferred: ([AB])\nConfidence score: (\d{1,3})$")
 

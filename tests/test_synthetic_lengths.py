@@ -10,7 +10,7 @@ import pytest
 
 from jobmatch.data.synthetic import SyntheticConfig, World, build_world, sample_negatives
 from jobmatch.data.synthetic.long_text import long_texts
-from jobmatch.data.synthetic.measure import load_tokenizer
+from jobmatch.data.synthetic.measure import load_counting_tokenizer
 from jobmatch.data.synthetic.reading import default_reader
 
 SHORT = SyntheticConfig(n_talents=200, n_jds=30, relocation_probability=0.5, judge_pairs=50)
@@ -35,7 +35,7 @@ def _quantile(values: list[int], q: float) -> int:
 
 def test_real_length_texts_follow_the_sample_token_lengths(worlds: tuple[World, World]) -> None:
     _, real = worlds
-    tokenizer = load_tokenizer(REAL.tokenizer)
+    tokenizer = load_counting_tokenizer(REAL.tokenizer)
     talents = [len(ids) for ids in tokenizer([t.text for t in real.talents])["input_ids"]]
     for q, target in TALENT_QUANTILES.items():
         assert abs(_quantile(talents, q) - target) <= TALENT_TOLERANCE * target, (q, _quantile(talents, q))

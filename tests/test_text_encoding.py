@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobmatch.app.cli import user_errors
+from jobmatch.cli.errors import user_errors
 from jobmatch.data.readers import DataFormatError, read_contrastive, read_corpus_lines, read_preferences
 from jobmatch.serving.ranking import read_jds
 from jobmatch.serving.talents import read_talents

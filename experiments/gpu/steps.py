@@ -20,8 +20,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
+from experiments.benchmarks.common import dense_params, sequence_flops
 from experiments.gpu.shapes import Shapes, random_ids
-from jobmatch.bench.common import dense_params, sequence_flops
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.preferences import PreferenceCollator
 from jobmatch.modules.contrastive import ContrastiveModule

@@ -14,7 +14,7 @@ STAGE1=${STAGE1:-outputs/experiments/curriculum/incremental/round0/train/checkpo
 RUNS=${RUNS:-"rankpo:1e-4 rankpo:3e-4 rankpo_hinge:1e-4 simrankpo:1e-4 sft:1e-4"}
 SEEDS=${SEEDS:-""}           # empty: one run with the config's seed, directory without a seed suffix
 PAIRS_PER_QUERY=${PAIRS_PER_QUERY:-4}
-COMMON=(model=minilm data=synthetic_small 'trainer.precision=${fast_bf16:${trainer.accelerator},bf16-mixed,32-true}' 'eval.bf16=${fast_bf16:${trainer.accelerator},true,false}' logger=csv "$@")
+COMMON=(model=minilm data=synthetic_small "trainer.precision='\${fast_bf16:\${trainer.accelerator},bf16-mixed,32-true}'" "eval.bf16='\${fast_bf16:\${trainer.accelerator},true,false}'" logger=csv "$@")
 PAIRS=${PAIRS:-$OUT/annotate}
 mkdir -p "$OUT"
 (  # one annotation, even when several copies of this script start side by side

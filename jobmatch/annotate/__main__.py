@@ -6,11 +6,12 @@ import hydra
 from omegaconf import DictConfig
 
 from jobmatch.app.annotate_task import run
-from jobmatch.app.error_report import hydra_command
+from jobmatch.app.config_tree import CONFIG_DIR
 from jobmatch.app.run_dir import task_wrapper, use_hydra_run_dir
+from jobmatch.cli.main import run_command
 
 
-@hydra.main(config_path="../../conf", config_name="annotate", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="annotate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Entry point."""
     use_hydra_run_dir(cfg)
@@ -18,4 +19,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    hydra_command(main)
+    run_command("annotate")

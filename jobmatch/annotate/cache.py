@@ -20,6 +20,7 @@ failures are not (they cost nothing and should be retried) — and never credent
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from jobmatch.errors import UserError
+from jobmatch.utils.atomic import WriteError, write_problem
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +113,16 @@ class AnswerCache:
         """Append ``answer`` and make it durable (flush + fsync) before returning."""
         data = (json.dumps(asdict(answer), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         with self._lock:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            os.fsync(self._fd)
+            start = os.fstat(self._fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                os.fsync(self._fd)
+            except OSError as error:  # a full disk: cut the torn line off, so later appends stay well-formed
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, start)
+                raise WriteError(write_problem(self.path, "judge cache", error)) from None
             self._answers[answer.key] = answer
 
     def close(self) -> None:

@@ -229,7 +229,7 @@ class OpenAIJudge:
                 completion = self._client.chat.completions.create(
                     model=self.model, messages=[{"role": "user", "content": text}], **self.settings
                 )
-            except (openai.OpenAIError, json.JSONDecodeError) as error:
+            except (openai.OpenAIError, json.JSONDecodeError, UnicodeDecodeError) as error:
                 description = describe_error(error, self._redactor)
                 if is_retryable(error) and attempt < self.max_attempts:
                     log.debug("judge request %s… attempt %d: %s", digest[:12], attempt, description)

@@ -41,8 +41,9 @@ class Backoff:
 
 
 def is_retryable(error: BaseException) -> bool:
-    """True for 429, 5xx, timeouts, connection errors (``APITimeoutError`` is one) and non-JSON bodies."""
-    if isinstance(error, (openai.APIConnectionError, json.JSONDecodeError)):
+    """True for 429, 5xx, timeouts, connection errors (``APITimeoutError`` is one) and non-JSON bodies
+    (text that does not parse, or bytes that are not even UTF-8)."""
+    if isinstance(error, (openai.APIConnectionError, json.JSONDecodeError, UnicodeDecodeError)):
         return True
     if isinstance(error, openai.APIStatusError):
         return error.status_code == 429 or error.status_code >= 500
@@ -75,6 +76,8 @@ def describe_error(error: BaseException, redactor: Redactor, limit: int = 300) -
         text = f"{type(error).__name__}: HTTP {error.status_code}: {error.message}"
     elif isinstance(error, json.JSONDecodeError):
         text = f"JSONDecodeError: the response body is not JSON ({error.msg} at char {error.pos})"
+    elif isinstance(error, UnicodeDecodeError):
+        text = f"UnicodeDecodeError: the response body is not JSON (not even UTF-8 text: byte {error.start})"
     else:
         text = f"{type(error).__name__}: {error}"
     text = " ".join(redactor.scrub(text).split())

@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig
 
 from jobmatch.annotate.judge_fairness import judge_flip_rate, name_swap_pairs
@@ -36,11 +35,13 @@ from jobmatch.model.loading import load_encoder
 from jobmatch.report.fairness_report import fairness_block, write_audit_report
 from jobmatch.retrieval.fairness_audit import (
     AUDIT_PER_QUERY_FILE,
+    AuditEmbeddings,
     AuditSettings,
     audit_values,
-    encoder_scorer,
+    encoder_embeddings,
     summarise,
 )
+from jobmatch.retrieval.topk import top_k
 from jobmatch.utils.run import write_results
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,11 @@ def judge_flips(
     cfg: DictConfig,
     rset: RetrievalSet,
     identities: CorpusIdentities,
-    scores: np.ndarray,
+    emb: AuditEmbeddings,
 ) -> dict[str, float]:
     """The configured judge's name-swap flip rate on pairs from each JD's top 20 (redacted if configured)."""
     corpus_ids = rset.corpus.ids
-    top = [[corpus_ids[j] for j in np.argsort(-row, kind="stable")[:20]] for row in scores]
+    top = [[corpus_ids[j] for j in row] for row in top_k(emb.queries, emb.corpus, 20)[1].tolist()]
     factual, swapped, names = name_swap_pairs(
         top,
         list(rset.queries.values()),
@@ -102,12 +103,12 @@ def audit_checkpoint(
     """Audit one checkpoint; write ``results.json``, ``audit_per_query.json`` (per-JD values), ``audit.md`` and
     ``audit.png`` into ``out_dir``."""
     encoder = load_encoder(ckpt, container(cfg.model))
-    score = encoder_scorer(encoder, rset, encode_settings(cfg), embedding_cache(cfg))
+    emb = encoder_embeddings(encoder, rset, encode_settings(cfg), embedding_cache(cfg))
     settings = audit_settings(cfg)
-    values = audit_values(score, rset, identities, settings)
+    values = audit_values(emb, rset, identities, settings)
     results: dict[str, Any] = summarise(values, settings)
     if int(cfg.fairness.judge_pairs_per_query) > 0:
-        results.update(judge_flips(cfg, rset, identities, score(list(rset.corpus.values()))))
+        results.update(judge_flips(cfg, rset, identities, emb))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / AUDIT_PER_QUERY_FILE).write_text(json.dumps(values.to_json()))
     write_results(out_dir, results)

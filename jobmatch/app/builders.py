@@ -58,7 +58,7 @@ def eval_device(cfg: DictConfig) -> torch.device:
     return resolve_device("cpu" if str(cfg.trainer.get("accelerator", "cpu")) == "cpu" else "auto")
 
 
-def token_limits(cfg: DictConfig) -> dict[str, int]:
+def data_token_limits(cfg: DictConfig) -> dict[str, int]:
     """``max_query_length`` and ``max_passage_length`` of ``data`` (what a module records for export)."""
     return {"max_query_length": int(cfg.data.max_query_length), "max_passage_length": int(cfg.data.max_passage_length)}
 
@@ -108,12 +108,12 @@ def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.Lig
             init_ckpt=stage.get("init_ckpt"),
             chunk_size=stage.get("chunk_size"),
             chunk_recompute=bool(stage.get("chunk_recompute", True)),
-            **token_limits(cfg),
+            **data_token_limits(cfg),
         )
     if kind == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
         options = {key: stage[key] for key in RANKPO_OPTIONS}  # checked once, by RankPOModule
         return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), stage1_model=stage1,
-                                        optim=container(stage.optim), **options, **token_limits(cfg))
+                                        optim=container(stage.optim), **options, **data_token_limits(cfg))
     raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")
 
 

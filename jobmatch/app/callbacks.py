@@ -12,7 +12,7 @@ from jobmatch.app.builders import embedding_cache, encode_settings, stage_module
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.errors import ConfigError
 from jobmatch.modules.reference import ReferenceCache, ReferenceScores
-from jobmatch.retrieval.validation import RetrievalValidation
+from jobmatch.retrieval.validation_callback import RetrievalValidation
 from jobmatch.utils.rng import RngStateCallback
 
 

@@ -28,6 +28,7 @@ from jobmatch.app.train_task import train
 from jobmatch.app.validation import CURRICULUM_MODES, validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.readers import read_contrastive, write_jsonl
+from jobmatch.errors import UserError
 from jobmatch.retrieval.mining import combine_rounds
 from jobmatch.utils.run import write_results
 
@@ -45,6 +46,23 @@ def round_train_file(cfg: DictConfig, root: Path, k: int, previous_file: str, ck
     combined = root / f"round{k}" / "train.jsonl"
     write_jsonl(combined, (r.to_json() for r in union))
     return str(combined), stats
+
+
+def round_checkpoint(cfg: DictConfig, train_dir: Path, best: str | None) -> tuple[str, str | None]:
+    """The checkpoint a round hands on (to its evaluation, the next round's mining, the pipeline) and, when it
+    is not the best one, why: a round that never validated wrote no ``best.ckpt``, so its ``last.ckpt`` is
+    used, explicitly. Raises :class:`UserError` when the round left neither."""
+    if best:
+        return best, None
+    last = train_dir / "checkpoints" / "last.ckpt"
+    cause = (f"trainer.max_steps={cfg.trainer.max_steps} ends before the first validation"
+             if int(cfg.trainer.get("max_steps") or -1) > 0 else "no validation ran")
+    if not last.exists():
+        raise UserError(f"{train_dir}: stage 1 wrote neither best.ckpt nor last.ckpt ({cause}); fix: train at "
+                        "least one epoch (raise trainer.max_steps or set it to -1)")
+    note = f"never validated ({cause}): its last.ckpt is used in place of a best.ckpt"
+    log.warning("%s: %s", train_dir, note)
+    return str(last), note
 
 
 def curriculum(cfg: DictConfig) -> dict[str, Any]:
@@ -75,12 +93,12 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
             if k > 0 and cfg.curriculum.get("later_epochs"):
                 overrides["trainer.max_epochs"] = int(cfg.curriculum.later_epochs)
             fit = train(sub_config(cfg, root / f"round{k}" / "train", **overrides))
-            best = fit.get("checkpoint/best")
+            best, note = round_checkpoint(cfg, root / f"round{k}" / "train", fit.get("checkpoint/best"))
             baselines = list(cfg.eval.baselines) if k == 0 else []
             scores = evaluate(sub_config(cfg, root / f"round{k}" / "eval", ckpt=best,
                                          **{"eval.baselines": baselines}))
             entry.update({"train_file": train_file, "init_from": init, "checkpoint": best,
-                          "metrics": {key: v for key, v in scores.items() if "/" in key}})
+                          "checkpoint_note": note, "metrics": {key: v for key, v in scores.items() if "/" in key}})
             lineage.append(entry)
             lineage_path.write_text(json.dumps(lineage, indent=2) + "\n")
         train_file, ckpt = entry["train_file"], entry["checkpoint"]

@@ -24,25 +24,32 @@ from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.retrieval_set import RetrievalSet
+from jobmatch.model.checkpoint import check_checkpoint
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.retrieval.bm25 import bm25_run
 from jobmatch.retrieval.encode import EmbeddingCache
-from jobmatch.retrieval.encoder_eval import RetrievalResult, evaluate_encoder
+from jobmatch.retrieval.encoder_eval import ModelEncodings, RetrievalResult
 from jobmatch.retrieval.metrics import per_query_metrics, retrieval_metrics
 from jobmatch.utils.bootstrap import PER_QUERY_FILE
 from jobmatch.utils.run import peak_memory_mb, write_results
+from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")
 PER_QUERY_CUTOFFS = (20, 100)  # per-JD nDCG@20 and Recall@100, for paired comparisons across runs and seeds
 
 
+def checkpoint_encodings(cfg: DictConfig, ckpt: str | None, cache: EmbeddingCache | None) -> ModelEncodings:
+    """One checkpoint (``None``: the untrained model of ``cfg.model``), loaded once; every split it evaluates
+    shares its corpus embeddings."""
+    return ModelEncodings(load_encoder(ckpt, container(cfg.model)), encode_settings(cfg), cache)
+
+
 def evaluate_checkpoint(
     cfg: DictConfig, ckpt: str | None, rset: RetrievalSet, cache: EmbeddingCache | None
 ) -> RetrievalResult:
-    """Retrieval metrics of one checkpoint (``None``: the untrained model of ``cfg.model``)."""
-    encoder = load_encoder(ckpt, container(cfg.model))
-    return evaluate_encoder(encoder, rset, encode_settings(cfg), cache=cache, **retrieval_options(cfg))
+    """Retrieval metrics of one checkpoint (``None``: the untrained model of ``cfg.model``) on one set."""
+    return checkpoint_encodings(cfg, ckpt, cache).evaluate(rset, **retrieval_options(cfg))
 
 
 def write_run(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
@@ -72,16 +79,20 @@ def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TA
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt`` (and the baselines) on the test split; write results, runs and a table."""
     validate_config(cfg)
+    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
+    ckpt = cfg.get("ckpt")
+    if ckpt:  # intact, a jobmatch checkpoint, and of the model this run's config records: before any data loads
+        check_checkpoint(ckpt, "ckpt", model=container(cfg.model))
     pin_launch(cfg, "evaluate")
     run_dir = resolve_run_dir(cfg)
     datamodule = build_datamodule(cfg)
     rset = datamodule.test_retrieval()
     cache = embedding_cache(cfg)
-    ckpt = cfg.get("ckpt")
     systems: dict[str, dict[str, float]] = {}
     results: dict[str, Any] = {"data/queries": len(rset.queries), "data/corpus": len(rset.corpus)}
 
-    main = evaluate_checkpoint(cfg, ckpt, rset, cache)
+    model = checkpoint_encodings(cfg, ckpt, cache)  # the corpus is encoded once for the test and OOD splits
+    main = model.evaluate(rset, **retrieval_options(cfg))
     systems["model" if ckpt else "base"] = main.metrics
     results.update({f"test/{k}": v for k, v in main.metrics.items()})
     results.update(main.timings)
@@ -89,10 +100,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     per_query = per_query_values(main, rset)
     ood = datamodule.test_ood_retrieval()
     if ood is not None:  # the out-of-distribution split, beside the test split
-        ood_result = evaluate_checkpoint(cfg, ckpt, ood, cache)
+        ood_result = model.evaluate(ood, **retrieval_options(cfg))
         results.update({f"test_ood/{k}": v for k, v in ood_result.metrics.items()})
         per_query.update(per_query_values(ood_result, ood, prefix="ood_"))
     (run_dir / PER_QUERY_FILE).write_text(json.dumps(per_query) + "\n")
+    del model  # its weights: the base model below loads its own
     baselines = list(cfg.eval.baselines or [])
     if "base" in baselines and ckpt:
         base_cfg = cfg.copy()

@@ -19,7 +19,7 @@ from jobmatch.utils.run import write_results
 log = logging.getLogger(__name__)
 
 
-def token_limits(cfg: DictConfig, ckpt: str | None) -> tuple[int, int]:
+def export_token_limits(cfg: DictConfig, ckpt: str | None) -> tuple[int, int]:
     """(max_query_length, max_passage_length): explicit values, else those the checkpoint's module recorded,
     else (older checkpoints) those of the run's ``config.yaml`` beside ``checkpoints/``, else ``cfg.data``'s."""
     data: Any = {"max_query_length": cfg.data.max_query_length, "max_passage_length": cfg.data.max_passage_length}
@@ -44,7 +44,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     torch.manual_seed(int(cfg.seed))  # ckpt=null with a random-init model config: the same model every time
     encoder = load_encoder(ckpt, model_cfg)  # type: ignore[arg-type]
-    max_query_length, max_passage_length = token_limits(cfg, ckpt)
+    max_query_length, max_passage_length = export_token_limits(cfg, ckpt)
     manifest = export_encoder(encoder, cfg.out, max_query_length=max_query_length,
                               max_passage_length=max_passage_length, source_checkpoint=ckpt,
                               overwrite=bool(cfg.overwrite))

@@ -32,7 +32,8 @@ def mine_file(
     records = read_contrastive(train_file, on_error=str(cfg.data.on_error))  # type: ignore[arg-type]
     cache_dir = cfg.paths.cache_dir
     corpus = open_corpus(cfg.data.corpus_file, cache_dir) if cfg.data.get("corpus_file") else None
-    rset = build_retrieval_set(records, corpus, cache_dir=cache_dir)
+    rset = build_retrieval_set(records, corpus, cache_dir=cache_dir, source=train_file,
+                               corpus_file=cfg.data.get("corpus_file"))
     mining = MiningConfig(**container(cfg.mining))
     encoder = load_encoder(ckpt, container(cfg.model))
     query_emb, corpus_emb, timings = embed_set(encoder, rset, encode_settings(cfg), embedding_cache(cfg))

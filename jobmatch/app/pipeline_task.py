@@ -6,7 +6,8 @@ ranks, the judge labels pairs), ``stage2`` (RankPO from the stage-1 checkpoint, 
 retention and alignment against it), then ``results.json``, ``report.md`` and a plot. A step whose
 ``results.json`` exists is skipped, if it was made with the same config (``step.json`` holds the
 fingerprint of everything the step reads). A rerun whose config differs from the run directory's
-``config.yaml``, or from a started step's fingerprint, stops before anything runs or is rewritten.
+``config.yaml``, or from a started step's fingerprint, stops before anything runs or is rewritten, naming
+the steps the change invalidates and the command that redoes them.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from jobmatch.app.annotate_task import annotate
 from jobmatch.app.audit_task import audit_checkpoint, audit_setup
 from jobmatch.app.builders import build_loggers, container, log_results
 from jobmatch.app.curriculum_task import curriculum
-from jobmatch.app.run_config import check_rerun
+from jobmatch.app.rerun_advice import rerun_command
+from jobmatch.app.run_config import allowed_changes, config_changes, covered
 from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
-from jobmatch.app.steps import StepConfigMismatch, check_step, done, fingerprint, mark, sub_config
+from jobmatch.app.steps import StepConfigMismatch, done, mark, step_fingerprint, sub_config
 from jobmatch.app.train_task import train
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, run_labels
 from jobmatch.data.identities import read_identities
 from jobmatch.data.prepare import prepare_data
+from jobmatch.errors import ConfigError
 from jobmatch.report.fairness_report import paired_deltas
 from jobmatch.report.pipeline_summary import write_pipeline_report
 from jobmatch.utils.run import write_results
@@ -40,25 +43,25 @@ log = logging.getLogger(__name__)
 
 def stage1_key(cfg: DictConfig) -> str:
     """Fingerprint of what the curriculum reads."""
-    return fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "eval",
+    return step_fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "eval",
                                             "seed")})
 
 
 def annotate_key(cfg: DictConfig, ckpt: str) -> str:
     """Fingerprint of what the annotation reads."""
-    return fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
+    return step_fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
                         "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
 
 
 def stage2_key(sub: DictConfig, pairs: Path) -> str:
     """Fingerprint of what stage 2 (training and its evaluation) reads, from its training config."""
     read = {k: sub[k] for k in ("model", "data", "stage", "trainer", "eval", "seed")}
-    return fingerprint(read | {"pairs": str(pairs)})
+    return step_fingerprint(read | {"pairs": str(pairs)})
 
 
 def audit_key(cfg: DictConfig, checkpoints: dict[str, str]) -> str:
     """Fingerprint of what the audit step reads."""
-    return fingerprint({"checkpoints": checkpoints, "fairness": cfg.fairness, "judge": cfg.judge, "data": cfg.data,
+    return step_fingerprint({"checkpoints": checkpoints, "fairness": cfg.fairness, "judge": cfg.judge, "data": cfg.data,
                         "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
 
 
@@ -68,19 +71,58 @@ def audited_checkpoints(stage1_ckpt: str, stage2: dict[str, Any], root: Path) ->
             "stage2": str(stage2.get("checkpoint/best") or root / "stage2" / "checkpoints" / "last.ckpt")}
 
 
-def check_steps(cfg: DictConfig, root: Path) -> None:
-    """Refuse, before anything runs, a rerun that would continue or reuse a step made with another config."""
-    check_step(root / "stage1", stage1_key(cfg))
+STEPS = ("stage1", "annotate", "stage2", "audit")  # in order: each reads what the ones before it wrote
+
+
+def current_key(cfg: DictConfig, root: Path, step: str) -> str | None:
+    """The fingerprint ``step`` would have under ``cfg``, given the steps before it (None: they did not finish)."""
+    if step == "stage1":
+        return stage1_key(cfg)
     lineage = root / "stage1" / "lineage.json"
     if not (root / "stage1" / "results.json").exists() or not lineage.exists():
+        return None
+    ckpt, pairs = json.loads(lineage.read_text())[-1]["checkpoint"], root / "annotate"
+    if step == "annotate":
+        return annotate_key(cfg, ckpt)
+    if step == "stage2":
+        return stage2_key(stage2_config(cfg, root, ckpt, pairs), pairs)
+    stage2 = root / "stage2" / "results.json"
+    return audit_key(cfg, audited_checkpoints(ckpt, json.loads(stage2.read_text()), root)) if stage2.exists() else None
+
+
+def stale_steps(cfg: DictConfig, root: Path) -> list[str]:
+    """The started steps that ``cfg`` would not reuse: the first made with another config, and every later
+    started one (it read that step's output)."""
+    started = [s for s in STEPS if (s != "audit" or cfg.fairness.enabled)
+               and ((root / s / "step.json").exists() or (root / s / "results.json").exists())]
+    for i, step in enumerate(started):
+        meta = root / step / "step.json"
+        made_with = json.loads(meta.read_text()).get("fingerprint") if meta.exists() else None
+        if made_with != current_key(cfg, root, step):
+            return started[i:]
+    return []
+
+
+def check_steps(cfg: DictConfig, root: Path) -> None:
+    """Refuse, before anything runs or is written, a rerun that would continue or reuse a step made with another
+    config: one line naming the changed keys, the steps they invalidate, and the command that redoes them."""
+    saved = root / "config.yaml"
+    changes = config_changes(OmegaConf.load(saved), cfg) if saved.exists() else []
+    refused = [key for key, _, _ in changes if not covered(key, allowed_changes(cfg))]
+    stale = stale_steps(cfg, root)
+    if not refused and not stale:
         return
-    ckpt = json.loads(lineage.read_text())[-1]["checkpoint"]
-    pairs = root / "annotate"
-    check_step(pairs, annotate_key(cfg, ckpt))
-    check_step(root / "stage2", stage2_key(stage2_config(cfg, root, ckpt, pairs), pairs))
-    if cfg.fairness.enabled and (root / "stage2" / "results.json").exists():
-        stage2 = json.loads((root / "stage2" / "results.json").read_text())
-        check_step(root / "audit", audit_key(cfg, audited_checkpoints(ckpt, stage2, root)))
+    listed = ", ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in changes)
+    command = rerun_command("jobmatch.pipeline", root, [*allowed_changes(cfg), *refused], [root / s for s in stale])
+    steps, them, were = (f"steps {', '.join(stale)}", "them", "were") if len(stale) > 1 else \
+        (f"step {''.join(stale)}", "it", "was")
+    if refused:
+        invalid = f", which invalidates its {steps} (made with the old config)" if stale else ""
+        raise ConfigError(f"paths.run_dir={root}: holds a run made with another config ({listed}){invalid}; use a "
+                          f"new paths.run_dir, or {f'redo {them}' if stale else 'apply the change'} with: {command}")
+    raise StepConfigMismatch(f"paths.run_dir={root}: its {steps} {were} made with another config"
+                             + (f" ({listed})" if listed else "") + f"; use a new paths.run_dir, or redo {them} with: "
+                             f"{command}")
 
 
 def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
@@ -91,7 +133,7 @@ def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
         mark(step, key)
         found = curriculum(sub_config(cfg, step))
     lineage = json.loads((step / "lineage.json").read_text())
-    return {**found, "checkpoint": lineage[-1]["checkpoint"]}
+    return {**found, "checkpoint": lineage[-1]["checkpoint"], "checkpoint_note": lineage[-1].get("checkpoint_note")}
 
 
 def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
@@ -158,11 +200,21 @@ def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict
     return found | {f"delta/{k}": v for delta in deltas.values() for k, v in delta.items()}
 
 
+def checkpoint_notes(stage1: dict[str, Any], stage2: dict[str, Any]) -> dict[str, str]:
+    """Which model each stage's figures describe, where it is not the stage's best checkpoint."""
+    notes = {}
+    if stage1.get("checkpoint_note"):
+        notes["stage1"] = f"Stage 1 {stage1['checkpoint_note']} ({stage1['checkpoint']}); that model was mined " \
+                          "with, ranked for the judge, trained from by stage 2 and evaluated as stage 1."
+    if not stage2.get("checkpoint/best"):
+        notes["stage2"] = "Stage 2 never validated (no best checkpoint): its last weights are evaluated."
+    return notes
+
+
 def pipeline(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) every step; write the combined results and the report."""
     validate_config(cfg)
     pin_launch(cfg, "pipeline")  # every step's runs join the pipeline's W&B group
-    check_rerun(cfg, fix_run_dir(cfg))
     check_steps(cfg, fix_run_dir(cfg))
     root = resolve_run_dir(cfg, check=True)
     prepare_data(container(cfg.data))
@@ -173,14 +225,15 @@ def pipeline(cfg: DictConfig) -> dict[str, Any]:
     results = {
         **{f"stage1/{k}": v for k, v in stage1.items() if k.startswith(("final/", "bm25/", "base/"))},
         **{k: v for k, v in stage2.items() if k.startswith(("test/", "test_ood/", "stage1/", "delta/"))},
-        **{k: v for k, v in annotation.items() if k.startswith("annotate/")},
+        **{k: v for k, v in annotation.items() if k.startswith(("annotate/", "judge/"))},
     }
     if cfg.fairness.enabled:  # stage 1 under stage1/audit/…, stage 2 under audit/…, as the other keys
         audited = audit_step(cfg, root, audited_checkpoints(stage1["checkpoint"], stage2, root))
         results |= {(k.removeprefix("stage2/") if k.startswith("stage2/") else k): v for k, v in audited.items()}
     write_results(root, results)
     lines = OmegaConf.to_container(cfg.acceptance, resolve=True) if cfg.get("acceptance") else None
-    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name), lines=lines)
+    notes = checkpoint_notes(stage1, stage2)
+    table = write_pipeline_report(root, results, stage2_name=str(cfg.stage2.name), lines=lines, notes=notes)
     log_results(cfg, build_loggers(cfg, "pipeline"), results, root)  # after the report: log_files uploads it
     print(table)
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -10,20 +11,41 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from jobmatch.app.error_report import USER_ERRORS, exit_with, full_errors
 from jobmatch.app.run_config import check_rerun, record_changes
+from jobmatch.cli.errors import USER_ERRORS, exit_with, full_errors
 from jobmatch.utils.run import finish_wandb
 
 log = logging.getLogger(__name__)
+PROVENANCE_DIR = ".hydra"
+# Hydra's record of the command (its run dir, and the files' contents), written once the run dir accepts the run
+_provenance: dict[str, Any] = {}
 
 
 def use_hydra_run_dir(cfg: DictConfig) -> None:
-    """Under ``@hydra.main``: set ``paths.run_dir`` to Hydra's output dir (the job's dir in a multirun)."""
+    """Under ``@hydra.main``: set ``paths.run_dir`` to Hydra's output dir (the job's dir in a multirun), and
+    hold Hydra's record of the command (``.hydra/``) for :func:`resolve_run_dir` to write."""
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        _provenance.clear()
+        _provenance.update({"run_dir": Path(hydra_cfg.runtime.output_dir), "config.yaml": copy.deepcopy(cfg),
+                            "hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
+                            "overrides.yaml": hydra_cfg.overrides.task})
         with open_dict(cfg):
-            cfg.paths.run_dir = HydraConfig.get().runtime.output_dir
+            cfg.paths.run_dir = hydra_cfg.runtime.output_dir
+
+
+def write_provenance(run_dir: Path) -> None:
+    """Write the held ``.hydra/`` files into ``run_dir`` when it is the command's own run directory (a step's
+    directory gets none), once: after the run directory accepted the run, so a refused rerun changes nothing."""
+    if _provenance.get("run_dir") is None or _provenance["run_dir"].resolve() != run_dir.resolve():
+        return
+    folder = run_dir / PROVENANCE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+        OmegaConf.save(_provenance[name], folder / name)
+    _provenance.clear()
 
 
 def fix_run_dir(cfg: DictConfig) -> Path:
@@ -41,6 +63,7 @@ def resolve_run_dir(cfg: DictConfig, check: bool = False, keys: Sequence[str] | 
     path.mkdir(parents=True, exist_ok=True)
     record_changes(path, changes)
     OmegaConf.save(cfg, path / "config.yaml", resolve=True)
+    write_provenance(path)
     return path
 
 
@@ -48,7 +71,7 @@ def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[Dict
     """Log a failing task with its run directory and always close W&B.
 
     A user error then ends the command with one ``error:`` line (status 2); any other error is
-    re-raised, for its traceback to be printed once (see :mod:`jobmatch.app.error_report`).
+    re-raised, for its traceback to be printed once (see :mod:`jobmatch.cli.errors`).
     """
 
     @functools.wraps(task)
@@ -61,6 +84,7 @@ def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[Dict
                 exit_with(str(error))
             raise
         finally:
+            _provenance.clear()  # a refused or failed run leaves its command unrecorded
             finish_wandb()
 
     return wrapped

@@ -39,7 +39,7 @@ class StepConfigMismatch(UserError, RuntimeError):
     """A finished step in the run directory was made with another configuration."""
 
 
-def fingerprint(node: dict[str, Any]) -> str:
+def step_fingerprint(node: dict[str, Any]) -> str:
     """sha256 of a dict of config nodes and values, resolved, without the keys that change no result
     (progress bar, logging; ``run_config.IGNORED``), first 16 hex digits."""
     plain = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in node.items()}

@@ -37,6 +37,7 @@ from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, task_config
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.model.checkpoint import CheckpointError, MissingCheckpointError, check_checkpoint, inspect_checkpoint
+from jobmatch.model.checkpoint_io import checkpoint_plugins
 from jobmatch.model.loading import read_checkpoint
 from jobmatch.modules.rankpo import INIT_FIX, RankPOModule
 from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
@@ -128,6 +129,23 @@ def finished_run(cfg: DictConfig) -> dict[str, Any] | None:
     return json.loads(saved.read_text())
 
 
+def saved_results(run_dir: Path) -> dict[str, Any]:
+    """The ``results.json`` a finished earlier fit left in ``run_dir`` (empty when there is none)."""
+    path = run_dir / "results.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def kept_metrics(saved: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` of a fit, completed with the ``saved`` ones of the finished run it resumed when it added no
+    step: the weights are those the saved ``train/*``, ``val/*`` and best-score metrics describe, and a fit
+    that runs no step logs none of them again."""
+    if not saved or saved.get("trainer/global_step") != results["trainer/global_step"]:
+        return results
+    log.info("the resumed run was already finished (step %d): its saved metrics are kept",
+             results["trainer/global_step"])
+    return saved | results
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Build datamodule → module → callbacks → loggers → trainer, fit, write ``results.json``.
 
@@ -146,7 +164,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = build_loggers(cfg, "train")
     callbacks = [*build_callbacks(cfg, run_dir, datamodule, bool(loggers)), ConfigOptimizerOnResume()]
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir),
+        **({"plugins": plugins} if (plugins := checkpoint_plugins(cfg.trainer)) else {}),
     )
     counts = {"params": parameter_counts(module.encoder)}
     for lg in loggers:  # W&B got the run's config at init; the parameter counts are known only now
@@ -154,6 +173,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = resolve_ckpt_path(cfg, run_dir, stage1)
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
+    saved = saved_results(run_dir)
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     results: dict[str, Any] = {k: v for k, v in ((k, to_float(v)) for k, v in trainer.callback_metrics.items())
@@ -165,6 +185,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "trainer/global_step": trainer.global_step,
         "trainer/epochs": trainer.current_epoch,
     })
+    results = kept_metrics(saved, results)
     if checkpoint is not None and checkpoint.best_model_path:
         results["checkpoint/best"] = checkpoint.best_model_path
         results["checkpoint/best_score"] = to_float(checkpoint.best_model_score)

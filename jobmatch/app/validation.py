@@ -11,20 +11,22 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jobmatch.annotate.sampling import SAMPLERS
+from jobmatch.app.config_tree import config_dir
+from jobmatch.app.option_checks import check_precision, check_synthetic, check_token_limits, check_training_length
 from jobmatch.app.rules import Choice, IntList, Num, Rule, Subset, closest, is_number, show
 from jobmatch.errors import ConfigError
 from jobmatch.losses.rankpo import LOSS_TYPES, REFERENCE_MODES, validate_preference_options
 from jobmatch.model.encoder import COMPILE_MODES
+from jobmatch.model.pooling import POOLINGS
 from jobmatch.retrieval.mining import STRATEGIES
 from jobmatch.retrieval.search import INDEX_KINDS
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = config_dir()
 _ABSENT = object()
 POSITIVE = Num(low=0, low_open=True)
 FRACTION = Num(low=0, high=1, high_open=True)
@@ -74,6 +76,8 @@ TRAINER_RULES: list[tuple[str, Rule, str]] = [
 OTHER_RULES: list[tuple[str, Rule, str]] = [
     ("seed", Num(integer=True), "42"),
     ("model.compile", Choice(COMPILE_MODES, nullable=True), "default"),
+    ("model.pooling", Choice(POOLINGS), "mean"),
+    ("model.lora.r", Num(low=1, integer=True), "8"),
     ("trainer2.max_epochs", Num(low=1, integer=True, nullable=True), "3"),
     ("eval.k", Num(low=1, integer=True), "100"),
     ("eval.cutoffs", IntList(), "[1,5,10,20,100]"),
@@ -91,7 +95,10 @@ OTHER_RULES: list[tuple[str, Rule, str]] = [
     ("annotate.splits", Subset(("train", "val", "test"), min_len=1), "[train,val,test]"),
     ("annotate.top_k", Num(low=2, integer=True), "100"),
     ("annotate.pairs_per_query", Num(low=1, integer=True), "10"),
+    ("annotate.test_pairs_per_query", Num(low=1, integer=True, nullable=True), "20"),
+    ("annotate.min_success", RATIO, "0.9"),
     ("annotate.sampler", Choice(SAMPLERS), "uniform"),
+    ("annotate.held_out_sampler", Choice(SAMPLERS, nullable=True), "uniform"),
     ("curriculum.rounds", Num(low=0, integer=True), "2"),
     ("curriculum.init", Choice(("previous", "base")), "previous"),
     ("curriculum.later_epochs", Num(low=1, integer=True, nullable=True), "1"),
@@ -108,6 +115,10 @@ KEYED_NODES: dict[str, tuple[str, str]] = {
     "mining": ("mining", ""),
     "annotate": ("pairs", ""),
     "curriculum": ("curriculum", ""),
+    "model": ("model", ""),
+    "model.lora": ("model", "lora"),
+    "judge": ("judge", ""),
+    "fairness": ("fairness", ""),
 }
 # Optimizer options that jobmatch.modules.optim reads but no stage file sets.
 EXTRA_KEYS = {"stage.optim": {"betas", "eps", "warmup_steps"}, "stage2.optim": {"betas", "eps", "warmup_steps"}}
@@ -130,6 +141,10 @@ def validate_config(cfg: DictConfig) -> None:
     for option, rule, example in checks + OTHER_RULES:
         check_option(cfg, option, rule, example)
     check_curriculum_mode(cfg)
+    check_synthetic(cfg)
+    check_precision(cfg)
+    check_training_length(cfg)
+    check_token_limits(cfg)
     check_cutoffs(cfg)
     check_mining_window(cfg)
     for node in ("stage", "stage2"):
@@ -239,7 +254,8 @@ def check_preference_options(cfg: DictConfig, node: str) -> None:
         return
     options = {
         key: stage[key]
-        for key in ("loss_type", "label_smoothing", "reference", "beta", "temperature", "rankpo_weight", "sft_weight")
+        for key in ("loss_type", "label_smoothing", "soft_labels", "reference", "beta", "temperature", "rankpo_weight",
+                    "sft_weight")
         if key in stage
     }
     lora = bool(OmegaConf.select(cfg, "model.lora.enabled", default=True))

@@ -147,7 +147,7 @@ class PairDataModule(L.LightningDataModule):
         self.val_set = ContrastiveDataset(val, self.queries, self.passages, **kwargs) if val else None
         self._train_records = train
         if val:
-            self.val_retrieval = self.retrieval_set(val)
+            self.val_retrieval = self.retrieval_set(val, self.val_file or self.train_file)
         self._tokenize_tables()
         log.info("data: %d train / %d val queries, %d unique passages",
                  len(train), len(val), len(self.passages))
@@ -170,7 +170,7 @@ class PairDataModule(L.LightningDataModule):
             train = self._read(self.train_file) if self.train_file else []
             val = self._read(self.val_file) if self.val_file else split_holdout(train, self.val_fraction, self.seed)[1]
             self._train_records = train
-            self.val_retrieval = self.retrieval_set(val) if val else None
+            self.val_retrieval = self.retrieval_set(val, self.val_file or self.train_file) if val else None
         self._tokenize_tables()
 
     def preference_records(self) -> list[PreferenceRecord]:
@@ -178,11 +178,13 @@ class PairDataModule(L.LightningDataModule):
         assert self.preferences is not None, "call setup() in preference mode first"
         return self.preferences.all()
 
-    def retrieval_set(self, records: list[ContrastiveRecord]) -> RetrievalSet:
-        """Queries and qrels of ``records`` against ``corpus_file`` (or, without one, every passage seen)."""
+    def retrieval_set(self, records: list[ContrastiveRecord], source: str | None = None) -> RetrievalSet:
+        """Queries and qrels of ``records`` (read from ``source``) against ``corpus_file`` (or, without one,
+        every passage seen)."""
         if self.corpus_file and self._corpus is None:  # read once, shared by every split
             self._corpus = open_corpus(self.corpus_file, self.cache_dir)
-        return build_retrieval_set(records, self._corpus, extra_passages=self._train_records, cache_dir=self.cache_dir)
+        return build_retrieval_set(records, self._corpus, extra_passages=self._train_records, cache_dir=self.cache_dir,
+                                   source=source, corpus_file=self.corpus_file)
 
     def test_retrieval(self) -> RetrievalSet:
         """The evaluation set of ``test_file`` (falling back to ``val_file``)."""
@@ -191,14 +193,15 @@ class PairDataModule(L.LightningDataModule):
             raise ValueError("no evaluation split: set data.test_file (or data.val_file)")
         if self.train_file and not self._train_records and not self.corpus_file:
             self._train_records = self._read(self.train_file)
-        return self.retrieval_set(read_contrastive(path, on_error=self.on_error))  # type: ignore[arg-type]
+        return self.retrieval_set(read_contrastive(path, on_error=self.on_error), path)  # type: ignore[arg-type]
 
     def test_ood_retrieval(self) -> RetrievalSet | None:
         """The evaluation set of ``test_ood_file`` (an out-of-distribution test split), or None without one."""
         if not self.test_ood_file:
             return None
         self.test_retrieval()  # reads the training records a corpus-less set needs
-        return self.retrieval_set(read_contrastive(self.test_ood_file, on_error=self.on_error))  # type: ignore[arg-type]
+        records = read_contrastive(self.test_ood_file, on_error=self.on_error)  # type: ignore[arg-type]
+        return self.retrieval_set(records, self.test_ood_file)
 
     def _tokenize_tables(self) -> None:
         eos = bool(self.model_cfg.get("append_eos", False))

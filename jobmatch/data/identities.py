@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from jobmatch.data.corpus import ROWS_PER_BATCH, Corpus
 from jobmatch.data.synthetic.names import (
     GENDERS,
     IDENTITY_PREFIX,
@@ -28,6 +31,7 @@ from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.errors import UserError
 
 GROUP_FIELDS = ("gender", "origin", "group")
+_KNOWN = {"gender": GENDERS, "origin": ORIGINS}  # the attributes whose groups a counterfactual can swap
 
 
 @dataclass
@@ -78,19 +82,45 @@ def counterfactual_corpus(
     """The corpus with every talent's name (and pronouns) moved to another group of ``attribute``.
 
     Talents without a name or a known group keep their text. Returns the new corpus and how many
-    talents were changed.
+    talents were changed. For a corpus too large to copy, :func:`counterfactual_rows`.
     """
-    known = {"gender": GENDERS, "origin": ORIGINS}.get(attribute, ())
-    groups = identities.groups.get(attribute, {})
     out, changed = dict(corpus), 0
     for cid, text in corpus.items():
-        identity = identities.identity(cid) if groups.get(cid) in known else None
-        if identity is None:
-            continue
-        new = counterfactual(identity, attribute, rng_for(seed, "counterfactual", attribute, cid))
-        out[cid] = swap_identity(text, identity, new)
+        out[cid] = counterfactual_text(cid, text, identities, attribute, seed)
         changed += out[cid] != text
     return out, changed
+
+
+def counterfactual_text(cid: str, text: str, identities: CorpusIdentities, attribute: str, seed: int = 0) -> str:
+    """Talent ``cid``'s ``text`` with its name (and pronouns) moved to another group of ``attribute`` (seeded per
+    talent); the text itself when the talent has no name or no known group."""
+    identity = identities.identity(cid) if identities.groups.get(attribute, {}).get(cid) in _KNOWN.get(
+        attribute, ()) else None
+    if identity is None:
+        return text
+    return swap_identity(text, identity, counterfactual(identity, attribute, rng_for(seed, "counterfactual",
+                                                                                     attribute, cid)))
+
+
+def counterfactual_rows(
+    corpus: Corpus, identities: CorpusIdentities, attribute: str, seed: int = 0, rows_per_batch: int = ROWS_PER_BATCH
+) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """(positions [M], new texts) of the talents whose text :func:`counterfactual_corpus` changes, batch by batch
+    in corpus order; only the texts of talents with a name and a known group are read."""
+    groups = identities.groups.get(attribute, {})
+    candidates = [cid for cid, group in groups.items() if group in _KNOWN.get(attribute, ())
+                  and identities.identity(cid) is not None]
+    positions = np.sort(corpus.positions(candidates)) if candidates else np.zeros(0, dtype=np.int64)
+    positions = positions[positions >= 0]
+    ids = corpus.ids
+    for start in range(0, len(positions), rows_per_batch):
+        batch = positions[start : start + rows_per_batch]
+        texts = corpus.texts(batch)
+        new = [counterfactual_text(ids[p], t, identities, attribute, seed) for p, t in zip(batch.tolist(), texts,
+                                                                                           strict=True)]
+        changed = np.array([a != b for a, b in zip(new, texts, strict=True)], dtype=bool)
+        yield batch[changed], [t for t, c in zip(new, changed.tolist(), strict=True) if c]
+    corpus.store.release()
 
 
 def swap_identity(text: str, old: Identity, new: Identity) -> str:
@@ -107,16 +137,33 @@ def name_blind_corpus(corpus: Mapping[str, str], identities: CorpusIdentities) -
 
     The audit's control: the same model ranking profiles that show no name tells how far selection rates
     differ between groups without any name to react to. Returns the new corpus and how many talents changed.
+    For a corpus too large to copy, :func:`name_blind_rows`.
     """
     out, changed = dict(corpus), 0
     for cid, text in corpus.items():
-        identity = identities.identity(cid)
-        if text.startswith(IDENTITY_PREFIX):
-            out[cid] = strip_identity(text)
-        elif identity is not None:
-            out[cid] = _replace_cues(text, identity, ("", "", "", "")).strip()
+        out[cid] = name_blind_text(cid, text, identities)
         changed += out[cid] != text
     return out, changed
+
+
+def name_blind_text(cid: str, text: str, identities: CorpusIdentities) -> str:
+    """Talent ``cid``'s ``text`` without its name and pronoun cue (see :func:`name_blind_corpus`)."""
+    if text.startswith(IDENTITY_PREFIX):
+        return strip_identity(text)
+    identity = identities.identity(cid)
+    return text if identity is None else _replace_cues(text, identity, ("", "", "", "")).strip()
+
+
+def name_blind_rows(
+    corpus: Corpus, identities: CorpusIdentities, rows_per_batch: int = ROWS_PER_BATCH
+) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """(positions [M], new texts) of the talents whose text :func:`name_blind_corpus` changes, batch by batch in
+    corpus order (every text is read once: a synthetic profile shows its identity line without a known name)."""
+    ids = corpus.ids
+    for start, texts in corpus.iter_batches(rows_per_batch):
+        new = [name_blind_text(ids[start + i], t, identities) for i, t in enumerate(texts)]
+        changed = np.flatnonzero([a != b for a, b in zip(new, texts, strict=True)])
+        yield start + changed, [new[i] for i in changed.tolist()]
 
 
 def _replace_cues(text: str, old: Identity, new: tuple[str, str, str, str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from jobmatch.data.collate import PreferenceBatch, distinct, pad_tokens
 from jobmatch.data.datasets import TextTable
 from jobmatch.data.readers import OnError, read_preferences
 from jobmatch.data.records import PreferenceRecord
+from jobmatch.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ class PreferenceSplits:
     train: list[PreferenceRecord]
     val: list[PreferenceRecord]
     test: list[PreferenceRecord]
+    degenerate: int = 0  # pairs dropped on reading: the same talent (text or id) on both sides
 
     def all(self) -> list[PreferenceRecord]:
         """Every pair in global index order: train, then val, then test."""
@@ -76,6 +79,28 @@ def filter_confidence(records: Sequence[PreferenceRecord], min_confidence: float
     return kept
 
 
+def is_degenerate(record: PreferenceRecord) -> bool:
+    """Whether both sides of the pair are the same talent (same text, or same id): it says nothing about
+    which talent the judge prefers, and its loss gradient only pulls the two scores together."""
+    same_id = record.passage_id1 is not None and record.passage_id1 == record.passage_id2
+    return same_id or record.passage1 == record.passage2
+
+
+def informative_pairs(records: list[PreferenceRecord], path: str | Path) -> tuple[list[PreferenceRecord], int]:
+    """``records`` of the file ``path`` without the degenerate pairs, and how many were dropped.
+
+    Raises :class:`UserError` naming the file when every pair of it is degenerate."""
+    kept = [r for r in records if not is_degenerate(r)]
+    dropped = len(records) - len(kept)
+    if records and not kept:
+        raise UserError(f"{path}: all {dropped} preference pairs are degenerate (the same talent text or id on "
+                        "both sides), nothing to learn or measure; fix: pair two different talents per JD")
+    if dropped:
+        log.warning("%s: %d degenerate preference pairs dropped (the same talent text or id on both sides)",
+                    path, dropped)
+    return kept, dropped
+
+
 def load_preference_splits(
     train_file: str,
     val_file: str | None = None,
@@ -90,17 +115,22 @@ def load_preference_splits(
     """Read the preference files; hold out by JD whichever of val/test has no file of its own.
 
     ``min_confidence`` filters the training pairs only: validation and test keep every judged pair
-    (the test report breaks alignment down by confidence instead).
+    (the test report breaks alignment down by confidence instead). Degenerate pairs (the same talent on both
+    sides) are dropped from every file and counted; a file of only such pairs raises :class:`UserError`.
     """
-    train = read_preferences(train_file, on_error=on_error)
-    val = read_preferences(val_file, on_error=on_error) if val_file else None
-    test = read_preferences(test_file, on_error=on_error) if test_file else None
+    read = {name: informative_pairs(read_preferences(path, on_error=on_error), path)
+            for name, path in (("train", train_file), ("val", val_file), ("test", test_file)) if path}
+    train = read["train"][0]
+    val = read["val"][0] if "val" in read else None
+    test = read["test"][0] if "test" in read else None
     fractions = [0.0 if test is not None else test_fraction, 0.0 if val is not None else val_fraction]
     held_test, held_val, train = split_by_jd(train, fractions, seed)
     splits = PreferenceSplits(train=filter_confidence(train, min_confidence),
                               val=val if val is not None else held_val,
-                              test=test if test is not None else held_test)
-    log.info("preferences: %d train / %d val / %d test pairs", len(splits.train), len(splits.val), len(splits.test))
+                              test=test if test is not None else held_test,
+                              degenerate=sum(dropped for _, dropped in read.values()))
+    log.info("preferences: %d train / %d val / %d test pairs (%d degenerate pairs dropped)", len(splits.train),
+             len(splits.val), len(splits.test), splits.degenerate)
     return splits
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from jobmatch.data.records import ContrastiveRecord, PreferenceRecord
 from jobmatch.errors import UserError
+from jobmatch.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,13 @@ def utf8_problem(err: UnicodeDecodeError, line_start: int = 0) -> str:
 
 def read_utf8(path: str | Path) -> str:
     """A whole text file as UTF-8; a byte that is not UTF-8 raises :class:`DataFormatError` at its line."""
-    data = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
+    return decode_utf8(Path(path).read_bytes(), path)
+
+
+def decode_utf8(data: bytes, path: str | Path) -> str:
+    """``data`` (the content of ``path``, or of ``<stdin>``) as UTF-8 text, without a leading BOM;
+    a byte that is not UTF-8 raises :class:`DataFormatError` at its line."""
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -263,11 +270,11 @@ def corpus_entry(obj: dict[str, Any], number: int) -> tuple[int, str, str]:
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write JSON objects one per line, atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
+    """Write JSON objects one per line, atomically (temporary file beside it, fsync, rename).
+
+    Raises:
+        WriteError: a full disk or another OS error (one line; a previous file at ``path`` is kept).
+    """
+    with atomic_write(path, "data file") as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+            handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))

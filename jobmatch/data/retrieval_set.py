@@ -8,6 +8,11 @@ from pathlib import Path
 
 from jobmatch.data.corpus import Corpus
 from jobmatch.data.records import ContrastiveRecord
+from jobmatch.errors import UserError
+
+
+class MissingPositiveError(UserError, ValueError):
+    """A JD of an evaluation file whose rule-based positive is not a talent of the corpus."""
 
 
 @dataclass
@@ -39,12 +44,17 @@ def open_corpus(path: str | Path, cache_dir: str | Path | None = None) -> Corpus
 def build_retrieval_set(
     records: Sequence[ContrastiveRecord], corpus: Corpus | Mapping[str, str] | None = None,
     extra_passages: Sequence[ContrastiveRecord] = (), *, cache_dir: str | Path | None = None,
+    source: str | Path | None = None, corpus_file: str | Path | None = None,
 ) -> RetrievalSet:
     """Queries and qrels from contrastive records (positives are the relevant talents).
 
     With a ``corpus``, positives are matched by ``positive_ids`` when the records carry them, else
     by text. Without one, the corpus is every distinct passage of ``records`` and ``extra_passages``
     (as with the reference's files, which have no separate corpus), interned into a store in ``cache_dir``.
+    ``source`` and ``corpus_file`` name the records' file and the corpus file in the error.
+
+    Raises:
+        MissingPositiveError: a positive is not in the corpus (``SOURCE: JD qid: positive ... is not ...``).
     """
     if corpus is None:
         passages = (text for record in (*records, *extra_passages) for text in (*record.positives, *record.negatives))
@@ -64,6 +74,19 @@ def build_retrieval_set(
         found = list(record.positive_ids) if ok else [  # type: ignore[arg-type]
             ids[by_text[t]] if t in by_text else None for t in record.positives]
         if any(pid is None for pid in found):
-            raise ValueError(f"query {qid}: a positive is not in the corpus")
+            raise missing_positive(source, qid, record, found, corpus_file)
         qrels[qid] = {str(pid): 1 for pid in found}
     return RetrievalSet(queries=queries, corpus=corpus, qrels=qrels)
+
+
+def missing_positive(source: str | Path | None, qid: str, record: ContrastiveRecord, found: Sequence[str | None],
+                     corpus_file: str | Path | None) -> MissingPositiveError:
+    """The one-line error for a JD whose positive (the first missing one is shown) is not in the corpus."""
+    text = next(t for t, pid in zip(record.positives, found, strict=True) if pid is None)
+    shown = text if len(text) <= 60 else text[:59] + "…"
+    where = f"the corpus {corpus_file}" if corpus_file else "the corpus"
+    head = f"{source}: " if source else ""
+    return MissingPositiveError(
+        f"{head}JD {qid}: a positive is not in {where} (\"{' '.join(shown.split())}\"); fix: add that talent to "
+        "the corpus file, or give this split's JDs and the corpus from the same dataset"
+    )

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobmatch.data.readers import DataFormatError, corpus_entry, iter_jsonl
+from jobmatch.utils.digest import file_sha256
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.large_string()), ("line", pa.int64())])
 FORMAT_VERSION = "1"
@@ -67,12 +68,11 @@ class TextStore:
 
     def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         """The texts of ``rows`` (any order, repeats allowed), decoded from the map."""
-        taken = self._table.column("text").take(pa.array(np.asarray(rows, dtype=np.int64)))
-        return taken.to_pylist()
+        return take_rows(self._table.column("text"), rows)
 
     def lines(self, rows: Sequence[int] | np.ndarray) -> list[int]:
         """The source lines of ``rows``."""
-        return self._table.column("line").take(pa.array(np.asarray(rows, dtype=np.int64))).to_pylist()
+        return take_rows(self._table.column("line"), rows)
 
     def rows_of(self, ids: Sequence[str]) -> np.ndarray:
         """[M] int64 row of each id, -1 where an id is not in the store (a hash join in Arrow, O(N + M))."""
@@ -132,6 +132,25 @@ class TextStore:
             digest.update(cid.encode() + b"\0" + text.encode() + b"\0")
         write_store(Path(path), ((cid, text, 0) for cid, text in items), fingerprint=digest.hexdigest(), source="")
         return cls(path)
+
+
+def take_rows(column: pa.ChunkedArray, rows: Sequence[int] | np.ndarray) -> list:
+    """The values of ``rows`` of ``column`` as Python objects, taken record batch by record batch:
+    ``ChunkedArray.take`` would first concatenate the whole column (the whole corpus's text) in memory."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out: list = [None] * len(rows)
+    if not len(rows):
+        return out
+    bounds = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])  # [chunks + 1]
+    if rows.min() < 0 or rows.max() >= bounds[-1]:
+        raise IndexError(f"rows out of range for {bounds[-1]} rows")
+    which = np.searchsorted(bounds, rows, side="right") - 1  # [M] chunk of each row
+    for chunk in np.unique(which).tolist():
+        picks = np.flatnonzero(which == chunk)
+        values = column.chunk(chunk).take(pa.array(rows[picks] - bounds[chunk])).to_pylist()
+        for position, value in zip(picks.tolist(), values, strict=True):
+            out[position] = value
+    return out
 
 
 def source_key(path: Path) -> str:
@@ -195,15 +214,6 @@ def _first_duplicate(store: TextStore) -> tuple[int, int, str] | None:
             return seen[cid], line, cid
         seen[cid] = line
     return None
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in 8 MB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _progress(items: Iterable, enabled: bool, name: str) -> Iterable:

@@ -21,8 +21,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-LOSS_TYPES: tuple[str, ...] = ("sigmoid", "hinge")
+PAIRWISE_LOSS_TYPES: tuple[str, ...] = ("sigmoid", "hinge")
+# listwise: Plackett-Luce over each JD's judged talents (jobmatch.losses.listwise), same β, τ, γ and reference
+LOSS_TYPES: tuple[str, ...] = (*PAIRWISE_LOSS_TYPES, "listwise")
 REFERENCE_MODES: tuple[str, ...] = ("none", "frozen", "online")
+# where a per-pair ε comes from (jobmatch.modules.soft_labels): none (hard labels), probability (the judge asked in
+# both orders: annotate.judge_both_orders), confidence (the judge's stated confidence / 100)
+SOFT_LABELS: tuple[str, ...] = ("none", "probability", "confidence")
 
 
 def _check_reference(ref_chosen: torch.Tensor | None, ref_rejected: torch.Tensor | None) -> bool:
@@ -41,7 +46,7 @@ def rankpo_loss(
     temperature: float,
     gamma_beta_ratio: float = 0.0,
     loss_type: str = "sigmoid",
-    label_smoothing: float = 0.0,
+    label_smoothing: float | torch.Tensor = 0.0,
 ) -> torch.Tensor:
     """Per-pair RankPO loss (formula in the module docstring).
 
@@ -54,16 +59,23 @@ def rankpo_loss(
         temperature: τ > 0 dividing the similarity margin (reference: 0.1).
         gamma_beta_ratio: γ/β, a target margin subtracted from Δ/τ (default 0).
         loss_type: ``sigmoid`` (DPO-style) or ``hinge`` (SLiC-style).
-        label_smoothing: ε ∈ [0, 0.5), sigmoid only: the share of pairs assumed mislabelled.
+        label_smoothing: ε ∈ [0, 0.5), sigmoid only: the share of pairs assumed mislabelled; or [B] one ε ∈ [0, 0.5]
+            per pair: the soft label 1 − p, p the judge's probability that the chosen talent is the better one.
     Returns:
         [B] float32 losses.
     """
-    if loss_type not in LOSS_TYPES:
-        raise ValueError(f"loss_type='{loss_type}' is not one of {LOSS_TYPES}")
+    if loss_type not in PAIRWISE_LOSS_TYPES:
+        fix = ": use jobmatch.losses.listwise_rankpo_loss" if loss_type == "listwise" else ""
+        raise ValueError(f"loss_type='{loss_type}' is not one of {PAIRWISE_LOSS_TYPES}{fix}")
     if beta <= 0 or temperature <= 0:
         raise ValueError(f"beta and temperature must be > 0, got beta={beta}, temperature={temperature}")
-    if loss_type == "hinge" and label_smoothing:
+    per_pair = isinstance(label_smoothing, torch.Tensor)
+    if loss_type == "hinge" and (per_pair or label_smoothing):
         raise ValueError("label_smoothing applies to the sigmoid loss only")
+    if per_pair:
+        label_smoothing = label_smoothing.float()  # type: ignore[union-attr]
+        if label_smoothing.shape != chosen.shape or bool(((label_smoothing < 0) | (label_smoothing > 0.5)).any()):
+            raise ValueError(f"per-pair label_smoothing must be {list(chosen.shape)} values in [0, 0.5]")
     delta = chosen.float() - rejected.float()  # [B]
     if _check_reference(ref_chosen, ref_rejected):
         delta = delta - (ref_chosen.float() - ref_rejected.float())  # type: ignore[union-attr]
@@ -120,18 +132,25 @@ def validate_preference_options(options: Mapping[str, Any], *, lora_enabled: boo
     """Reject inconsistent stage-2 options where the config is built, naming the options and the fix.
 
     ``options`` is the ``stage`` config node as a dict: ``loss_type``, ``beta``, ``temperature``,
-    ``gamma_beta_ratio``, ``label_smoothing``, ``reference``, ``rankpo_weight``, ``sft_weight``.
+    ``gamma_beta_ratio``, ``label_smoothing``, ``soft_labels``, ``reference``, ``rankpo_weight``, ``sft_weight``.
     """
     loss_type = options.get("loss_type", "sigmoid")
     smoothing = float(options.get("label_smoothing", 0.0))
     reference = options.get("reference", "none")
+    soft = options.get("soft_labels", "none")
     rankpo_weight, sft_weight = float(options.get("rankpo_weight", 1.0)), float(options.get("sft_weight", 0.0))
     problems = []
     if loss_type not in LOSS_TYPES:
         problems.append(f"stage.loss_type='{loss_type}' is unknown: use one of {', '.join(LOSS_TYPES)}")
-    if loss_type == "hinge" and smoothing:
+    if loss_type in ("hinge", "listwise") and smoothing:
         problems.append(f"stage.label_smoothing={smoothing} applies to the sigmoid loss only, but "
-                        "stage.loss_type=hinge: set stage.label_smoothing=0 or stage.loss_type=sigmoid")
+                        f"stage.loss_type={loss_type}: set stage.label_smoothing=0 or stage.loss_type=sigmoid")
+    if soft not in SOFT_LABELS:
+        problems.append(f"stage.soft_labels='{soft}' is unknown: use one of {', '.join(SOFT_LABELS)}")
+    elif soft != "none" and (loss_type != "sigmoid" or smoothing):
+        problems.append(f"stage.soft_labels={soft} sets ε per pair for the sigmoid loss, but stage.loss_type="
+                        f"{loss_type} and stage.label_smoothing={smoothing}: use stage.loss_type=sigmoid and "
+                        "stage.label_smoothing=0, or stage.soft_labels=none")
     if not 0 <= smoothing < 0.5:
         problems.append(f"stage.label_smoothing={smoothing} must be in [0, 0.5)")
     for key in ("beta", "temperature"):

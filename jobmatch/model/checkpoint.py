@@ -23,6 +23,7 @@ from jobmatch.model.directory_checkpoint import (
     model_states_file,
     read_directory_checkpoint,
 )
+from jobmatch.model.integrity import corruption
 
 # Model-config keys that define the architecture, weights and tokenisation of a checkpoint.
 ARCHITECTURE_KEYS = (
@@ -83,6 +84,7 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False, fix: str = DEFAULT_
         return _read_folder(path, mmap=mmap, fix=fix)
     if not path.is_file():
         raise MissingCheckpointError(f"{path}: no such checkpoint file; fix: {fix}")
+    verify_integrity(path, fix)
     mmap = mmap and zipfile.is_zipfile(path)  # only torch's zip format maps; anything else is read plainly
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
@@ -93,10 +95,21 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False, fix: str = DEFAULT_
     return checkpoint
 
 
+def verify_integrity(path: Path, fix: str = DEFAULT_FIX) -> None:
+    """Refuse, in one line naming ``path``, an archive with a record whose bytes fail their CRC-32
+    (a bit flipped on disk or in a copy): ``torch.load`` would load the damaged weights silently."""
+    problem = corruption(path)
+    if problem:
+        raise CheckpointError(f"{path}: is corrupt ({problem}: damaged on disk or in a copy); fix: {fix}")
+
+
 def _read_folder(path: Path, *, mmap: bool, fix: str) -> dict[str, Any]:
     """:func:`read_directory_checkpoint` with its errors as one-line :class:`CheckpointError`."""
     try:
+        verify_integrity(model_states_file(path), fix)
         return read_directory_checkpoint(path, mmap=mmap)
+    except CheckpointError:
+        raise
     except DirectoryCheckpointError as error:
         problem, _, own_fix = str(error).partition("; fix: ")
         raise CheckpointError(f"{path}: {problem}; fix: {own_fix or fix}") from None

@@ -1,25 +1,18 @@
-"""AdamW with linear warmup and cosine decay, built from primitive hyperparameters."""
+"""AdamW with linear warmup and cosine decay (transformers' schedule), built from primitive hyperparameters.
+
+The schedule is ``transformers.get_cosine_with_min_lr_schedule_with_warmup``: the LR multiplier of step ``k``
+(0-based) is ``k / W`` during the ``W`` warmup steps (the first step trains with lr 0), then a half cosine from
+1 that reaches ``min_lr_ratio`` at ``total_steps``.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
-
-
-def warmup_cosine(total_steps: int, warmup_steps: int, min_ratio: float = 0.0):
-    """LR multiplier: linear 0→1 over ``warmup_steps``, then cosine 1→``min_ratio`` until ``total_steps``."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(1, warmup_steps)
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
+from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup
 
 
 def adamw_settings(optim: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,7 +38,10 @@ def build_optimizer(
     warmup = optim.get("warmup_steps")
     if warmup is None:
         warmup = int(float(optim.get("warmup_ratio", 0.1)) * total_steps)
-    schedule = LambdaLR(optimizer, warmup_cosine(total_steps, int(warmup), float(optim.get("min_lr_ratio", 0.0))))
+    schedule = get_cosine_with_min_lr_schedule_with_warmup(
+        optimizer, num_warmup_steps=int(warmup), num_training_steps=total_steps,
+        min_lr_rate=float(optim.get("min_lr_ratio", 0.0)),
+    )
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
@@ -55,6 +51,9 @@ def reapply_settings(schedule: LambdaLR, optim: Mapping[str, Any]) -> None:
     settings = adamw_settings(optim)
     lr = settings.pop("lr")
     schedule.base_lrs = [lr] * len(schedule.base_lrs)
-    for group, factor in zip(schedule.optimizer.param_groups, schedule.lr_lambdas, strict=True):
-        group.update(settings, initial_lr=lr, lr=lr * factor(schedule.last_epoch))
-    schedule._last_lr = [group["lr"] for group in schedule.optimizer.param_groups]
+    for group in schedule.optimizer.param_groups:
+        group.update(settings, initial_lr=lr)
+    # Recompute the current step's lr from the new base through the scheduler itself (it also updates
+    # what get_last_lr() reports): step back, then forward to the same step.
+    schedule.last_epoch -= 1
+    schedule.step()

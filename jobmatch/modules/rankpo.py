@@ -16,7 +16,13 @@ import torch
 from torch import nn
 
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
-from jobmatch.losses import preference_rewards, rankpo_loss, sft_loss, validate_preference_options
+from jobmatch.losses import (
+    listwise_rankpo_loss,
+    preference_rewards,
+    rankpo_loss,
+    sft_loss,
+    validate_preference_options,
+)
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
 from jobmatch.model.encoder import (
@@ -28,6 +34,7 @@ from jobmatch.model.encoder import (
 from jobmatch.model.loading import checkpoint_model_config, load_encoder
 from jobmatch.modules.optim import build_optimizer
 from jobmatch.modules.reference import reference_pass
+from jobmatch.modules.soft_labels import pair_epsilon
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,7 @@ INIT_FIX = "set stage.init_ckpt to a stage-1 checkpoint (<run_dir>/checkpoints/b
 
 # The stage options that RankPOModule takes from the stage config (besides optim and init_ckpt).
 RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label_smoothing", "reference",
-                  "rankpo_weight", "sft_weight", "disable_dropout")
+                  "rankpo_weight", "sft_weight", "disable_dropout", "soft_labels")
 
 # ARCHITECTURE_KEYS (jobmatch.model.checkpoint): stage 2 keeps the stage-1 values of these model-config
 # keys; the others (lora, gradient_checkpointing) come from the current model config.
@@ -119,6 +126,8 @@ class RankPOModule(L.LightningModule):
         disable_dropout: set every dropout of the encoder (LoRA's included) to 0, as TRL's DPO trainer
             does by default: the eval-mode reference and the policy then score alike at step 0, and
             the rewards measure training rather than dropout noise.
+        soft_labels: ``none`` (hard labels), ``probability`` or ``confidence``: train the sigmoid loss on the
+            judge's preference probability, ε = 1 − p per pair (:mod:`jobmatch.modules.soft_labels`).
         init_ckpt: the stage-1 checkpoint this run started from (recorded; never reloaded).
         max_query_length, max_passage_length: the token limits the run trained with (recorded in the
             hyperparameters for ``jobmatch.export``; the DataModule applies them).
@@ -143,6 +152,7 @@ class RankPOModule(L.LightningModule):
         encoder: TextEncoder | None = None,
         max_query_length: int | None = None,
         max_passage_length: int | None = None,
+        soft_labels: str = "none",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["encoder"], logger=False)  # the W&B config is the run's (wandb_meta)
@@ -157,6 +167,8 @@ class RankPOModule(L.LightningModule):
         # (DeepSpeed's bf16 engine casts every floating buffer) would round the scores to bf16 (2^-9 near 0.5,
         # i.e. errors of ~0.04 in Δ/τ at τ = 0.1). A batch's rows move to its device at use.
         self.reference_scores = torch.empty(0, 2)
+        # [P] fp32 per-pair ε with soft labels (set in setup from the DataModule's pairs), on the CPU as above
+        self.pair_epsilon = torch.empty(0)
 
     @classmethod
     def from_stage1(
@@ -182,6 +194,22 @@ class RankPOModule(L.LightningModule):
     def set_reference_scores(self, scores: torch.Tensor) -> None:
         """Install the precomputed [P, 2] reference similarities, indexed by ``PreferenceBatch.index``."""
         self.reference_scores = scores.detach().float().cpu()
+
+    def setup(self, stage: str) -> None:
+        """With soft labels, the per-pair ε of every judged pair (train, val, test: ``PreferenceBatch.index``)."""
+        source = self.hparams.get("soft_labels", "none")
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if source != "none" and datamodule is not None and hasattr(datamodule, "preference_records"):
+            self.pair_epsilon = torch.from_numpy(pair_epsilon(datamodule.preference_records(), source))
+
+    def batch_epsilon(self, batch: PreferenceBatch) -> torch.Tensor | float:
+        """The ε of the batch's pairs [B] with soft labels, else ``stage.label_smoothing``."""
+        if self.hparams.get("soft_labels", "none") == "none":
+            return self.hparams["label_smoothing"]
+        if self.pair_epsilon.shape[0] == 0:
+            raise RuntimeError("stage.soft_labels is set but no per-pair ε is: train through jobmatch.train, or "
+                               "set pair_epsilon from jobmatch.modules.soft_labels.pair_epsilon()")
+        return self.pair_epsilon[batch.index.cpu()].to(batch.index.device)
 
     def configure_model(self) -> None:
         """Compile the encoder when ``model.compile`` names a mode (Lightning calls this before fit/validate)."""
@@ -213,14 +241,29 @@ class RankPOModule(L.LightningModule):
         ref = self.reference_scores[batch.index.cpu()].to(batch.index.device)  # [B, 2] fp32
         return ref[:, 0], ref[:, 1]
 
+    def rankpo_term(
+        self, batch: PreferenceBatch, chosen: torch.Tensor, rejected: torch.Tensor,
+        ref_chosen: torch.Tensor | None, ref_rejected: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The mean RankPO loss of the batch: over its pairs, or (``listwise``) over the Plackett-Luce terms of
+        its JDs' judged talents; a batch whose talents all tie in net wins has no term and gives 0."""
+        hp = self.hparams
+        if hp["loss_type"] == "listwise":
+            terms = listwise_rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, query_index=batch.query_index,
+                                         chosen_index=batch.chosen_index, rejected_index=batch.rejected_index,
+                                         beta=hp["beta"], temperature=hp["temperature"],
+                                         gamma_beta_ratio=hp["gamma_beta_ratio"])  # [T]
+            return terms.mean() if len(terms) else chosen.sum() * 0.0
+        return rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"], temperature=hp["temperature"],
+                           gamma_beta_ratio=hp["gamma_beta_ratio"], loss_type=hp["loss_type"],
+                           label_smoothing=self.batch_epsilon(batch)).mean()
+
     def preference_loss(self, batch: PreferenceBatch) -> dict[str, torch.Tensor]:
         """The total loss and every logged quantity (means over the batch)."""
         hp = self.hparams
         ref_chosen, ref_rejected = self.reference(batch)  # first: the eval-mode pass draws no dropout noise
         chosen, rejected = self.scores(batch)  # [B], [B]
-        rankpo = rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"],
-                             temperature=hp["temperature"], gamma_beta_ratio=hp["gamma_beta_ratio"],
-                             loss_type=hp["loss_type"], label_smoothing=hp["label_smoothing"]).mean()
+        rankpo = self.rankpo_term(batch, chosen, rejected, ref_chosen, ref_rejected)
         sft = sft_loss(chosen, rejected, temperature=hp["temperature"]).mean()
         rewards = preference_rewards(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"])
         with torch.no_grad():
@@ -244,6 +287,9 @@ class RankPOModule(L.LightningModule):
         for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracy",
                     "scores/chosen", "scores/rejected"):
             self.log(key, out[key], batch_size=size)
+        if self.hparams.get("soft_labels", "none") != "none":
+            self.log("train/soft_label_epsilon", torch.as_tensor(self.batch_epsilon(batch)).float().mean(),
+                     batch_size=size)
         passes = 2 if self.hparams["reference"] == "online" else 1  # the online reference encodes them again
         self.log("train/texts_encoded_per_step", float(passes * batch.texts_encoded), batch_size=size)
         return out["loss"]

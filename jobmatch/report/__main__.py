@@ -1,4 +1,5 @@
-"""``python -m jobmatch.report DIR_OR_GLOB [...] [--out DIR] [--wandb ...]``: the stage-2 sweep table and figures.
+"""``jobmatch report DIR_OR_GLOB [...] [--out DIR] [--wandb ...]``: the stage-2 sweep table and figures
+(``python -m jobmatch.report`` is the same command).
 
 Writes ``report.md`` (the table, the Pareto front and which method dominates which, and paired method-vs-method
 differences with bootstrap intervals over test JDs: :mod:`jobmatch.report.paired`) and PNG figures
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jobmatch.app.error_report import user_errors
 from jobmatch.report.paired import comparison_table
 from jobmatch.report.sweep import find_runs, sweep_figures, sweep_table
 from jobmatch.report.tradeoff import tradeoff_summary
@@ -21,7 +21,7 @@ from jobmatch.report.wandb_report import log_report, runs_logger, with_options
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, collect runs, write the report."""
-    parser = argparse.ArgumentParser(prog="python -m jobmatch.report")
+    parser = argparse.ArgumentParser(prog="jobmatch report")
     parser.add_argument("runs", nargs="+", help="run directories, multirun directories or globs")
     parser.add_argument("--out", type=Path, default=None, help="where report.md and the figures go")
     wandb = parser.add_argument_group("W&B", "where the report run goes: by default as the runs' logger.wandb says "
@@ -59,5 +59,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    with user_errors():
-        main()
+    from jobmatch.cli.main import run_command
+
+    run_command("report")

@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     print(seeds_table(root) if seed_roots(root) else curriculum_table(root))
 
 
-if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)
-    from jobmatch.app.error_report import user_errors
+if __name__ == "__main__":  # a command: reports a user error in one line (the command layer's way)
+    from jobmatch.cli.errors import user_errors
 
     with user_errors():
         main()

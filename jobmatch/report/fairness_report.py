@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jobmatch.errors import UserError
 from jobmatch.retrieval.fairness import FOUR_FIFTHS
 from jobmatch.utils.bootstrap import excludes_zero
 
@@ -201,7 +202,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def paired_deltas(dirs: list[Path], k: int = 20, n_bootstrap: int = 2000) -> dict[str, dict[str, float]]:
     """{"Δ B − A": paired differences} of each audit directory after the first against the first, where both
-    wrote per-JD values (audits made before those existed are left out); ``n_bootstrap`` resamples of JDs."""
+    wrote per-JD values (audits made before those existed are left out); ``n_bootstrap`` resamples of JDs.
+
+    Raises :class:`UserError` when two audits ranked other JDs or another number of talents: their rows are not
+    figures of the same test set, so a paired difference of them would mislead."""
     from jobmatch.retrieval.fairness_audit import AUDIT_PER_QUERY_FILE, AuditValues
     from jobmatch.retrieval.fairness_paired import paired_audit
 
@@ -210,12 +214,26 @@ def paired_deltas(dirs: list[Path], k: int = 20, n_bootstrap: int = 2000) -> dic
     if not dirs or dirs[0] not in values:
         return {}
     base = dirs[0]
+    for d in dirs[1:]:
+        if d in values:
+            check_same_test_set(d, values[d], base, values[base])
     return {f"Δ {d.name} − {base.name}": paired_audit(values[d], values[base], k=k, n_bootstrap=n_bootstrap)
             for d in dirs[1:] if d in values}
 
 
-if __name__ == "__main__":  # a command: reports a user error in one line (the application layer's way)
-    from jobmatch.app.error_report import user_errors
+def check_same_test_set(path: Path, audit: Any, base_path: Path, base: Any) -> None:
+    """Raise :class:`UserError` unless the two audits (``AuditValues``) ranked the same JDs and talents."""
+    jds, base_jds = set(audit.queries), set(base.queries)
+    if jds == base_jds and audit.talents == base.talents:
+        return
+    raise UserError(
+        f"{path}: audited {len(jds)} test JDs against {audit.talents} talents, {base_path} {len(base_jds)} against "
+        f"{base.talents} ({len(jds & base_jds)} JDs in common); paired differences need audits of the same test "
+        "set; fix: audit both checkpoints with the same data (data.test_file, data.corpus_file)")
+
+
+if __name__ == "__main__":  # a command: reports a user error in one line (the command layer's way)
+    from jobmatch.cli.errors import user_errors
 
     with user_errors():
         main()

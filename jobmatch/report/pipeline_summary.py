@@ -14,8 +14,9 @@ ROWS = (
     ("stage 1 (contrastive)", "stage1/ndcg@20", "stage1/recall@100", "stage1/"),
     ("{stage2}", "test/ndcg@20", "test/recall@100", "test/"),
 )
-# the alignment columns of a model row (prefix + name); ceiling and intent exist for the offline judge only
-ALIGNMENT = ("alignment", "alignment_ceiling", "alignment_intent")
+# the alignment columns of a model row (prefix + name); ceilings and intent exist for the offline judge only
+ALIGNMENT = ("alignment", "alignment_ceiling", "alignment_visible_ceiling", "alignment_intent",
+             "alignment_visible_intent")
 
 
 def _fmt(value: Any) -> str:
@@ -32,22 +33,26 @@ def _delta(results: dict[str, Any], key: str) -> str:
     return f"{value:+.4f}{interval}"
 
 
-def pipeline_table(results: dict[str, Any], stage2_name: str) -> str:
+def pipeline_table(results: dict[str, Any], stage2_name: str, stage1_last: bool = False) -> str:
     """Markdown: nDCG@20, Recall@100 and alignment (with the judge's ceiling and the model's intent agreement)
-    for the baselines, stage 1 and stage 2; ``test_ood/`` rows when an out-of-distribution split was evaluated."""
-    lines = ["| model | nDCG@20 | Recall@100 | alignment | judge ceiling | intent |", "|---|---|---|---|---|---|"]
+    for the baselines, stage 1 and stage 2; ``test_ood/`` rows when an out-of-distribution split was evaluated.
+    ``stage1_last``: stage 1 never validated, its row is its ``last.ckpt``."""
+    lines = ["| model | nDCG@20 | Recall@100 | alignment | judge ceiling | visible ceiling | intent | visible intent |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, ndcg, recall, prefix in ROWS:
         label = name.format(stage2=stage2_name)
+        if stage1_last and prefix == "stage1/":
+            label = f"{label[:-1]}, last.ckpt: never validated)"
         aligned = [_fmt(results.get(prefix + key)) if prefix else "—" for key in ALIGNMENT]
         lines.append(f"| {label} | {_fmt(results.get(ndcg))} | {_fmt(results.get(recall))} | " + " | ".join(aligned)
                      + " |")
     deltas = [_delta(results, key) for key in ("ndcg@20", "recall@100", "alignment")]
-    lines.append(f"| Δ ({stage2_name} − stage 1) | " + " | ".join(deltas) + f" | — | "
-                 f"{_delta(results, 'alignment_intent')} |")
+    lines.append(f"| Δ ({stage2_name} − stage 1) | " + " | ".join(deltas) + f" | — | — | "
+                 f"{_delta(results, 'alignment_intent')} | — |")
     for label, prefix in (("stage 1, OOD test", "stage1/test_ood/"), (f"{stage2_name}, OOD test", "test_ood/")):
         if f"{prefix}ndcg@20" in results:
             lines.append(f"| {label} | {_fmt(results[prefix + 'ndcg@20'])} | "
-                         f"{_fmt(results.get(prefix + 'recall@100'))} | — | — | — |")
+                         f"{_fmt(results.get(prefix + 'recall@100'))} | — | — | — | — | — |")
     return "\n".join(lines)
 
 
@@ -59,10 +64,11 @@ def kept_and_gained(results: dict[str, Any]) -> tuple[float, float] | None:
     return end / start, gain
 
 
-def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, float] | None = None) -> list[str]:
+def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, float] | None = None,
+                  stage1_last: bool = False) -> list[str]:
     """In words: how much nDCG@20 stage 2 keeps and how much alignment it gains (Δ intervals are paired bootstrap
     95% over test JDs); with ``lines`` (``alignment_gain``, ``ndcg_kept``: an acceptance line, e.g. the demo's),
-    whether each is met and by what margin."""
+    whether each is met and by what margin. ``stage1_last``: stage 1 is its never-validated ``last.ckpt``."""
     found = kept_and_gained(results)
     if found is None:
         return []
@@ -71,7 +77,8 @@ def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, fl
     known = isinstance(low, float) and isinstance(high, float)
     interval = f" (paired 95% CI [{low:+.4f}, {high:+.4f}])" if known else ""
     pairs = results.get("annotate/test_pairs")
-    out = [f"{stage2_name} keeps {100 * kept:.1f}% of stage-1 test nDCG@20 and changes alignment by {gain:+.4f}"
+    stage1 = "stage-1 (its last.ckpt, never validated)" if stage1_last else "stage-1"
+    out = [f"{stage2_name} keeps {100 * kept:.1f}% of {stage1} test nDCG@20 and changes alignment by {gain:+.4f}"
            f"{interval}" + (f" on {pairs} judged test pairs." if pairs else ".")]
     checks = []
     if lines and lines.get("alignment_gain") is not None:
@@ -85,6 +92,28 @@ def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, fl
     if checks:
         out.append("Acceptance line: " + "; ".join(checks) + ".")
     return out
+
+
+def judge_cost_line(results: dict[str, Any]) -> str | None:
+    """In words: the judge calls (and characters, and prompt tokens when the judge counts them) that the stage-2
+    training pairs cost, in all and per point of alignment gain (Δ alignment × 100), or None without counts."""
+    calls = results.get("annotate/train_judge_calls")
+    if not isinstance(calls, int | float) or not calls:
+        return None
+    chars = results.get("annotate/train_judge_chars")
+    share = calls / max(results.get("annotate/judge_calls") or calls, 1)  # tokens are counted over every split
+    tokens = results.get("judge/prompt_tokens")
+    train_tokens = tokens * share if isinstance(tokens, int | float) and tokens else None
+    text = f"Judge cost of the training pairs: {calls} calls" + (f", {chars} characters of text" if chars else "")
+    text += f", ~{train_tokens:.0f} prompt tokens (the split's share of the calls)" if train_tokens else ""
+    gain = results.get("delta/alignment")
+    if isinstance(gain, int | float) and gain > 0:
+        per = f"{calls / (100 * gain):.1f} calls"
+        per += f", {train_tokens / (100 * gain):.0f} tokens" if train_tokens else ""
+        text += f"; per point of alignment gain: {per}."
+    else:
+        text += "; no alignment gain to divide by."
+    return text
 
 
 def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path | None:
@@ -113,10 +142,14 @@ def plot_tradeoff(results: dict[str, Any], path: Path, stage2_name: str) -> Path
 
 
 def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str,
-                          lines: dict[str, float] | None = None) -> str:
+                          lines: dict[str, float] | None = None, notes: dict[str, str] | None = None) -> str:
     """Write ``report.md`` (table, what stage 2 kept and gained against the acceptance ``lines``, plot, and the
-    fairness block when the models were audited) into ``root``; return the text to print."""
-    table = "\n\n".join([pipeline_table(results, stage2_name), *summary_lines(results, stage2_name, lines)])
+    fairness block when the models were audited) into ``root``; return the text to print. ``notes``
+    (``stage1``, ``stage2``): a stage whose figures are not of its best checkpoint, and why, said under the table."""
+    notes = notes or {}
+    last = "stage1" in notes
+    table = "\n\n".join([pipeline_table(results, stage2_name, last), *summary_lines(results, stage2_name, lines, last),
+                          *notes.values()])
     audited = {"stage 1": {k.removeprefix("stage1/"): v for k, v in results.items() if k.startswith("stage1/audit/")},
                stage2_name: {k: v for k, v in results.items() if k.startswith("audit/")}}
     delta = {k.removeprefix("delta/"): v for k, v in results.items() if k.startswith("delta/audit/")}
@@ -132,7 +165,11 @@ def write_pipeline_report(root: Path, results: dict[str, Any], stage2_name: str,
             f"Judged pairs: {counts or '—'}. Retention: rule-based test split; alignment: held-out judged "
             "test pairs (share where the model scores the judge-preferred talent higher); judge ceiling: the "
             "offline judge's noiseless scores against its own noisy verdicts (the best alignment to expect); "
-            "intent: agreement with the judge's noiseless preference."]
+            "visible ceiling: the same on the text the encoder receives (each text cut at its token limit), and "
+            "visible intent: that judgement's agreement with the judge's noiseless preference on the whole texts "
+            "(the best a model can do from what it sees); intent: agreement with the judge's noiseless preference."]
+    cost = judge_cost_line(results)
+    text += ["", cost] if cost else []
     if plot:
         text += ["", f"![trade-off]({plot.name})"]
     (root / "report.md").write_text("\n".join(text) + "\n")

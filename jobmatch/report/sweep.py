@@ -1,8 +1,9 @@
 """Collect ``results.json`` of many runs (a multirun directory, a glob) into tables and figures.
 
 Each run is labelled by its resolved ``config.yaml``: the method (``stage.name``), the learning
-rate (``stage.optim.lr``) and the seed. Runs without results are listed as missing or failed,
-never a crash.
+rate (``stage.optim.lr``) and the seed; a pipeline's own directory, whose results are its stage 2's, by
+``stage2`` (its step directories below it are not runs of their own). Runs without results are listed
+as missing or failed, never a crash.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from jobmatch.errors import UserError
 
 METRICS = ("test/ndcg@20", "test/recall@100", "test/alignment", "test/alignment_intent", "test_ood/ndcg@20",
            "delta/ndcg@20", "delta/alignment")
+# the offline judge's ceilings on the test pairs (whole texts; the text the encoder receives), beside intent
+CEILINGS = ("test/alignment_ceiling", "test/alignment_visible_ceiling", "test/alignment_visible_intent")
 
 
 @dataclass
@@ -36,12 +39,18 @@ class Run:
     status: str = "ok"
 
 
+def is_pipeline_root(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a pipeline's own directory (its steps started below it); a step's directory, a
+    stage-1 training run inside a pipeline included, is not."""
+    return (run_dir / "stage1" / "step.json").exists() and (run_dir / "config.yaml").exists()
+
+
 def _labels(run_dir: Path) -> tuple[str, float | None, int | None]:
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         return run_dir.name, None, None
     cfg = yaml.safe_load(cfg_path.read_text()) or {}
-    stage = cfg.get("stage") or {}
+    stage = cfg.get("stage2" if is_pipeline_root(run_dir) and cfg.get("stage2") else "stage") or {}
     lr = (stage.get("optim") or {}).get("lr")
     return str(stage.get("name", run_dir.name)), float(lr) if lr is not None else None, cfg.get("seed")
 
@@ -54,6 +63,8 @@ def collect_runs(patterns: list[str]) -> list[Run]:
             path = Path(match)
             candidates = [path] if (path / "config.yaml").exists() else [p.parent for p in path.rglob("config.yaml")]
             dirs.update(c for c in candidates if ".hydra" not in c.parts)
+    roots = {d for d in dirs if is_pipeline_root(d)}
+    dirs = {d for d in dirs if not any(root in d.parents for root in roots)}  # a pipeline's steps: in its row
     runs = []
     for run_dir in sorted(dirs):
         method, lr, seed = _labels(run_dir)
@@ -103,18 +114,20 @@ def grouped(runs: list[Run]) -> dict[tuple[str, float | None], list[Run]]:
 def sweep_table(runs: list[Run]) -> str:
     """Markdown: method × learning rate, mean ± std over seeds; the stage-1 start as the first row."""
     header = ("| method | lr | seeds | nDCG@20 | Recall@100 | alignment | intent | OOD nDCG@20 | Δ nDCG@20 "
-              "| Δ alignment | alignment 95% CI |")
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| Δ alignment | alignment 95% CI | judge ceiling | visible ceiling | visible intent |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     finished = [r for r in runs if r.status == "ok"]
     if finished:
         start = finished[0].metrics
         cells = [_mean_std([start.get(m.replace("test/", "stage1/", 1).replace("test_ood/", "stage1/test_ood/", 1))])
                  for m in METRICS if not m.startswith("delta/")]
+        ceilings = [_mean_std([start.get(m.replace("test/", "stage1/", 1))]) for m in CEILINGS]
         lines.append("| stage 1 (start) | — | — | " + " | ".join(cells) +
-                     f" | — | — | {_interval([start], 'stage1/alignment')} |")
+                     f" | — | — | {_interval([start], 'stage1/alignment')} | " + " | ".join(ceilings) + " |")
     for (method, lr), group in grouped(runs).items():
         cells = [_mean_std([r.metrics.get(m) for r in group]) for m in METRICS]
         cells.append(_interval([r.metrics for r in group], "test/alignment"))
+        cells += [_mean_std([r.metrics.get(m) for r in group]) for m in CEILINGS]
         lr_cell = f"{lr:g}" if lr is not None else "—"
         lines.append(f"| {method} | {lr_cell} | {len(group)} | " + " | ".join(cells) + " |")
     problems = [r for r in runs if r.status not in ("ok", "no stage-2 metrics")]

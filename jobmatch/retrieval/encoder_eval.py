@@ -90,9 +90,15 @@ def search_and_score(
         raise ConfigError(f"eval.cutoffs={list(cutoffs)}: cutoff {max(cutoffs)} is above eval.k={k}; "
                           f"pass eval.k={max(cutoffs)} or drop the cutoffs above {k}")
     start = time.perf_counter()
-    from jobmatch.retrieval.search import build_index, choose_index_kind, search, to_run  # FAISS: only here
+    from jobmatch.retrieval.search import (  # FAISS: only here
+        EXACT_EVALUATION_MAX,
+        build_index,
+        choose_index_kind,
+        search,
+        to_run,
+    )
 
-    kind = choose_index_kind(len(corpus_emb)) if index_kind == "auto" else index_kind
+    kind = choose_index_kind(len(corpus_emb), EXACT_EVALUATION_MAX) if index_kind == "auto" else index_kind
     index = build_index(corpus_emb, kind)
     scores, indices = search(index, query_emb, min(k, len(corpus_emb)))
     run = to_run(list(rset.queries), rset.corpus.ids, scores, indices)
@@ -100,6 +106,46 @@ def search_and_score(
     metrics = retrieval_metrics(run, rset.qrels, cutoffs)
     timings = {"time/search_s": searched - start, "time/metrics_s": time.perf_counter() - searched}
     return RetrievalResult(metrics=metrics, run=run, timings=timings)
+
+
+class ModelEncodings:
+    """One encoder's embeddings of the corpora it evaluates on: each distinct corpus (by content fingerprint) is
+    encoded once and reused by every split that ranks it (test, out-of-distribution, ...).
+
+    The encoder's weights must not change while this object is in use (one instance per model). The model
+    fingerprint, needed only by the on-disk cache, is computed once.
+    """
+
+    def __init__(self, encoder: TextEncoder, settings: EncodeSettings | None = None,
+                 cache: EmbeddingCache | None = None) -> None:
+        self.encoder, self.settings, self.cache = encoder, settings or EncodeSettings(), cache
+        self.model_fp = model_fingerprint(encoder) if cache else None
+        self._corpora: dict[str, np.ndarray] = {}  # {corpus fingerprint: [N, D] embeddings}
+
+    def embed(self, rset: RetrievalSet) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """(query embeddings [Q, D], corpus embeddings [N, D], timings) of ``rset`` (see :func:`embed_set`); the
+        corpus is encoded only the first time this model meets it."""
+        key = rset.corpus.fingerprint
+        query_emb, corpus_emb, timings = embed_set(self.encoder, rset, self.settings, self.cache,
+                                                   corpus_emb=self._corpora.get(key), model_fp=self.model_fp)
+        self._corpora[key] = corpus_emb
+        return query_emb, corpus_emb, timings
+
+    def evaluate(
+        self, rset: RetrievalSet, *, k: int = 100, cutoffs: Sequence[int] = CUTOFFS, index_kind: str = "auto"
+    ) -> RetrievalResult:
+        """Encode (what is not encoded yet), search and score ``rset``: the retention half of every evaluation."""
+        query_emb, corpus_emb, timings = self.embed(rset)
+        result = search_and_score(rset, query_emb, corpus_emb, k=k, cutoffs=cutoffs, index_kind=index_kind)
+        result.timings = {**timings, **result.timings}
+        # Throughput counts only texts that went through the model: cache hits would inflate it.
+        encoded = [name for name in ("corpus", "queries") if timings.get(f"encoded/{name}", 0.0) > 0]
+        if encoded:
+            n_texts = sum(timings[f"encoded/{name}"] for name in encoded)
+            encode_s = sum(timings[f"time/encode_{name}_s"] for name in encoded)
+            result.timings["throughput/texts_per_s"] = n_texts / max(encode_s, 1e-9)
+        result.query_emb, result.corpus_emb = query_emb, corpus_emb
+        return result
 
 
 def evaluate_encoder(
@@ -112,16 +158,5 @@ def evaluate_encoder(
     cutoffs: Sequence[int] = CUTOFFS,
     index_kind: str = "auto",
 ) -> RetrievalResult:
-    """Encode, search and score: the retention half of every evaluation."""
-    settings = settings or EncodeSettings()
-    query_emb, corpus_emb, timings = embed_set(encoder, rset, settings, cache)
-    result = search_and_score(rset, query_emb, corpus_emb, k=k, cutoffs=cutoffs, index_kind=index_kind)
-    result.timings = {**timings, **result.timings}
-    # Throughput counts only texts that went through the model: cache hits would inflate it.
-    encoded = [name for name in ("corpus", "queries") if timings.get(f"encoded/{name}", 0.0) > 0]
-    if encoded:
-        n_texts = sum(timings[f"encoded/{name}"] for name in encoded)
-        encode_s = sum(timings[f"time/encode_{name}_s"] for name in encoded)
-        result.timings["throughput/texts_per_s"] = n_texts / max(encode_s, 1e-9)
-    result.query_emb, result.corpus_emb = query_emb, corpus_emb
-    return result
+    """Encode, search and score one set (several sets of one model: :class:`ModelEncodings`)."""
+    return ModelEncodings(encoder, settings, cache).evaluate(rset, k=k, cutoffs=cutoffs, index_kind=index_kind)

@@ -1,7 +1,8 @@
 """Fairness measures of a ranking model (docs/design.md §3): counterfactual stability and selection rates.
 
-Counterfactual stability compares the model's scores of every (JD, talent) before and after only the
+Counterfactual stability compares each JD's top talents' ranks and scores before and after only the
 talents' name/pronoun cues were swapped to another group; a model that ignores them scores 0 change.
+Every measure here reads per-JD top lists (or the ranks of given talents), never [JDs x talents] arrays.
 Selection rates compare each group's share of the top-k slots with its share of the relevant
 candidates; the impact ratio divides each group's rate by the highest group's (the "four-fifths"
 practice flags ratios below 0.8). Intervals are percentile bootstraps over JDs.
@@ -16,62 +17,63 @@ import numpy as np
 FOUR_FIFTHS = 0.8
 
 
-def ranks(scores: np.ndarray) -> np.ndarray:
-    """[Q, N] rank of every talent per JD (0 = best; ties broken by talent index), from scores [Q, N]."""
-    order = np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores), axis=1)  # [Q, N]
-    out = np.empty_like(order)
-    np.put_along_axis(out, order, np.arange(scores.shape[1])[None, :].repeat(scores.shape[0], 0), axis=1)
-    return out
-
-
 def counterfactual_shift(
-    scores: np.ndarray, cf_scores: np.ndarray, *, depth: int = 100, k: int = 20
+    scores: np.ndarray, cf_ranks: np.ndarray, cf_scores: np.ndarray, *, depth: int = 100, k: int = 20
 ) -> dict[str, np.ndarray]:
-    """Per-JD change between the factual and the counterfactual ranking of one corpus.
+    """Per-JD change between the factual and the counterfactual ranking of one corpus, from the factual top list.
+
+    Column i of the inputs is the talent at factual rank i (a JD's ranking: score descending, ties by talent
+    row ascending), for the first m = min(max(depth, k), N) ranks.
 
     Args:
-        scores: [Q, N] model scores of every talent for every JD.
-        cf_scores: [Q, N] the same after swapping the talents' name/pronoun cues.
-        depth: the top of the factual ranking whose rank and score changes are averaged (100).
-        k: the cut-off whose memberships are compared (20).
+        scores: [Q, m] the factual scores of each JD's top m talents.
+        cf_ranks: [Q, m] the rank (0 = best) of the same talents in the counterfactual ranking of the whole corpus.
+        cf_scores: [Q, m] their scores after the talents' name/pronoun cues were swapped.
+        depth: the top of the factual ranking whose rank and score changes are averaged (100; at most m).
+        k: the cut-off whose memberships are compared (20; at most m).
     Returns:
-        [Q] arrays: ``abs_rank_shift`` (mean |Δ rank| of the factual top ``depth``), ``topk_change``
-        (share of the factual top-k that left it), ``score_shift`` and ``abs_score_shift`` (mean
-        signed and absolute Δ score over the factual top ``depth``).
+        [Q] arrays: ``abs_rank_shift`` (mean |Δ rank| of the factual top ``depth``), ``topk_change`` (share of
+        the factual top-k that left it), ``score_shift`` and ``abs_score_shift`` (mean signed and absolute
+        Δ score over the factual top ``depth``).
     """
-    if scores.shape != cf_scores.shape or scores.ndim != 2:
-        raise ValueError(f"scores and cf_scores must be [Q, N] of one shape, got {scores.shape}, {cf_scores.shape}")
+    if scores.shape != cf_scores.shape or scores.shape != cf_ranks.shape or scores.ndim != 2:
+        raise ValueError(f"scores, cf_ranks and cf_scores must be [Q, m] of one shape, got {scores.shape}, "
+                         f"{cf_ranks.shape}, {cf_scores.shape}")
     depth, k = min(depth, scores.shape[1]), min(k, scores.shape[1])
-    before, after = ranks(scores), ranks(cf_scores)  # [Q, N]
-    top = before < depth  # [Q, N] the factual top `depth`
-    shift = np.abs(after - before)  # [Q, N]
-    delta = cf_scores.astype(np.float64) - scores.astype(np.float64)  # [Q, N]
-    left = (before < k) & (after >= k)  # [Q, N] in the factual top-k, not in the counterfactual one
+    before = np.arange(depth)  # [depth]
+    shift = np.abs(cf_ranks[:, :depth] - before)  # [Q, depth]
+    delta = cf_scores[:, :depth].astype(np.float64) - scores[:, :depth].astype(np.float64)  # [Q, depth]
     return {
-        "abs_rank_shift": (shift * top).sum(1) / depth,
-        "topk_change": left.sum(1) / k,
-        "score_shift": (delta * top).sum(1) / depth,
-        "abs_score_shift": (np.abs(delta) * top).sum(1) / depth,
+        "abs_rank_shift": shift.sum(1) / depth,
+        "topk_change": (cf_ranks[:, :k] >= k).sum(1) / k,
+        "score_shift": delta.sum(1) / depth,
+        "abs_score_shift": np.abs(delta).sum(1) / depth,
     }
 
 
-def group_counts(
-    scores: np.ndarray, groups: Sequence[str], relevant: np.ndarray, *, k: int
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Per JD and group: top-k slots taken and relevant candidates.
+def group_codes(groups: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """(group names [G] sorted, [N] int64 code of each talent's group)."""
+    names, codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    return names.tolist(), codes.astype(np.int64).reshape(-1)
 
-    Args:
-        scores: [Q, N] model scores.
-        groups: [N] the group of each talent.
-        relevant: [Q, N] bool, the JD's relevant (rule-positive) talents.
-        k: the cut-off.
-    Returns:
-        (group names [G], top-k counts [Q, G], relevant counts [Q, G]).
-    """
-    names = sorted(set(groups))
-    member = np.asarray(groups)[None, :] == np.asarray(names)[:, None]  # [G, N]
-    top = ranks(scores) < min(k, scores.shape[1])  # [Q, N]
-    return names, top.astype(np.int64) @ member.T, relevant.astype(np.int64) @ member.T
+
+def top_group_counts(top_rows: np.ndarray, codes: np.ndarray, n_groups: int, *, k: int) -> np.ndarray:
+    """[Q, G] top-k slots each group takes per JD, from each JD's top list ``top_rows`` [Q, >= min(k, N)]."""
+    return count_per_row(codes[top_rows[:, :k]], n_groups)
+
+
+def relevant_group_counts(relevant_rows: Sequence[np.ndarray], codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """[Q, G] relevant (rule-positive) talents of each group per JD, from each JD's relevant talent rows."""
+    out = np.zeros((len(relevant_rows), n_groups), dtype=np.int64)
+    for q, rows in enumerate(relevant_rows):
+        out[q] = np.bincount(codes[rows], minlength=n_groups)
+    return out
+
+
+def count_per_row(labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """[Q, L] occurrences of each label 0..L-1 in each row of ``labels`` [Q, m]."""
+    offsets = np.arange(len(labels))[:, None] * n_labels  # [Q, 1]
+    return np.bincount((labels + offsets).ravel(), minlength=len(labels) * n_labels).reshape(len(labels), n_labels)
 
 
 def selection_rates(top: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,12 @@
 """The fairness audit of an encoder on a retrieval set: counterfactual stability and selection rates.
 
-Scores are exact cosine similarities of every test JD with every talent ([Q, N]); the
-counterfactual corpus differs from the factual one only in the talents' name/pronoun cues
-(:func:`jobmatch.data.identities.counterfactual_corpus`), so every change is the model's reaction
-to them. :func:`audit_values` keeps the per-JD values (written as ``audit_per_query.json``, which the
-paired comparison of two models reads); :func:`summarise` turns them into the result keys (flat, for
-``results.json``), per group attribute ``A`` (gender, origin, group):
+Rankings are exact (inner products of the model's embeddings over the whole corpus, ties by corpus row) and
+read as each JD's top list, never as a [JDs x talents] array; the counterfactual corpus differs from the
+factual one only in the talents' name/pronoun cues (:func:`jobmatch.data.identities.counterfactual_rows`),
+so every change is the model's reaction to them, and only the talents it changes are encoded again.
+:func:`audit_values` keeps the per-JD values (written as ``audit_per_query.json``, which the paired
+comparison of two models reads); :func:`summarise` turns them into the result keys (flat, for ``results.json``),
+per group attribute ``A`` (gender, origin, group):
 
 - ``audit/A/topk_change@20``, ``audit/A/abs_rank_shift@100``, ``audit/A/score_shift``,
   ``audit/A/abs_score_shift``: means over JDs, each with ``_ci_low``/``_ci_high`` (bootstrap over JDs);
@@ -19,13 +20,14 @@ paired comparison of two models reads); :func:`summarise` turns them into the re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from jobmatch.data.identities import CorpusIdentities, counterfactual_corpus, name_blind_corpus
+from jobmatch.data.identities import CorpusIdentities, counterfactual_rows, name_blind_rows
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts
@@ -34,11 +36,14 @@ from jobmatch.retrieval.fairness import (
     FOUR_FIFTHS,
     bootstrap_over_queries,
     counterfactual_shift,
-    group_counts,
+    group_codes,
     min_ratio,
     paired_min_ratio,
+    relevant_group_counts,
     selection_rates,
+    top_group_counts,
 )
+from jobmatch.retrieval.topk import ranks_of, top_k
 
 AUDIT_PER_QUERY_FILE = "audit_per_query.json"  # per-JD audit values beside an audit's results.json
 
@@ -106,36 +111,78 @@ class AuditValues:
             for a, v in data["attributes"].items()})
 
 
-Scorer = Callable[[list[str]], np.ndarray]
-"""Scores [Q, N] of the audited set's JDs against a list of N talent texts (in corpus order)."""
+@dataclass
+class AuditEmbeddings:
+    """What the audit ranks with: embeddings of the set's JDs and talents, and how other talent texts are embedded.
+
+    Attributes:
+        queries: [Q, D] the JDs, in ``rset.queries`` order.
+        corpus: [N, D] the factual talents, in corpus order.
+        embed: talent texts -> [n, D]; the audit calls it only for the talents a counterfactual changes.
+    """
+
+    queries: np.ndarray
+    corpus: np.ndarray
+    embed: Callable[[list[str]], np.ndarray]
+
+
+def with_rows_replaced(
+    emb: AuditEmbeddings, batches: Iterable[tuple[np.ndarray, list[str]]]
+) -> tuple[np.ndarray | None, int]:
+    """The corpus embeddings with the rows of ``batches`` ((positions, new texts), each talent once) re-embedded,
+    and how many rows changed; ``None`` when none did (no copy is made)."""
+    out, changed = None, 0
+    for positions, texts in batches:
+        if len(positions):
+            out = emb.corpus.copy() if out is None else out
+            out[positions] = emb.embed(texts)  # [M, D]
+            changed += len(positions)
+    return out, changed
+
+
+def relevant_rows(rset: RetrievalSet) -> list[np.ndarray]:
+    """Per JD (``rset.queries`` order), the corpus rows of its judged talents (one id lookup for all JDs)."""
+    judged = [list(rset.qrels.get(qid, {})) for qid in rset.queries]
+    flat = rset.corpus.positions([cid for ids in judged for cid in ids])  # [R]
+    bounds = np.cumsum([0, *map(len, judged)])
+    return [flat[a:b][flat[a:b] >= 0] for a, b in pairwise(bounds)]
 
 
 def audit_values(
-    score: Scorer, rset: RetrievalSet, identities: CorpusIdentities, settings: AuditSettings | None = None
+    emb: AuditEmbeddings, rset: RetrievalSet, identities: CorpusIdentities, settings: AuditSettings | None = None
 ) -> AuditValues:
-    """The per-JD audit values of a scorer on ``rset``, for each group attribute the corpus carries."""
+    """The per-JD audit values of a model (its embeddings) on ``rset``, for each group attribute the corpus carries.
+
+    Linear in the corpus: each JD keeps its factual top list (the first max(depth, change_k, ks) talents);
+    the name-blind and each counterfactual corpus re-embed only the talents whose text they change, and
+    their rankings are read as top lists (blind) or as the ranks of the factual top talents (counterfactual),
+    computed a chunk of JDs at a time (:mod:`jobmatch.retrieval.topk`). Ties rank by corpus row.
+    """
     settings = settings or AuditSettings()
-    corpus_ids = list(rset.corpus)
-    scores = score(list(rset.corpus.values()))  # [Q, N]
-    relevant = np.array([[cid in rset.qrels.get(qid, {}) for cid in corpus_ids] for qid in rset.queries])  # [Q, N]
-    blind_corpus, blinded = name_blind_corpus(rset.corpus, identities) if identities.attributes else ({}, 0)
-    blind = score(list(blind_corpus.values())) if blinded else None  # [Q, N] the same model, no names shown
+    corpus_ids = rset.corpus.ids
+    n = len(corpus_ids)
+    factual_scores, factual = top_k(emb.queries, emb.corpus, max(settings.depth, settings.change_k, *settings.ks))
+    relevant = relevant_rows(rset)
+    blind_corpus = (with_rows_replaced(emb, name_blind_rows(rset.corpus, identities))[0] if identities.attributes
+                    else None)  # [N, D]: the same model, no names shown
+    blind = top_k(emb.queries, blind_corpus, max(settings.ks))[1] if blind_corpus is not None else None  # [Q, k]
     out: dict[str, AttributeValues] = {}
     for attribute in identities.attributes:
-        groups = [identities.groups[attribute].get(c, "unknown") for c in corpus_ids]
-        top, blind_top = {}, {}
-        for k in settings.ks:
-            names, top[k], rel = group_counts(scores, groups, relevant, k=k)  # [Q, G] each
-            if blind is not None:
-                blind_top[k] = group_counts(blind, groups, relevant, k=k)[1]  # [Q, G]
-        cf_corpus, changed = counterfactual_corpus(rset.corpus, identities, attribute, seed=settings.seed)
+        names, codes = group_codes([identities.groups[attribute].get(c, "unknown") for c in corpus_ids])
+        top = {k: top_group_counts(factual, codes, len(names), k=min(k, n)) for k in settings.ks}  # [Q, G] each
+        blind_top = ({k: top_group_counts(blind, codes, len(names), k=min(k, n)) for k in settings.ks}
+                     if blind is not None else {})
+        rel = relevant_group_counts(relevant, codes, len(names))  # [Q, G]
+        cf_corpus, changed = with_rows_replaced(emb, counterfactual_rows(rset.corpus, identities, attribute,
+                                                                         seed=settings.seed))
         shift = {}
-        if changed:
-            raw = counterfactual_shift(scores, score(list(cf_corpus.values())), depth=settings.depth,
+        if cf_corpus is not None:
+            cf_ranks, cf_scores = ranks_of(emb.queries, cf_corpus, factual)  # [Q, m] each
+            raw = counterfactual_shift(factual_scores, cf_ranks, cf_scores, depth=settings.depth,
                                        k=settings.change_k)  # {name: [Q]}
             shift = {_SHIFT_NAMES[n].format(k=settings.change_k, depth=settings.depth): v for n, v in raw.items()}
         out[attribute] = AttributeValues(names, rel, top, shift, int(changed), blind_top)
-    return AuditValues(list(rset.queries), len(corpus_ids), out)
+    return AuditValues(list(rset.queries), n, out)
 
 
 _SHIFT_NAMES = {"topk_change": "topk_change@{k}", "abs_rank_shift": "abs_rank_shift@{depth}",
@@ -155,33 +202,30 @@ def summarise(values: AuditValues, settings: AuditSettings | None = None) -> dic
 
 
 def audit_rankings(
-    score: Scorer, rset: RetrievalSet, identities: CorpusIdentities, settings: AuditSettings | None = None
+    emb: AuditEmbeddings, rset: RetrievalSet, identities: CorpusIdentities, settings: AuditSettings | None = None
 ) -> dict[str, float]:
-    """Every audit figure of a scorer on ``rset`` (:func:`audit_values`, then :func:`summarise`)."""
-    return summarise(audit_values(score, rset, identities, settings), settings)
+    """Every audit figure of a model on ``rset`` (:func:`audit_values`, then :func:`summarise`)."""
+    return summarise(audit_values(emb, rset, identities, settings), settings)
 
 
-def encoder_scorer(
+def encoder_embeddings(
     encoder: TextEncoder, rset: RetrievalSet, encode: EncodeSettings, cache: EmbeddingCache | None = None
-) -> Scorer:
-    """A :data:`Scorer` by cosine similarity: the JDs are encoded once, each corpus when asked."""
+) -> AuditEmbeddings:
+    """The :class:`AuditEmbeddings` of an encoder: the JDs and the factual corpus encoded once (through ``cache``),
+    other talent texts when the audit asks (each batch cached by its texts)."""
     query_emb, corpus_emb, _ = embed_set(encoder, rset, encode, cache)
-    factual = list(rset.corpus.values())
     kwargs = {
         "max_length": encode.max_passage_length,
         "batch_size": encode.batch_size,
         "bf16": encode.bf16,
         "progress": encode.progress,
-        "desc": "encode counterfactual corpus",
+        "desc": "encode counterfactual talents",
     }
 
-    def score(texts: list[str]) -> np.ndarray:
-        if texts == factual:
-            return query_emb @ corpus_emb.T
-        emb = cache.encode(encoder, texts, **kwargs) if cache else encode_texts(encoder, texts, **kwargs)
-        return query_emb @ emb.T
+    def embed(texts: list[str]) -> np.ndarray:
+        return cache.encode(encoder, texts, **kwargs) if cache else encode_texts(encoder, texts, **kwargs)
 
-    return score
+    return AuditEmbeddings(query_emb, corpus_emb, embed)
 
 
 def _stability(shift: dict[str, np.ndarray], attribute: str, s: AuditSettings) -> dict[str, float]:

@@ -6,6 +6,10 @@
 - for pairs of the offline judge, ``test/alignment_ceiling`` (its noiseless scores' agreement with its own
   noisy verdicts: the best alignment to expect) and ``test/alignment_intent`` (agreement with the noiseless
   preference); absent for other judges;
+- for the offline judge too, ``test/alignment_visible_ceiling`` and ``test/alignment_visible_intent``: its
+  noiseless preference on the text the encoder receives (each text cut at the token limit), against its verdicts
+  and against its noiseless preference on the whole texts: what a model that knows the judge exactly but sees
+  only the visible text would reach (a property of the pairs and the limits: no stage-1 value, no delta);
 - the same for the stage-1 checkpoint (``stage1/...``) and the differences (``delta/...``), with a paired
   bootstrap 95% interval over test JDs for nDCG@20, alignment and intent (``delta/<metric>_ci_low``/``_ci_high``:
   both models are scored on the same JDs and pairs);
@@ -35,13 +39,16 @@ from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_and_intent, pair_wins
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
-from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, evaluate_encoder
+from jobmatch.retrieval.encoder_eval import CUTOFFS, EncodeSettings, ModelEncodings
 from jobmatch.retrieval.metrics import per_query_metrics
+from jobmatch.retrieval.visible_text import visible_texts
 from jobmatch.utils.bootstrap import PER_QUERY_FILE, paired_bootstrap, paired_diffs
 
 log = logging.getLogger(__name__)
 OFFLINE_JUDGE_PREFIX = "offline-judge("  # the ``model`` of records judged by jobmatch.data.synthetic.judge
 PAIRED_CUTOFF = 20  # the nDCG cutoff of the paired comparisons
+# metrics of the judged pairs themselves (the judge and the token limits), not of a model: no stage-1 delta
+PAIR_PROPERTIES = ("alignment_ceiling", "alignment_visible_ceiling", "alignment_visible_intent")
 
 
 def pair_texts(records: Sequence[PreferenceRecord]) -> tuple[list[str], list[str], np.ndarray]:
@@ -84,6 +91,32 @@ def offline_judge_totals(records: Sequence[PreferenceRecord]) -> np.ndarray | No
 
     totals = OfflineJudge().noiseless_totals([(r.query, r.chosen, r.rejected) for r in records])
     return np.asarray(totals, dtype=np.float64).reshape(-1, 2)
+
+
+def visible_ceiling_and_intent(
+    encoder: TextEncoder, records: Sequence[PreferenceRecord], settings: EncodeSettings, judge_totals: np.ndarray
+) -> dict[str, float]:
+    """The offline judge on the text ``encoder`` receives (each text cut at ``settings``' token limits).
+
+    ``judge_totals`` [P, 2] are its noiseless scores of the whole texts (:func:`offline_judge_totals`). Returns
+    ``alignment_visible_ceiling``: the share of pairs where its noiseless preference on the visible texts agrees
+    with its verdict on the whole texts (ties 0.5), and ``alignment_visible_intent``: the share where it agrees
+    with its noiseless preference on the whole texts (ties 0.5).
+    """
+    from jobmatch.data.synthetic.judge import OfflineJudge
+
+    queries, passages, rows = pair_texts(records)
+    append_eos = bool(encoder.cfg.get("append_eos", False))
+    seen_queries = visible_texts(encoder.tokenizer, queries, max_length=settings.max_query_length,
+                                 append_eos=append_eos)
+    seen_passages = visible_texts(encoder.tokenizer, passages, max_length=settings.max_passage_length,
+                                  append_eos=append_eos)
+    triples = [(seen_queries[q], seen_passages[w], seen_passages[lo]) for q, w, lo in rows.tolist()]
+    visible = np.asarray(OfflineJudge().noiseless_totals(triples), dtype=np.float64).reshape(-1, 2)  # [P, 2]
+    visible_margin = visible[:, 0] - visible[:, 1]  # [P] chosen − rejected as the verdict named them
+    full_margin = judge_totals[:, 0] - judge_totals[:, 1]  # [P]
+    return {"alignment_visible_ceiling": float(pair_wins(visible_margin, np.zeros_like(visible_margin)).mean()),
+            "alignment_visible_intent": float(intent_wins(visible_margin, full_margin).mean())}
 
 
 def pair_query_ids(records: Sequence[PreferenceRecord]) -> list[str]:
@@ -138,13 +171,16 @@ def retention_and_alignment(
     index_kind: str = "auto",
     n_bootstrap: int = 1000,
     judge_totals: np.ndarray | None = None,
+    encodings: ModelEncodings | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Retrieval metrics on ``rset`` (when given) and alignment on ``pairs`` (when any), unprefixed, and the
-    per-JD values behind them (``ndcg@20`` and those of :func:`pair_alignment`) for paired comparisons."""
+    per-JD values behind them (``ndcg@20`` and those of :func:`pair_alignment`) for paired comparisons.
+    ``encodings`` (of ``encoder``) keeps the corpus embeddings between the calls of one model."""
     out: dict[str, float] = {}
     per_query: dict[str, dict[str, float]] = {}
     if rset is not None:
-        result = evaluate_encoder(encoder, rset, settings, cache=cache, k=k, cutoffs=cutoffs, index_kind=index_kind)
+        encodings = encodings or ModelEncodings(encoder, settings, cache)
+        result = encodings.evaluate(rset, k=k, cutoffs=cutoffs, index_kind=index_kind)
         out.update(result.metrics)
         ndcg = per_query_metrics(result.run, rset.qrels, (PAIRED_CUTOFF,), variants=False)
         per_query[f"ndcg@{PAIRED_CUTOFF}"] = dict(zip(ndcg.query_ids, ndcg.values[f"ndcg@{PAIRED_CUTOFF}"].tolist(),
@@ -160,12 +196,12 @@ def retention_and_alignment(
 def with_deltas(run: dict[str, float], stage1: dict[str, float]) -> dict[str, float]:
     """``test/`` (the run), ``stage1/`` and ``delta/`` (run − stage 1) keys of two metric dicts.
 
-    The judge's ceiling is a property of the pairs, not of the model: it gets no delta.
+    The judge's ceilings (``PAIR_PROPERTIES``) are properties of the pairs, not of the model: they get no delta.
     """
     out = {f"test/{k}": v for k, v in run.items()}
     out.update({f"stage1/{k}": v for k, v in stage1.items()})
     for key, value in run.items():
-        if key in stage1 and not key.startswith("n_pairs") and "_ci_" not in key and key != "alignment_ceiling":
+        if key in stage1 and not key.startswith("n_pairs") and "_ci_" not in key and key not in PAIR_PROPERTIES:
             out[f"delta/{key}"] = value - stage1[key]
     return out
 
@@ -229,14 +265,21 @@ def evaluate_preference_run(
         log.warning("no held-out judged pairs: alignment is not reported")
     kwargs: dict[str, Any] = {"k": k, "cutoffs": tuple(cutoffs), "index_kind": index_kind}
     judge_totals = offline_judge_totals(pairs)
-    run, run_values = retention_and_alignment(encoder.to(device), rset, pairs, settings, cache,
-                                              judge_totals=judge_totals, **kwargs)
+    # one ModelEncodings per model: the test and OOD splits share its corpus embeddings
+    kwargs["encodings"] = ModelEncodings(encoder.to(device), settings, cache)
+    run, run_values = retention_and_alignment(encoder, rset, pairs, settings, cache, judge_totals=judge_totals,
+                                              **kwargs)
+    visible = visible_ceiling_and_intent(encoder, pairs, settings, judge_totals) if judge_totals is not None else {}
+    run.update(visible)
     run_ood, run_ood_values = retention_and_alignment(encoder, ood, [], settings, cache, **kwargs) if ood else ({}, {})
     reference = stage1().to(device)
+    kwargs["encodings"] = ModelEncodings(reference, settings, cache)
     start, start_values = retention_and_alignment(reference, rset, pairs, settings, cache,
                                                   judge_totals=judge_totals, **kwargs)
+    start.update(visible)  # the same pairs and token limits
     start_ood, start_ood_values = (retention_and_alignment(reference, ood, [], settings, cache, **kwargs) if ood
                                    else ({}, {}))
+    del kwargs["encodings"]
     for values, ood_values in ((run_values, run_ood_values), (start_values, start_ood_values)):
         values.update({f"ood_{name}": v for name, v in ood_values.items()})  # ood_ndcg@20 per OOD JD
     del reference

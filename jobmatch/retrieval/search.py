@@ -29,22 +29,26 @@ def set_threads(threads: int | None) -> None:
         faiss.omp_set_num_threads(threads)
 
 
-# The largest corpus searched exactly when ``index: auto``. Measured by jobmatch/bench/ann_scale.py
-# (2-core CPU, d = 384, clustered unit vectors, 1000 queries, k = 100, build_index's defaults), the cost
-# of one evaluation (build + search): n = 10^4: flat 0.5 s, IVF 2.2 s, HNSW 4.6 s; n = 10^5: flat 5.1 s,
-# HNSW 26 s (recall@100 0.94), IVF 39 s; n = 10^6: flat 200 s (0.2 s per query) against HNSW and IVF
-# builds of at least 256 s and 366 s. Both a build and an exact search grow linearly in n, so an
-# index pays back only past ~1,300 (n = 10^6) to ~5,600 (n = 10^5) queries per build, more than an
-# evaluation asks; above 10^6 (not measured) exact search costs over 0.2 s per query: HNSW.
-EXACT_SEARCH_MAX = 1_000_000
+# The largest corpus an ``index: auto`` searches exactly. Two uses, two budgets:
+# - serving (``index``/``rank``) answers one JD at a time within a latency budget. Measured by
+#   experiments/benchmarks/index_scale.py (2-core CPU shared with other jobs, d = 384, clustered unit vectors,
+#   k = 100; index_scale.json): at 10^5 vectors one exact query costs ~24 ms on one thread (p50), within a
+#   50 ms per-JD budget; 530 ms at 10^6. HNSW (M = 32) answers in well under a millisecond at recall@100
+#   ~0.95 and needs no training pass, so an index fills shard by shard.
+# - evaluation searches all its JDs in one batched pass, where exact search is a matrix product and its
+#   metrics stay exact. Measured by experiments/benchmarks/ann_scale.py: up to 10^6 vectors flat was the
+#   cheapest kind (build + search) at recall 1.0 for an evaluation's queries.
+EXACT_SERVING_MAX = 100_000
+EXACT_EVALUATION_MAX = 1_000_000
 
 
-def choose_index_kind(n: int, threshold: int = EXACT_SEARCH_MAX) -> str:
+def choose_index_kind(n: int, threshold: int = EXACT_SERVING_MAX) -> str:
     """``"flat"`` (exact search) for corpora of at most ``threshold`` passages, else ``"hnsw"``.
 
-    Up to 10^6 vectors, exact search of an evaluation's queries costs less than building an ANN
-    index and loses no recall (see :data:`EXACT_SEARCH_MAX` for the measurements); beyond it HNSW
-    keeps queries sub-linear without the training pass that IVF needs.
+    ``threshold`` is :data:`EXACT_SERVING_MAX` for an index that answers one JD at a time and
+    :data:`EXACT_EVALUATION_MAX` for an evaluation's batched search (see the measurements there); beyond
+    it HNSW keeps queries sub-linear without the training pass that IVF needs, so that an index can be
+    filled shard by shard.
     """
     return "flat" if n <= threshold else "hnsw"
 
@@ -86,28 +90,46 @@ def build_index(
     Returns:
         The trained index with all N vectors added.
     """
-    import faiss
-
     set_threads(threads)
     x = _as_matrix(embeddings, "embeddings")
-    n, dim = x.shape
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "ivf":
-        nlist = nlist or max(1, min(round(4 * math.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed
+    index = new_index(kind, x.shape[1], len(x), nlist=nlist, nprobe=nprobe, seed=seed, M=M,
+                      ef_construction=ef_construction, ef_search=ef_search)
+    if not index.is_trained:
         index.train(x)
+    index.add(x)
+    return index
+
+
+def new_index(
+    kind: str,
+    dim: int,
+    n: int,
+    *,
+    nlist: int | None = None,
+    nprobe: int | None = None,
+    seed: int = 0,
+    M: int = 32,
+    ef_construction: int = 40,
+    ef_search: int = 64,
+) -> faiss.Index:
+    """An empty inner-product index of ``kind`` for about ``n`` vectors of ``dim`` (parameters as in
+    :func:`build_index`); an ``ivf`` index must be trained (``index.train(sample)``) before vectors are added."""
+    import faiss
+
+    if kind == "flat":
+        return faiss.IndexFlatIP(dim)
+    if kind == "ivf":
+        nlist = nlist or max(1, min(round(4 * math.sqrt(n)), n // 39))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
         index.nprobe = nprobe or math.ceil(nlist / 8)
-    elif kind == "hnsw":
+        return index
+    if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
         index.hnsw.efSearch = ef_search
-    else:
-        raise ValueError(f"unknown index kind {kind!r}; choose one of {INDEX_KINDS}")
-    index.add(x)
-    return index
+        return index
+    raise ValueError(f"unknown index kind {kind!r}; choose one of {INDEX_KINDS}")
 
 
 def search(

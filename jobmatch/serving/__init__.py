@@ -2,8 +2,8 @@
 
 - :mod:`~jobmatch.serving.export_format`: the export folder (Hugging Face + sentence-transformers
   files + ``jobmatch_export.json``), :func:`export_encoder` and :func:`load_exported`.
-- :mod:`~jobmatch.serving.index_store`: a persistent FAISS index of talents with its id map and a
-  manifest, built and appended atomically (:class:`TalentIndex`).
+- :mod:`~jobmatch.serving.index_store`: a persistent FAISS index of talents, their ids and texts in a
+  memory-mapped file, and a manifest; built and appended shard by shard, atomically (:class:`TalentIndex`).
 - :mod:`~jobmatch.serving.ranking`: JD input, ranking with a loaded model and index, output tables.
 
 The names below load on first use (PEP 562): training imports :mod:`jobmatch.serving.device` alone,

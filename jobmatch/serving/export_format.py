@@ -255,7 +255,7 @@ def read_export_manifest(folder: str | Path) -> ExportManifest:
     path = folder / MANIFEST_NAME
     if not folder.is_dir() or not path.is_file():
         raise ExportFormatError(f"{folder} is not a jobmatch export (no {MANIFEST_NAME}); create one with "
-                                f"`python -m jobmatch.export ckpt=CHECKPOINT out={folder}`")
+                                f"`jobmatch export ckpt=CHECKPOINT out={folder}`")
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -278,7 +278,7 @@ def _check_safe(folder: Path) -> None:
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickles:
         raise ExportFormatError(f"{folder} holds pickle weight files {pickles}; jobmatch loads safetensors only "
-                                "(re-export with python -m jobmatch.export)")
+                                "(re-export with jobmatch export)")
     if not any(folder.glob("*.safetensors")):
         raise ExportFormatError(f"{folder} has no *.safetensors weights")
     config_path = folder / "config.json"

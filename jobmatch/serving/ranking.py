@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jobmatch.data.readers import DataFormatError, read_utf8
+from jobmatch.data.readers import DataFormatError, decode_utf8, read_utf8
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import encode_texts
 from jobmatch.serving.errors import InputError
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 TAG = re.compile(r"</?[a-z]+>")
 FILE_SUFFIXES = (".txt", ".jsonl", ".json")
+RELEASE_EVERY = 256  # JDs ranked between releases of the talents file's resident pages
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def read_jds(jd: str) -> list[JD]:
         DataFormatError: a bad line of a JD file (``FILE:LINE: problem``).
     """
     if jd == "-":
-        return _jds_from_lines(_lines(sys.stdin.read()), "<stdin>")
+        return _jds_from_lines(_lines(decode_utf8(sys.stdin.buffer.read(), "<stdin>")), "<stdin>")
     text = str(jd).strip()
     if not text:
         raise InputError("jd is empty: give a job description text, a file (one JD per line, or JSONL with "
@@ -128,6 +129,7 @@ class Ranker:
         self.max_query_length = max_query_length
         self.device, self.bf16, self.snippet_chars = torch.device(device), bf16, snippet_chars
         self.extra_tokens = 1 if encoder.cfg.get("append_eos") else 0
+        self._ranked = 0
 
     @classmethod
     def open(cls, index_dir: str | Path, model_dir: str | Path | None = None, *, device: torch.device | str = "cpu",
@@ -168,9 +170,15 @@ class Ranker:
         query = encode_texts(self.encoder, [jd.text], max_length=self.max_query_length, batch_size=1,
                              bf16=self.bf16, device=self.device, progress=False)  # [1, D]
         scores, rows = self.index.search(query, k)  # [1, k'] each
+        found = [(float(score), int(row)) for score, row in zip(scores[0], rows[0], strict=True) if row >= 0]
+        picks = [row for _, row in found]
+        ids, texts = self.index.ids_of(picks), self.index.texts(picks)  # read by row from the talents file
         latency_ms = (time.perf_counter() - start) * 1000
-        hits = [Hit(rank, self.index.ids[row], float(score), snippet(self.index.texts[row], self.snippet_chars))
-                for rank, (score, row) in enumerate(zip(scores[0], rows[0], strict=True), start=1) if row >= 0]
+        hits = [Hit(rank, tid, score, snippet(text, self.snippet_chars))
+                for rank, ((score, _), tid, text) in enumerate(zip(found, ids, texts, strict=True), start=1)]
+        self._ranked += 1
+        if self._ranked % RELEASE_EVERY == 0:
+            self.index.talents.release()  # pages of texts read so far leave this process (not the page cache)
         return RankedJD(jd, hits, latency_ms)
 
 

@@ -61,7 +61,7 @@ tags: [jobmatch, sentence-transformers, feature-extraction]
 ---
 # jobmatch encoder export
 
-A job-description ↔ talent-profile matcher exported by `python -m jobmatch.export`
+A job-description ↔ talent-profile matcher exported by `jobmatch export`
 (source: `{source}`). {details}
 
 - pooling: `{pooling}`, L2-normalised: `{normalize}` (scores are cosine similarities)
@@ -74,5 +74,5 @@ model = SentenceTransformer("{folder}")   # passages are truncated at {max_passa
 model.max_seq_length = {max_query_length}  # for JDs, as in training
 ```
 
-In jobmatch: `jobmatch.serving.load_exported("{folder}")`, `python -m jobmatch.index model={folder} ...`.
+In jobmatch: `jobmatch.serving.load_exported("{folder}")`, `jobmatch index model={folder} ...`.
 {notes}"""

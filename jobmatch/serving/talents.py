@@ -31,6 +31,12 @@ def content_id(text: str) -> str:
     return "t-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
+def is_contrastive(path: Path) -> bool:
+    """Whether a talent file is in the reference contrastive format (its first object has ``query``)."""
+    first = _first_object(path)
+    return bool(first) and "query" in first
+
+
 def _first_object(path: Path) -> dict | None:
     with path.open(encoding="utf-8", errors="replace") as handle:  # a sniff: the reader reports bad bytes
         for line in handle:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jobmatch.utils.atomic import write_text_atomic
+
 
 def peak_memory_mb() -> float:
     """Peak resident memory of this process, in MiB."""
@@ -35,9 +37,7 @@ def parameter_counts(module: Any) -> dict[str, int]:
 def write_results(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
     """Write flat metrics (``{"test/ndcg@20": 0.7, ...}``) to ``run_dir/results.json``, atomically."""
     path = Path(run_dir) / "results.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n", "results file")
     return path
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import jobmatch.app  # noqa: F401  (registers the config resolvers, e.g. ${cpu_bf16:...})
+from jobmatch.app.config_tree import compose_tree, config_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "conf"
+CONF = config_dir()
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED_SAMPLE = ROOT.parent / "shared" / "data" / "rankpo-sample"
 
@@ -41,8 +40,7 @@ def compose_config(
     extra = []
     if run_dir is not None:
         extra = [f"paths.run_dir={run_dir}", f"paths.output_dir={output_dir or run_dir.parent / 'outputs'}"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=config_name, overrides=[*(overrides or []), *extra], return_hydra_config=hydra)
+    return compose_tree(config_name, [*(overrides or []), *extra], return_hydra_config=hydra)
 
 
 def cfg_for(config_name: str, tmp_path: Path, *overrides: str) -> DictConfig:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -131,3 +132,20 @@ def offline_runs(root: Path) -> list[OfflineRun]:
     unfinished = [str(r.path) for r in runs if not r.finished]
     assert not unfinished, f"offline runs without an exit record (not finished or not flushed): {unfinished}"
     return runs
+
+
+def finished_offline_runs(root: Path, count: int = 1, timeout: float = 120.0) -> list[OfflineRun]:
+    """The ``count`` offline runs under ``root`` once each holds its ``exit`` record (read again until then,
+    up to ``timeout`` seconds): a reader that cannot see a file W&B is still writing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            runs = [read_run(p) for p in sorted(root.rglob("offline-run-*/run-*.wandb"))]
+        except (ValueError, struct.error):  # a chunk still being written
+            runs = []
+        if len(runs) == count and all(r.finished for r in runs):
+            return runs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{root}: {len(runs)} offline run(s), finished: {[r.finished for r in runs]}; "
+                                 f"expected {count} finished within {timeout:.0f} s")
+        time.sleep(0.2)

@@ -18,14 +18,14 @@ from jobmatch.data.synthetic.config import DEFAULT, PRESETS, SMALL, SyntheticCon
 from jobmatch.data.synthetic.entities import JD, Institution, Publication, Talent
 from jobmatch.data.synthetic.generate import (
     DatasetMismatchError,
+    dataset_fingerprint,
     ensure_dataset,
-    fingerprint,
     generate_dataset,
     read_manifest,
 )
 from jobmatch.data.synthetic.judge import OfflineJudge
 from jobmatch.data.synthetic.labels import Row, contrastive_row, label_row, sample_negatives, split_jds
-from jobmatch.data.synthetic.rules import AREA, GEOGRAPHY, RULES, SENIORITY, failed_rules, is_match
+from jobmatch.data.synthetic.match_rules import AREA, GEOGRAPHY, RULES, SENIORITY, failed_rules, is_match
 from jobmatch.data.synthetic.vocabulary import Vocabulary, load_vocabulary
 from jobmatch.data.synthetic.world import World, build_world
 
@@ -49,9 +49,9 @@ __all__ = [
     "World",
     "build_world",
     "contrastive_row",
+    "dataset_fingerprint",
     "ensure_dataset",
     "failed_rules",
-    "fingerprint",
     "generate_dataset",
     "is_match",
     "label_row",

@@ -1,4 +1,5 @@
-"""Command line: ``python -m jobmatch.data.synthetic --preset synthetic_small --out DIR [--seed N]``.
+"""Command line: ``jobmatch data --preset synthetic_small --out DIR [--seed N]``
+(``python -m jobmatch.data.synthetic`` is the same command).
 
 Generates the dataset (or reuses an identical one already in ``DIR``) and prints the card's path
 and the time taken.
@@ -18,7 +19,7 @@ from jobmatch.data.synthetic.generate import CARD, ensure_dataset, generate_data
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, generate, report; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m jobmatch.data.synthetic", description=__doc__)
+    parser = argparse.ArgumentParser(prog="jobmatch data", description=__doc__)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="synthetic_small")
     parser.add_argument("--out", type=Path, required=True, help="dataset directory to create")
     parser.add_argument("--seed", type=int, default=None, help="override the preset's seed")
@@ -47,4 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jobmatch.cli.main import run_command
+
+    run_command("data")

@@ -207,7 +207,7 @@ def _validate(c: SyntheticConfig) -> None:
 SMALL = SyntheticConfig(n_talents=1000, n_jds=300)
 DEFAULT = SyntheticConfig(n_talents=5000, n_jds=1500, relocation_probability=0.15, judge_pairs=2000)
 # Markets at scale: JDs grow with talents (0.3 per talent, as in the demo presets: 3x10^4 JDs for
-# 10^5 talents, the issue's generation target), labels are sampled (linear) and rows refer to
+# 10^5 talents, the generation target), labels are sampled (linear) and rows refer to
 # corpus ids. The real-length ones have the authors' sample's text lengths; ``_short`` ones the demo's.
 SCALE_PRESETS: dict[str, SyntheticConfig] = {
     f"synthetic_{name}{suffix}": dataclasses.replace(

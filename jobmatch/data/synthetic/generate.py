@@ -28,7 +28,7 @@ from jobmatch.data.synthetic.config import SyntheticConfig
 from jobmatch.data.synthetic.stream import CARD, CORPUS, MANIFEST, vocabulary_digest, write_market
 from jobmatch.errors import UserError
 
-__all__ = ["CARD", "CORPUS", "MANIFEST", "DatasetMismatchError", "ensure_dataset", "fingerprint",
+__all__ = ["CARD", "CORPUS", "MANIFEST", "DatasetMismatchError", "dataset_fingerprint", "ensure_dataset",
            "generate_dataset", "read_manifest"]
 
 
@@ -36,7 +36,7 @@ class DatasetMismatchError(UserError, ValueError):
     """The target directory holds something other than the requested dataset."""
 
 
-def fingerprint(config: SyntheticConfig) -> str:
+def dataset_fingerprint(config: SyntheticConfig) -> str:
     """The fingerprint a dataset of ``config`` carries in its manifest."""
     return config.fingerprint(vocabulary_digest(config))
 
@@ -97,7 +97,7 @@ def ensure_dataset(config: SyntheticConfig, out_dir: str | Path) -> Path:
 
 
 def _check_manifest(config: SyntheticConfig, out_dir: Path, manifest: dict[str, Any]) -> None:
-    expected = fingerprint(config)
+    expected = dataset_fingerprint(config)
     if manifest.get("fingerprint") != expected:
         raise DatasetMismatchError(
             f"{out_dir} holds a synthetic dataset with fingerprint {manifest.get('fingerprint')} "

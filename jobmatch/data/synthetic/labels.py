@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from jobmatch.data.records import ContrastiveRecord
 from jobmatch.data.synthetic.entities import JD, Talent
-from jobmatch.data.synthetic.rules import area_ok, is_match
+from jobmatch.data.synthetic.match_rules import area_ok, is_match
 from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.data.synthetic.world import World
 

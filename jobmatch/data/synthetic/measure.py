@@ -14,7 +14,7 @@ from typing import Any
 
 from jobmatch.data.synthetic.judge import OfflineJudge
 from jobmatch.data.synthetic.labels import Row
-from jobmatch.data.synthetic.rules import AREA, failed_rules
+from jobmatch.data.synthetic.match_rules import AREA, failed_rules
 from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.data.synthetic.talents import MARKUP_TOKENS
 from jobmatch.data.synthetic.world import World
@@ -138,7 +138,7 @@ def judge_figures(
     }
 
 
-def load_tokenizer(source: str) -> Any:
+def load_counting_tokenizer(source: str) -> Any:
     """The tokenizer that counts tokens, with the profile markup as special tokens (as the encoder adds).
 
     Imported lazily: transformers (and jobmatch.model, which loads torch) take seconds to import.

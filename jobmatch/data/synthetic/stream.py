@@ -163,7 +163,7 @@ def _figures(
     groups: list[tuple[str, str]],
 ) -> dict[str, Any]:
     config = world.config
-    tokenizer = measure.load_tokenizer(config.tokenizer)
+    tokenizer = measure.load_counting_tokenizer(config.tokenizer)
     jd_ids = [j.id for j in world.jds]
     talent_ids = [t.id for t in world.talents]
     jd_words = [len(spill.text(i).split()) for i in jd_ids]

@@ -21,10 +21,10 @@ from jobmatch.data.synthetic.config import SyntheticConfig
 from jobmatch.data.synthetic.entities import JD, Institution, Talent
 from jobmatch.data.synthetic.index import Candidates, TalentIndex
 from jobmatch.data.synthetic.long_text import LongDraw, long_texts
+from jobmatch.data.synthetic.match_rules import is_match
 from jobmatch.data.synthetic.names import draw_identity, with_identity
 from jobmatch.data.synthetic.places import build_institutions
 from jobmatch.data.synthetic.postings import make_posting
-from jobmatch.data.synthetic.rules import is_match
 from jobmatch.data.synthetic.seeding import rng_for
 from jobmatch.data.synthetic.talents import make_talent
 from jobmatch.data.synthetic.vocabulary import Vocabulary, load_vocabulary

@@ -1,1 +1,0 @@
-"""Benchmark harness (``python -m jobmatch.bench``, ``make bench``): speed and memory, as side-by-side ratios."""

@@ -56,3 +56,33 @@ def test_llama_key_and_bad_values(tmp_path: Path) -> None:
     assert encoder.backbone.config.attention_dropout == 0.1
     with pytest.raises(ValueError, match="attention_dropout"):
         TextEncoder(_cfg(tmp_path, "model.attention_dropout=1.5"))
+
+
+def _hidden_dropouts(encoder: TextEncoder) -> set[float]:
+    """The p of every dropout on BERT hidden states (embeddings, attention output, feed-forward output)."""
+    return {m.dropout.p for m in encoder.modules()
+            if type(m).__name__ in ("BertEmbeddings", "BertSelfOutput", "BertOutput")}
+
+
+def test_hidden_dropout_null_keeps_and_float_overrides(tmp_path: Path) -> None:
+    kept = TextEncoder(_cfg(tmp_path))
+    assert _cfg(tmp_path)["hidden_dropout"] is None
+    assert _hidden_dropouts(kept) == {0.1}
+    encoder = TextEncoder(_cfg(tmp_path, "model.hidden_dropout=0.0"))
+    assert encoder.backbone.config.hidden_dropout_prob == 0.0
+    assert _hidden_dropouts(encoder) == {0.0}
+    assert _attention_dropouts(encoder) == {0.1}  # only the hidden dropout changes
+
+
+def test_hidden_dropout_of_pretrained_weights_and_llama(tmp_path: Path) -> None:
+    saved = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    saved.save_pretrained(tmp_path / "bert")
+    cfg = _cfg(tmp_path, f"model.name_or_path={tmp_path / 'bert'}", "model.config=null", "model.lora.enabled=false")
+    encoder = TextEncoder({**cfg, "hidden_dropout": 0.0, "attention_dropout": 0.0})
+    assert _hidden_dropouts(encoder) == _attention_dropouts(encoder) == {0.0}
+    # Llama has no hidden dropout: 0 is what it already does, a positive value is refused
+    TextEncoder(container(compose_config(["model=tiny_llama", "model.hidden_dropout=0.0"]).model))
+    with pytest.raises(ValueError, match="hidden_dropout"):
+        TextEncoder(container(compose_config(["model=tiny_llama", "model.hidden_dropout=0.1"]).model))
+    with pytest.raises(ValueError, match="hidden_dropout"):
+        TextEncoder(_cfg(tmp_path, "model.hidden_dropout=1.0"))

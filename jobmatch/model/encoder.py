@@ -26,19 +26,41 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 # Where HF configs keep the dropout of the attention probabilities: BERT-likes, Llama-likes, GPT-2-likes.
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
+# Where they keep the dropout of hidden states (embeddings, attention output, feed-forward output):
+# BERT-likes, GPT-2-likes. Llama-likes have none.
+HIDDEN_DROPOUT_KEYS = ("hidden_dropout_prob", "resid_pdrop")
 
 
 def set_attention_dropout(config: PretrainedConfig, p: float) -> str:
     """Set the attention-probs dropout of a backbone config (before the model is built); the key it set."""
+    return _set_dropout(config, p, "model.attention_dropout", ATTENTION_DROPOUT_KEYS)
+
+
+def set_hidden_dropout(config: PretrainedConfig, p: float) -> str | None:
+    """Set the hidden-state dropout of a backbone config (before the model is built); the key it set, or None
+    for 0 on a config without one (Llama-likes: nothing to turn off)."""
+    if p == 0.0 and not any(hasattr(config, key) for key in HIDDEN_DROPOUT_KEYS):
+        return None
+    return _set_dropout(config, p, "model.hidden_dropout", HIDDEN_DROPOUT_KEYS)
+
+
+def _set_dropout(config: PretrainedConfig, p: float, option: str, keys: tuple[str, ...]) -> str:
+    """Set the first of ``keys`` that ``config`` has to ``p``; ``option`` names the setting in errors."""
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"model.attention_dropout={p}: use a probability in [0, 1), or null for the checkpoint's")
-    for key in ATTENTION_DROPOUT_KEYS:
+        raise ValueError(f"{option}={p}: use a probability in [0, 1), or null for the checkpoint's")
+    for key in keys:
         if hasattr(config, key):
             setattr(config, key, float(p))
             return key
-    raise ValueError(
-        f"model.attention_dropout: a {type(config).__name__} has none of {ATTENTION_DROPOUT_KEYS}; leave it null"
-    )
+    raise ValueError(f"{option}: a {type(config).__name__} has none of {keys}; leave it null")
+
+
+def _override_dropouts(config: PretrainedConfig, cfg: Mapping[str, Any]) -> None:
+    """Apply ``model.attention_dropout`` and ``model.hidden_dropout`` (None: keep the config's value)."""
+    if cfg.get("attention_dropout") is not None:
+        set_attention_dropout(config, float(cfg["attention_dropout"]))
+    if cfg.get("hidden_dropout") is not None:
+        set_hidden_dropout(config, float(cfg["hidden_dropout"]))
 
 
 def enable_activation_checkpointing(backbone: PreTrainedModel) -> None:
@@ -71,14 +93,13 @@ def _build_backbone(cfg: Mapping[str, Any]) -> PreTrainedModel:
     dtype = DTYPES[cfg.get("dtype", "float32")]
     attn = cfg.get("attn_implementation") or None
     trust = bool(cfg.get("trust_remote_code", False))
-    attention_dropout = cfg.get("attention_dropout")  # None: the checkpoint's (or config's) own value
+    overrides = any(cfg.get(key) is not None for key in ("attention_dropout", "hidden_dropout"))
     if cfg.get("config"):
         spec = dict(cfg["config"])
         config = AutoConfig.for_model(spec.pop("model_type"), **spec)
         if attn:
             config._attn_implementation = attn
-        if attention_dropout is not None:
-            set_attention_dropout(config, float(attention_dropout))
+        _override_dropouts(config, cfg)
         return AutoModel.from_config(config, dtype=dtype, trust_remote_code=trust)
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": trust}
     if attn:
@@ -86,10 +107,10 @@ def _build_backbone(cfg: Mapping[str, Any]) -> PreTrainedModel:
     if cfg.get("gguf_file"):
         kwargs["gguf_file"] = cfg["gguf_file"]
     source = resolve_model_source(cfg["name_or_path"])
-    if attention_dropout is not None:
+    if overrides:
         config_kwargs = {k: kwargs[k] for k in ("trust_remote_code", "gguf_file") if k in kwargs}
         config = AutoConfig.from_pretrained(source, **config_kwargs)
-        set_attention_dropout(config, float(attention_dropout))
+        _override_dropouts(config, cfg)
         kwargs["config"] = config
     return AutoModel.from_pretrained(source, **kwargs)
 

@@ -1,0 +1,1 @@
+"""The demo (make demo): its measurements and the scripts that made them."""

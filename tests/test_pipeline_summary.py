@@ -56,6 +56,15 @@ def test_summary_checks_the_acceptance_line(lines: dict[str, float], verdicts: l
         assert verdict in text
 
 
+def test_a_decided_gain_is_one_whose_paired_interval_lies_above_zero() -> None:
+    decided = "\n".join(summary_lines(RESULTS, "rankpo", {"alignment_decided": True, "ndcg_kept": 0.90}))
+    assert "alignment gain decided (paired 95% CI above 0; lower bound +0.0900): met" in decided
+    assert "nDCG@20 kept 95.0% vs ≥ 90%: met" in decided
+    covering = {**RESULTS, "delta/alignment_ci_low": -0.01}
+    undecided = "\n".join(summary_lines(covering, "rankpo", {"alignment_decided": True}))
+    assert "lower bound -0.0100): not met" in undecided
+
+
 def test_summary_without_a_line_or_without_stage_1() -> None:
     assert not any("Acceptance" in line for line in summary_lines(RESULTS, "rankpo"))
     assert summary_lines({"test/ndcg@20": 0.7}, "rankpo") == []

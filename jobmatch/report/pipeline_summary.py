@@ -67,7 +67,8 @@ def kept_and_gained(results: dict[str, Any]) -> tuple[float, float] | None:
 def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, float] | None = None,
                   stage1_last: bool = False) -> list[str]:
     """In words: how much nDCG@20 stage 2 keeps and how much alignment it gains (Δ intervals are paired bootstrap
-    95% over test JDs); with ``lines`` (``alignment_gain``, ``ndcg_kept``: an acceptance line, e.g. the demo's),
+    95% over test JDs); with ``lines`` (``alignment_gain``, ``alignment_decided``, ``ndcg_kept``: an acceptance
+    line, e.g. the demo's),
     whether each is met and by what margin. ``stage1_last``: stage 1 is its never-validated ``last.ckpt``."""
     found = kept_and_gained(results)
     if found is None:
@@ -85,6 +86,10 @@ def summary_lines(results: dict[str, Any], stage2_name: str, lines: dict[str, fl
         target = float(lines["alignment_gain"])
         checks.append(f"alignment gain {gain:+.4f} vs ≥ {target:+.2f}: "
                       f"{'met' if gain >= target else 'not met'} (margin {gain - target:+.4f})")
+    if lines and lines.get("alignment_decided"):  # the gain's paired interval must exclude 0 (lie above it)
+        verdict = "met" if known and low > 0 else "not met"  # type: ignore[operator]
+        bound = f"lower bound {low:+.4f}" if known else "no interval"
+        checks.append(f"alignment gain decided (paired 95% CI above 0; {bound}): {verdict}")
     if lines and lines.get("ndcg_kept") is not None:
         target = float(lines["ndcg_kept"])
         checks.append(f"nDCG@20 kept {100 * kept:.1f}% vs ≥ {100 * target:.0f}%: "

@@ -34,7 +34,8 @@ def test_report_on_folder_without_runs_refused(tmp_path: Path) -> None:
 
 def test_readme_synthetic_overrides_command_composes() -> None:
     line = next(x for x in (ROOT / "README.md").read_text().splitlines() if "data.synthetic.overrides=" in x)
-    overrides = shlex.split(line)[3:]  # after "python -m jobmatch.train"
+    words = shlex.split(line)
+    overrides = words[words.index("train") + 1:]  # after "jobmatch train"
     assert any(o.startswith("data.synthetic.overrides=") for o in overrides), line
     cfg = compose_config(overrides)
     assert OmegaConf.to_container(cfg.data.synthetic.overrides) == {"judge_noise": 0.5}

@@ -1,14 +1,16 @@
 """The stage-2 loss registry: a new loss variant is its own module plus a stage preset, no package file.
 
-The variant here (a squared, IPO-style margin loss) lives in a module written to ``tmp_path`` and put on
-``sys.path``; its preset lives in a config folder added with ``hydra.searchpath``. Both are found through
+The variant is the worked example of ``docs/extending.md`` ("Add a stage-2 loss variant"): its Python block
+is written as a module to ``tmp_path`` and put on ``sys.path``, its YAML block (naming that module) as a
+preset in a config folder added with ``hydra.searchpath``. The application finds the module through
 ``stage.loss_module``, and the variant trains two steps of ``model=tiny_bert`` on the preference fixture.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,39 +24,23 @@ from jobmatch.errors import ConfigError
 from jobmatch.losses import loss_types, loss_variant, register_loss, validate_preference_options
 from jobmatch.losses import rankpo as rankpo_mod
 from jobmatch.model.checkpoint import read_checkpoint
-from tests.helpers import FAST, FIXTURES, compose_config
+from tests.helpers import FAST, FIXTURES, ROOT, compose_config
 
 PAIRS = FIXTURES / "preferences_tiny.jsonl"
-
-LOSS_MODULE = '''
-"""A squared-margin stage-2 loss (IPO-style): (z − 1/(2β))², z = Δ/τ − γ/β."""
-
-import torch
-
-from jobmatch.losses import register_loss
-
-CALLS = []
+GUIDE = ROOT / "docs" / "extending.md"
 
 
-@register_loss("{name}", kind="pairwise", rules_out=("label_smoothing", "soft_labels"))
-def squared_margin_loss(chosen, rejected, ref_chosen=None, ref_rejected=None, *, beta, temperature,
-                        gamma_beta_ratio=0.0):
-    """[B] per-pair losses."""
-    delta = chosen.float() - rejected.float()
-    if ref_chosen is not None:
-        delta = delta - (ref_chosen.float() - ref_rejected.float())
-    CALLS.append(len(chosen))
-    return (delta / temperature - gamma_beta_ratio - 1 / (2 * beta)) ** 2
-'''
-
-PRESET = """
-defaults:
-  - rankpo
-  - _self_
-name: rankpo_{name}
-loss_type: {name}
-loss_module: {module}
-"""
+def guide_blocks() -> dict[str, str]:
+    """The first ``python`` and ``yaml`` code blocks of the guide's loss-variant section, dedented."""
+    text = GUIDE.read_text()
+    section = text[text.index("## Add a stage-2 loss variant"):text.index("## Add a stage\n")]
+    blocks = {}
+    for lang in ("python", "yaml"):
+        block = re.search(rf"^( *)```{lang}\n(.*?)^\1```", section, re.S | re.M)
+        assert block, f"{GUIDE}: no {lang} block in 'Add a stage-2 loss variant'"
+        indent = len(block.group(1))
+        blocks[lang] = "".join(line[indent:] for line in block.group(2).splitlines(keepends=True))
+    return blocks
 
 
 @pytest.fixture
@@ -65,35 +51,50 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def new_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> Iterator[dict[str, str]]:
-    """A loss module on ``sys.path`` and a preset in a config folder, both in ``tmp_path``: no package file."""
-    name = "sqmargin"
+    """The guide's loss module on ``sys.path`` and its preset in a config folder, both in ``tmp_path``."""
+    blocks = guide_blocks()
+    name = re.search(r"^loss_type: (\w+)", blocks["yaml"], re.M).group(1)  # type: ignore[union-attr]
+    stage = re.search(r"^name: (\w+)", blocks["yaml"], re.M).group(1)  # type: ignore[union-attr]
     module = f"lossreg_{tmp_path.name.replace('-', '_')}"
     code = tmp_path / "code"
     code.mkdir()
-    (code / f"{module}.py").write_text(textwrap.dedent(LOSS_MODULE.replace("{name}", name)))
-    stage = tmp_path / "conf" / "stage"
-    stage.mkdir(parents=True)
-    (stage / f"rankpo_{name}.yaml").write_text(PRESET.format(name=name, module=module))
+    (code / f"{module}.py").write_text(blocks["python"])
+    folder = tmp_path / "conf" / "stage"
+    folder.mkdir(parents=True)
+    preset = re.sub(r"^loss_module: .*$", f"loss_module: {module}", blocks["yaml"], flags=re.M)
+    (folder / f"{stage}.yaml").write_text(preset)
     monkeypatch.syspath_prepend(str(code))
     monkeypatch.delitem(sys.modules, module, raising=False)
-    yield {"name": name, "module": module, "searchpath": f"hydra.searchpath=[file://{tmp_path / 'conf'}]"}
+    yield {"name": name, "stage": stage, "module": module,
+           "searchpath": f"hydra.searchpath=[file://{tmp_path / 'conf'}]"}
     sys.modules.pop(module, None)
 
 
 def stage2_overrides(tmp_path: Path, variant: dict[str, str], *extra: str) -> list[str]:
-    return [*FAST, variant["searchpath"], f"stage=rankpo_{variant['name']}", "stage.init_ckpt=null",
+    return [*FAST, variant["searchpath"], f"stage={variant['stage']}", "stage.init_ckpt=null",
             f"data.preference_train_file={PAIRS}", "trainer.max_steps=2", "trainer.limit_train_batches=2",
             "trainer.limit_val_batches=1", "stage.evaluate=false", "stage.optim.lr=1e-3", *extra]
 
 
 @pytest.mark.usefixtures("one_thread")
 def test_a_variant_in_its_own_module_trains_from_its_preset(tmp_path: Path, new_variant: dict[str, str]) -> None:
-    assert new_variant["name"] not in loss_types()
+    name = new_variant["name"]
+    assert name not in loss_types()
     cfg = compose_config(stage2_overrides(tmp_path, new_variant), run_dir=tmp_path / "run")
+    validate_config(cfg)  # imports stage.loss_module, which registers the variant
+    assert name in loss_types() and name in rankpo_mod.LOSS_TYPES
+    variant = loss_variant(name)
+    value = variant.loss(torch.tensor([0.5]), torch.tensor([0.3]), beta=2.0, temperature=0.1)
+    assert value.tolist() == pytest.approx([(0.2 / 0.1 - 1 / (2 * 2.0)) ** 2])  # (Δ/τ − 1/(2β))², by hand
+    calls: list[int] = []
+
+    def counted(*args: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        calls.append(len(args[0]))
+        return variant.loss(*args, **kwargs)
+
+    registry._VARIANTS[name] = dataclasses.replace(variant, loss=counted)
     results = train(cfg)
-    calls = sys.modules[new_variant["module"]].CALLS
-    assert new_variant["name"] in loss_types() and new_variant["name"] in rankpo_mod.LOSS_TYPES
-    assert len(calls) >= 2 and all(n > 0 for n in calls)  # two training steps (and validation) used the loss
+    assert len(calls) >= 2 and all(n > 0 for n in calls)  # the training steps (and validation) used the loss
     hparams = read_checkpoint(results["checkpoint/best"])["hyper_parameters"]
     assert hparams["loss_type"] == new_variant["name"] and hparams["loss_module"] == new_variant["module"]
 
@@ -114,7 +115,7 @@ def test_a_loss_module_that_cannot_be_imported_is_a_config_error(tmp_path: Path,
 
 def test_without_its_module_the_loss_type_is_unknown(tmp_path: Path, new_variant: dict[str, str]) -> None:
     cfg = compose_config(stage2_overrides(tmp_path, new_variant, "stage.loss_module=null"), run_dir=tmp_path / "run")
-    with pytest.raises(ConfigError, match=r"stage\.loss_type=sqmargin: expected one of sigmoid, hinge, listwise"):
+    with pytest.raises(ConfigError, match=r"stage\.loss_type=ipo: expected one of sigmoid, hinge, listwise"):
         validate_config(cfg)
 
 

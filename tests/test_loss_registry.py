@@ -106,6 +106,17 @@ def test_the_variants_declared_options_are_checked(tmp_path: Path, new_variant: 
         validate_config(cfg)
 
 
+@pytest.mark.usefixtures("fresh_registry")
+def test_a_variants_needs_are_checked_with_the_config(tmp_path: Path) -> None:
+    register_loss("marginless", rankpo_mod.rankpo_loss, kind="pairwise", rules_out=("gamma_beta_ratio",))
+    cfg = compose_config([*FAST, "stage=rankpo", "stage.loss_type=marginless", "stage.gamma_beta_ratio=0.5"],
+                         run_dir=tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"stage\.gamma_beta_ratio=0\.5: applies to the sigmoid, hinge and "
+                                          r"listwise losses only, but stage\.loss_type=marginless; set "
+                                          r"stage\.gamma_beta_ratio=0 or stage\.loss_type=sigmoid"):
+        validate_config(cfg)
+
+
 def test_a_loss_module_that_cannot_be_imported_is_a_config_error(tmp_path: Path, new_variant: dict[str, str]) -> None:
     cfg = compose_config(stage2_overrides(tmp_path, new_variant, "stage.loss_module=no_such_loss_module"),
                          run_dir=tmp_path / "run")

@@ -275,8 +275,8 @@ def check_preference_options(cfg: DictConfig, node: str) -> None:
         return
     options = {
         key: stage[key]
-        for key in ("loss_type", "label_smoothing", "soft_labels", "reference", "beta", "temperature", "rankpo_weight",
-                    "sft_weight")
+        for key in ("loss_type", "label_smoothing", "soft_labels", "reference", "beta", "temperature",
+                    "gamma_beta_ratio", "rankpo_weight", "sft_weight")
         if key in stage
     }
     lora = bool(OmegaConf.select(cfg, "model.lora.enabled", default=True))

@@ -52,10 +52,10 @@ class LossVariant:
         for key in self.rules_out:
             value = options.get(key, NEUTRAL[key])
             if value != NEUTRAL[key] and not (isinstance(value, int | float) and float(value) == 0):
-                takers = " and ".join(v.name for v in _VARIANTS.values() if key not in v.rules_out) or "no"
-                problems.append(f"stage.{key}={value} applies to the {takers} loss only, but stage.loss_type="
-                                f"{self.name}: set stage.{key}={_shown(NEUTRAL[key])} or stage.loss_type="
-                                f"{takers.split(' and ')[0]}")
+                takers = [v.name for v in _VARIANTS.values() if key not in v.rules_out]
+                fix = f" or stage.loss_type={takers[0]}" if takers else ""
+                problems.append(f"stage.{key}={value} applies to the {_listed(takers)} only, but stage.loss_type="
+                                f"{self.name}: set stage.{key}={_shown(NEUTRAL[key])}{fix}")
         for key in self.needs:
             if options.get(key, NEUTRAL[key]) == NEUTRAL[key]:
                 problems.append(f"stage.{key}={_shown(NEUTRAL[key])} but stage.loss_type={self.name} needs it: "
@@ -64,6 +64,13 @@ class LossVariant:
 
 
 _VARIANTS: dict[str, LossVariant] = {}
+
+
+def _listed(names: list[str]) -> str:
+    """``the sigmoid loss``-style wording: ``sigmoid loss``, ``sigmoid and hinge losses``, ``no loss``."""
+    if len(names) <= 1:
+        return f"{names[0] if names else 'no'} loss"
+    return f"{', '.join(names[:-1])} and {names[-1]} losses"
 
 
 def _shown(value: Any) -> str:

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from jobmatch.app.validation import import_loss_module
 from jobmatch.app.wandb_meta import OPTIONS, RunLabels, is_wandb, wandb_init_kwargs
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
@@ -111,7 +112,8 @@ def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.Lig
             **data_token_limits(cfg),
         )
     if kind == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
-        options = {key: stage[key] for key in RANKPO_OPTIONS}  # checked once, by RankPOModule
+        import_loss_module(cfg, "stage")  # a loss type that is not built in registers itself on import
+        options = {key: stage[key] for key in RANKPO_OPTIONS if key in stage}  # checked once, by RankPOModule
         return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), stage1_model=stage1,
                                         optim=container(stage.optim), **options, **data_token_limits(cfg))
     raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")

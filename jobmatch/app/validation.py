@@ -9,6 +9,7 @@ are those the config group files under ``conf/`` define, so a key added there is
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +21,8 @@ from jobmatch.app.config_tree import config_dir
 from jobmatch.app.option_checks import check_precision, check_synthetic, check_token_limits, check_training_length
 from jobmatch.app.rules import Choice, IntList, Num, Rule, Subset, closest, is_number, show
 from jobmatch.errors import ConfigError
-from jobmatch.losses.rankpo import LOSS_TYPES, REFERENCE_MODES, validate_preference_options
+from jobmatch.losses import loss_types
+from jobmatch.losses.rankpo import REFERENCE_MODES, validate_preference_options
 from jobmatch.model.encoder import COMPILE_MODES
 from jobmatch.model.pooling import POOLINGS
 from jobmatch.retrieval.mining import STRATEGIES
@@ -56,7 +58,6 @@ STAGE_RULES: list[tuple[str, Rule, str]] = [
     ("optim.warmup_ratio", RATIO, "0.1"),
     ("optim.warmup_steps", Num(low=0, integer=True, nullable=True), "100"),
     ("optim.min_lr_ratio", RATIO, "0.0"),
-    ("loss_type", Choice(LOSS_TYPES), "sigmoid"),
     ("reference", Choice(REFERENCE_MODES), "frozen"),
     ("beta", POSITIVE, "2.0"),
     ("gamma_beta_ratio", Num(), "0.0"),
@@ -136,7 +137,10 @@ def validate_config(cfg: DictConfig) -> None:
         check_known_keys(cfg, node)
     check_trainer_keys(cfg)
     checks = [(f"data.{key}", rule, ex) for key, rule, ex in DATA_RULES]
-    checks += [(f"{node}.{key}", rule, ex) for node in ("stage", "stage2") for key, rule, ex in STAGE_RULES]
+    for node in ("stage", "stage2"):
+        import_loss_module(cfg, node)  # first: the loss types it registers are then known
+    stage_rules = [*STAGE_RULES, ("loss_type", Choice(loss_types()), "sigmoid")]
+    checks += [(f"{node}.{key}", rule, ex) for node in ("stage", "stage2") for key, rule, ex in stage_rules]
     checks += [(f"trainer.{key}", rule, ex) for key, rule, ex in TRAINER_RULES]
     for option, rule, example in checks + OTHER_RULES:
         check_option(cfg, option, rule, example)
@@ -247,6 +251,23 @@ def check_mining_window(cfg: DictConfig) -> None:
         )
 
 
+def import_loss_module(cfg: DictConfig, node: str) -> None:
+    """Import ``<node>.loss_module``, the module that registers a stage-2 loss type that is not built in
+    (:mod:`jobmatch.losses.registry`); null or absent imports nothing.
+
+    Raises:
+        ConfigError: the module cannot be imported.
+    """
+    name = OmegaConf.select(cfg, f"{node}.loss_module", default=None)
+    if not name:
+        return
+    try:
+        importlib.import_module(str(name))
+    except ImportError as err:
+        raise ConfigError(f"{node}.loss_module={name}: cannot import it ({err}); put its folder on PYTHONPATH, "
+                          f"or pass {node}.loss_module=null for a built-in stage.loss_type") from None
+
+
 def check_preference_options(cfg: DictConfig, node: str) -> None:
     """Stage-2 option combinations (``jobmatch.losses.validate_preference_options``) as one line."""
     stage = cfg.get(node)
@@ -254,8 +275,8 @@ def check_preference_options(cfg: DictConfig, node: str) -> None:
         return
     options = {
         key: stage[key]
-        for key in ("loss_type", "label_smoothing", "soft_labels", "reference", "beta", "temperature", "rankpo_weight",
-                    "sft_weight")
+        for key in ("loss_type", "label_smoothing", "soft_labels", "reference", "beta", "temperature",
+                    "gamma_beta_ratio", "rankpo_weight", "sft_weight")
         if key in stage
     }
     lora = bool(OmegaConf.select(cfg, "model.lora.enabled", default=True))

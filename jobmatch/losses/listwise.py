@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import torch
 
+from jobmatch.losses.rankpo import check_reference
+from jobmatch.losses.registry import register_loss
+
 
 def _first_rows(inverse: torch.Tensor, n: int) -> torch.Tensor:
     """[n] the first position in ``inverse`` [M] of every value 0..n-1."""
@@ -27,6 +30,7 @@ def _first_rows(inverse: torch.Tensor, n: int) -> torch.Tensor:
     return first.scatter_reduce(0, inverse, positions, reduce="amin")
 
 
+@register_loss("listwise", kind="listwise", rules_out=("label_smoothing", "soft_labels"))
 def listwise_rankpo_loss(
     chosen: torch.Tensor,
     rejected: torch.Tensor,
@@ -55,11 +59,9 @@ def listwise_rankpo_loss(
     """
     if beta <= 0 or temperature <= 0:
         raise ValueError(f"beta and temperature must be > 0, got beta={beta}, temperature={temperature}")
-    if (ref_chosen is None) != (ref_rejected is None):
-        raise ValueError("pass both ref_chosen and ref_rejected, or neither")
     batch = len(chosen)
     policy = torch.cat([chosen.float(), rejected.float()])  # [2B]
-    if ref_chosen is not None:
+    if check_reference(ref_chosen, ref_rejected):
         policy = policy - torch.cat([ref_chosen.float(), ref_rejected.float()])  # type: ignore[union-attr]
     utility = beta * policy / temperature  # [2B] per (pair, role)
     queries = torch.cat([query_index, query_index])  # [2B]

@@ -15,22 +15,33 @@ cross-entropy of [s(q,w), s(q,l)]/τ with w as the target. All functions return 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from jobmatch.losses.registry import loss_types, loss_variant, register_loss
+
+# the link functions of rankpo_loss; every stage.loss_type (these, listwise, any other) is in the registry
 PAIRWISE_LOSS_TYPES: tuple[str, ...] = ("sigmoid", "hinge")
-# listwise: Plackett-Luce over each JD's judged talents (jobmatch.losses.listwise), same β, τ, γ and reference
-LOSS_TYPES: tuple[str, ...] = (*PAIRWISE_LOSS_TYPES, "listwise")
 REFERENCE_MODES: tuple[str, ...] = ("none", "frozen", "online")
 # where a per-pair ε comes from (jobmatch.modules.soft_labels): none (hard labels), probability (the judge asked in
 # both orders: annotate.judge_both_orders), confidence (the judge's stated confidence / 100)
 SOFT_LABELS: tuple[str, ...] = ("none", "probability", "confidence")
 
 
-def _check_reference(ref_chosen: torch.Tensor | None, ref_rejected: torch.Tensor | None) -> bool:
+def __getattr__(name: str) -> Any:
+    """``LOSS_TYPES``: the registered ``stage.loss_type`` names (:func:`jobmatch.losses.registry.loss_types`),
+    read when asked, so that it includes variants registered after this module was imported."""
+    if name == "LOSS_TYPES":
+        return loss_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_reference(ref_chosen: torch.Tensor | None, ref_rejected: torch.Tensor | None) -> bool:
+    """Whether reference similarities are given (both, or neither: else ValueError)."""
     if (ref_chosen is None) != (ref_rejected is None):
         raise ValueError("pass both ref_chosen and ref_rejected, or neither")
     return ref_chosen is not None
@@ -77,7 +88,7 @@ def rankpo_loss(
         if label_smoothing.shape != chosen.shape or bool(((label_smoothing < 0) | (label_smoothing > 0.5)).any()):
             raise ValueError(f"per-pair label_smoothing must be {list(chosen.shape)} values in [0, 0.5]")
     delta = chosen.float() - rejected.float()  # [B]
-    if _check_reference(ref_chosen, ref_rejected):
+    if check_reference(ref_chosen, ref_rejected):
         delta = delta - (ref_chosen.float() - ref_rejected.float())  # type: ignore[union-attr]
     z = delta / temperature - gamma_beta_ratio  # [B]
     if loss_type == "hinge":
@@ -120,7 +131,7 @@ def preference_rewards(
         chosen reward is strictly higher), each [B] float32.
     """
     chosen, rejected = chosen.float(), rejected.float()
-    if _check_reference(ref_chosen, ref_rejected):
+    if check_reference(ref_chosen, ref_rejected):
         chosen, rejected = chosen - ref_chosen.float(), rejected - ref_rejected.float()  # type: ignore[union-attr]
     reward_chosen, reward_rejected = beta * chosen, beta * rejected  # [B], [B]
     margins = reward_chosen - reward_rejected
@@ -133,6 +144,7 @@ def validate_preference_options(options: Mapping[str, Any], *, lora_enabled: boo
 
     ``options`` is the ``stage`` config node as a dict: ``loss_type``, ``beta``, ``temperature``,
     ``gamma_beta_ratio``, ``label_smoothing``, ``soft_labels``, ``reference``, ``rankpo_weight``, ``sft_weight``.
+    The options a loss type rules out or needs are those its registration declares (:mod:`jobmatch.losses.registry`).
     """
     loss_type = options.get("loss_type", "sigmoid")
     smoothing = float(options.get("label_smoothing", 0.0))
@@ -140,17 +152,15 @@ def validate_preference_options(options: Mapping[str, Any], *, lora_enabled: boo
     soft = options.get("soft_labels", "none")
     rankpo_weight, sft_weight = float(options.get("rankpo_weight", 1.0)), float(options.get("sft_weight", 0.0))
     problems = []
-    if loss_type not in LOSS_TYPES:
-        problems.append(f"stage.loss_type='{loss_type}' is unknown: use one of {', '.join(LOSS_TYPES)}")
-    if loss_type in ("hinge", "listwise") and smoothing:
-        problems.append(f"stage.label_smoothing={smoothing} applies to the sigmoid loss only, but "
-                        f"stage.loss_type={loss_type}: set stage.label_smoothing=0 or stage.loss_type=sigmoid")
+    try:
+        problems += loss_variant(loss_type).option_problems(dict(options))
+    except ValueError as err:
+        problems.append(str(err))
     if soft not in SOFT_LABELS:
         problems.append(f"stage.soft_labels='{soft}' is unknown: use one of {', '.join(SOFT_LABELS)}")
-    elif soft != "none" and (loss_type != "sigmoid" or smoothing):
-        problems.append(f"stage.soft_labels={soft} sets ε per pair for the sigmoid loss, but stage.loss_type="
-                        f"{loss_type} and stage.label_smoothing={smoothing}: use stage.loss_type=sigmoid and "
-                        "stage.label_smoothing=0, or stage.soft_labels=none")
+    elif soft != "none" and smoothing:
+        problems.append(f"stage.soft_labels={soft} sets ε per pair, but stage.label_smoothing={smoothing} sets one ε "
+                        "for all pairs: use stage.label_smoothing=0, or stage.soft_labels=none")
     if not 0 <= smoothing < 0.5:
         problems.append(f"stage.label_smoothing={smoothing} must be in [0, 0.5)")
     for key in ("beta", "temperature"):
@@ -169,3 +179,8 @@ def validate_preference_options(options: Mapping[str, Any], *, lora_enabled: boo
                         "trains): set stage.reference=none")
     if problems:
         raise ValueError("invalid stage-2 options:\n  " + "\n  ".join(problems))
+
+
+register_loss("sigmoid", functools.partial(rankpo_loss, loss_type="sigmoid"), kind="pairwise")
+register_loss("hinge", functools.partial(rankpo_loss, loss_type="hinge"), kind="pairwise",
+              rules_out=("label_smoothing", "soft_labels"))

@@ -16,13 +16,7 @@ import torch
 from torch import nn
 
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
-from jobmatch.losses import (
-    listwise_rankpo_loss,
-    preference_rewards,
-    rankpo_loss,
-    sft_loss,
-    validate_preference_options,
-)
+from jobmatch.losses import loss_variant, preference_rewards, sft_loss, validate_preference_options
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
 from jobmatch.model.encoder import (
@@ -42,7 +36,7 @@ INIT_FIX = "set stage.init_ckpt to a stage-1 checkpoint (<run_dir>/checkpoints/b
 
 # The stage options that RankPOModule takes from the stage config (besides optim and init_ckpt).
 RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label_smoothing", "reference",
-                  "rankpo_weight", "sft_weight", "disable_dropout", "soft_labels")
+                  "rankpo_weight", "sft_weight", "disable_dropout", "soft_labels", "loss_module")
 
 # ARCHITECTURE_KEYS (jobmatch.model.checkpoint): stage 2 keeps the stage-1 values of these model-config
 # keys; the others (lora, gradient_checkpointing) come from the current model config.
@@ -119,8 +113,10 @@ class RankPOModule(L.LightningModule):
     Args:
         model: the stage-2 model config (primitives): the stage-1 architecture and the new LoRA settings.
         optim: optimiser settings (see :func:`jobmatch.modules.optim.build_optimizer`).
-        loss_type, beta, temperature, gamma_beta_ratio, label_smoothing: see
-            :func:`jobmatch.losses.rankpo_loss` (reference: sigmoid, β = 2, τ = 0.1).
+        loss_type: a registered loss variant (:mod:`jobmatch.losses.registry`): ``sigmoid``, ``hinge``,
+            ``listwise``, or one its module registers.
+        beta, temperature, gamma_beta_ratio, label_smoothing: see :func:`jobmatch.losses.rankpo_loss`
+            (reference: sigmoid, β = 2, τ = 0.1).
         reference: ``none`` | ``frozen`` | ``online``.
         rankpo_weight, sft_weight: weights of the two loss terms.
         disable_dropout: set every dropout of the encoder (LoRA's included) to 0, as TRL's DPO trainer
@@ -128,6 +124,8 @@ class RankPOModule(L.LightningModule):
             the rewards measure training rather than dropout noise.
         soft_labels: ``none`` (hard labels), ``probability`` or ``confidence``: train the sigmoid loss on the
             judge's preference probability, ε = 1 − p per pair (:mod:`jobmatch.modules.soft_labels`).
+        loss_module: the module that registers ``loss_type`` when it is not built in (recorded; the
+            application imports it before building the module).
         init_ckpt: the stage-1 checkpoint this run started from (recorded; never reloaded).
         max_query_length, max_passage_length: the token limits the run trained with (recorded in the
             hyperparameters for ``jobmatch.export``; the DataModule applies them).
@@ -153,6 +151,7 @@ class RankPOModule(L.LightningModule):
         max_query_length: int | None = None,
         max_passage_length: int | None = None,
         soft_labels: str = "none",
+        loss_module: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["encoder"], logger=False)  # the W&B config is the run's (wandb_meta)
@@ -245,18 +244,19 @@ class RankPOModule(L.LightningModule):
         self, batch: PreferenceBatch, chosen: torch.Tensor, rejected: torch.Tensor,
         ref_chosen: torch.Tensor | None, ref_rejected: torch.Tensor | None,
     ) -> torch.Tensor:
-        """The mean RankPO loss of the batch: over its pairs, or (``listwise``) over the Plackett-Luce terms of
-        its JDs' judged talents; a batch whose talents all tie in net wins has no term and gives 0."""
+        """The mean RankPO loss of the batch: the registered ``loss_type``'s (:mod:`jobmatch.losses.registry`) over
+        its pairs, or, listwise, over the list terms of its JDs' judged talents; no term (a batch whose talents all
+        tie in net wins) gives 0."""
         hp = self.hparams
-        if hp["loss_type"] == "listwise":
-            terms = listwise_rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, query_index=batch.query_index,
-                                         chosen_index=batch.chosen_index, rejected_index=batch.rejected_index,
-                                         beta=hp["beta"], temperature=hp["temperature"],
-                                         gamma_beta_ratio=hp["gamma_beta_ratio"])  # [T]
-            return terms.mean() if len(terms) else chosen.sum() * 0.0
-        return rankpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta=hp["beta"], temperature=hp["temperature"],
-                           gamma_beta_ratio=hp["gamma_beta_ratio"], loss_type=hp["loss_type"],
-                           label_smoothing=self.batch_epsilon(batch)).mean()
+        variant = loss_variant(hp["loss_type"])
+        options = {"beta": hp["beta"], "temperature": hp["temperature"], "gamma_beta_ratio": hp["gamma_beta_ratio"]}
+        if variant.kind == "listwise":
+            options |= {"query_index": batch.query_index, "chosen_index": batch.chosen_index,
+                        "rejected_index": batch.rejected_index}
+        elif "label_smoothing" not in variant.rules_out:
+            options["label_smoothing"] = self.batch_epsilon(batch)
+        terms = variant.loss(chosen, rejected, ref_chosen, ref_rejected, **options)  # [B] or [T]
+        return terms.mean() if len(terms) else chosen.sum() * 0.0
 
     def preference_loss(self, batch: PreferenceBatch) -> dict[str, torch.Tensor]:
         """The total loss and every logged quantity (means over the batch)."""

@@ -123,3 +123,15 @@ def test_a_refused_rerun_changes_nothing_in_the_run_dir(tmp_path: Path) -> None:
     now = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
     assert now.keys() == kept.keys()
     assert [p for p in kept if now[p] != kept[p]] == []
+
+
+def test_an_option_added_since_at_its_null_default_is_no_change() -> None:
+    from omegaconf import OmegaConf
+
+    from jobmatch.app.run_config import config_changes
+
+    saved = OmegaConf.create({"stage": {"name": "rankpo", "beta": 2.0}})
+    added = OmegaConf.create({"stage": {"name": "rankpo", "beta": 2.0, "loss_module": None}})
+    assert config_changes(saved, added) == []
+    changed = OmegaConf.create({"stage": {"name": "rankpo", "beta": 2.0, "loss_module": "my.losses"}})
+    assert config_changes(saved, changed) == [("stage.loss_module", "<absent>", "my.losses")]

@@ -56,7 +56,10 @@ def covered(key: str, prefixes: Iterable[str]) -> bool:
 
 
 def config_changes(saved: DictConfig, new: DictConfig, keys: Sequence[str] | None = None) -> list[Change]:
-    """The computation-defining keys whose values differ, sorted; ``keys``: only these top-level nodes."""
+    """The computation-defining keys whose values differ, sorted; ``keys``: only these top-level nodes.
+
+    A key absent from one side and null on the other is no change: an option added to the configs since the run
+    was made, at its null default, leaves the computation as it was."""
     old_flat = flatten(OmegaConf.to_container(saved, resolve=True))
     new_flat = flatten(OmegaConf.to_container(new, resolve=True))
     changes = []
@@ -64,6 +67,8 @@ def config_changes(saved: DictConfig, new: DictConfig, keys: Sequence[str] | Non
         if covered(key, IGNORED) or (keys is not None and not covered(key, keys)):
             continue
         old, value = old_flat.get(key, ABSENT), new_flat.get(key, ABSENT)
+        if (old is None and value == ABSENT) or (old == ABSENT and value is None):  # an option added since, at null
+            continue
         if old != value:
             changes.append((key, old, value))
     return changes

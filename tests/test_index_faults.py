@@ -222,6 +222,31 @@ def test_full_disk_while_faiss_streams_the_vectors_is_one_line_and_keeps_the_ind
     assert TalentIndex.load(built).ids == IDS + [t["id"] for t in NEW_TALENTS] and only_current_files(built)
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_full_disk_while_storing_the_new_talents_is_one_line_and_keeps_the_index(
+    built: Path, tmp_path: Path, export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The corpus's text store (``INDEX/.work/texts``) is written first; Arrow meets a real ENOSPC (``/dev/full``)."""
+    import jobmatch.data.text_store as text_store
+
+    real_file = text_store.pa.OSFile
+
+    def full(path: str, mode: str = "r"):
+        return real_file("/dev/full", mode) if Path(path).parent.name == "texts" else real_file(path, mode)
+
+    monkeypatch.setattr(text_store.pa, "OSFile", full)
+    more = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
+    with pytest.raises(WriteError) as error:
+        index_talents(export, more, built, append=True)
+    message = str(error.value)
+    assert message.startswith(f"{built}/.work/texts/") and "\n" not in message, message
+    assert "could not write the text store (No space left on device)" in message and "free space" in message
+    assert not list((built / ".work" / "texts").iterdir())
+    monkeypatch.undo()
+    assert Ranker.open(built, export).index.ids == IDS
+    assert index_talents(export, more, built, append=True).added == len(NEW_TALENTS)
+
+
 CLI_FULL_DISK = """
 import errno, os, sys
 from pathlib import Path

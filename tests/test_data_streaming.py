@@ -276,3 +276,22 @@ def test_a_corpus_interned_from_failing_texts_leaves_no_temporary(tmp_path: Path
     with pytest.raises(DataFormatError, match=r"talents\.jsonl:3"):
         Corpus.from_texts(texts_then_failure(), tmp_path / "cache")
     assert temporaries(tmp_path / "cache") == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_while_interning_is_one_line_and_leaves_no_temporary(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow meets a real ENOSPC (``/dev/full``) while the interned store is written."""
+    import jobmatch.data.interning as interning
+    from jobmatch.data.corpus import Corpus
+    from jobmatch.utils.atomic import WriteError
+
+    real_file = interning.pa.OSFile
+    monkeypatch.setattr(interning.pa, "OSFile", lambda path, mode="r": real_file("/dev/full", mode))
+    with pytest.raises(WriteError) as error:
+        Corpus.from_texts([f"talent number {i} " * 50 for i in range(200)], tmp_path / "cache")
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'cache' / 'texts'}/interned.") and "\n" not in message, message
+    assert "could not write the interned texts (No space left on device)" in message
+    assert temporaries(tmp_path / "cache") == []
+

@@ -16,12 +16,14 @@ import hashlib
 import os
 import tempfile
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 import pyarrow as pa
 
 from jobmatch.data.text_store import BATCH_BYTES, BATCH_ROWS, FORMAT_VERSION, SCHEMA, TextStore
+from jobmatch.utils.atomic import DISK_FULL, WriteError, write_problem
 
 
 def text_digest(text: str) -> bytes:
@@ -96,8 +98,20 @@ class TextInterner:
         ids = pa.array([str(first + i) for i in range(len(self._texts))], pa.string())
         batch = pa.record_batch([ids, pa.array(self._texts, pa.large_string()), pa.array(self._lines, pa.int64())],
                                 schema=SCHEMA)
-        self._writer.write_batch(batch)
+        with self._writing():
+            self._writer.write_batch(batch)
         self._texts, self._lines, self._size = [], [], 0
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Writes to the temporary store: a full disk (quota, read-only filesystem) aborts and is one line."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno not in DISK_FULL:
+                raise
+            self.abort()
+            raise WriteError(write_problem(self._tmp, "interned texts", error)) from None
 
     def finish(self) -> TextStore:
         """Close the store and open it, memory-mapped (idempotent). Its file is ``texts/interned-<sha>.arrow``, named
@@ -107,8 +121,9 @@ class TextInterner:
         if not self._discard.alive:
             raise RuntimeError("this interner was aborted: start a new one")
         self._flush()
-        self._writer.close()
-        self._sink.close()
+        with self._writing():
+            self._writer.close()
+            self._sink.close()
         name = f"interned-{self._digest.hexdigest()[:32]}"
         target = self.folder / f"{name}.arrow"
         if target.exists():  # the same texts were interned before (another run, another process)

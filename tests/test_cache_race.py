@@ -15,6 +15,7 @@ import pytest
 from jobmatch.app.builders import build_datamodule, build_module
 from jobmatch.retrieval.encode import EmbeddingCache
 from jobmatch.retrieval.validation_callback import RetrievalValidation
+from jobmatch.utils.atomic import WriteError
 from jobmatch.utils.npy_store import save_npy_atomic
 from tests.helpers import FAST, compose_config
 
@@ -55,7 +56,7 @@ def test_a_failed_write_leaves_no_entry_and_no_temporary(tmp_path: Path, monkeyp
         raise OSError("no space left on device")
 
     monkeypatch.setattr(np, "save", half_write)
-    with pytest.raises(OSError, match="no space"):
+    with pytest.raises(WriteError, match=r"entry\.npy: could not write the cached array \(no space left on device\)"):
         save_npy_atomic(tmp_path / "entry.npy", np.zeros(3))
     assert list(tmp_path.iterdir()) == []
 

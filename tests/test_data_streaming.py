@@ -241,3 +241,57 @@ def test_validation_set_equals_the_in_memory_path(tmp_path: Path, tiny_data: Pat
     assert got.corpus.ids == expected.corpus.ids and list(got.corpus.values()) == list(expected.corpus.values())
     test = dm.retrieval_set(val)  # records read later (a test file): their passages, then the training rows
     assert test.corpus.ids == expected.corpus.ids and list(test.corpus.values()) == list(expected.corpus.values())
+
+
+def temporaries(cache: Path) -> list[str]:
+    return sorted(p.name for p in (cache / "texts").glob("*.tmp")) if (cache / "texts").is_dir() else []
+
+
+@pytest.mark.parametrize("broken_split", ["train", "val"])
+def test_a_failed_read_leaves_no_temporary_store(tmp_path: Path, tiny_data: Path, broken_split: str) -> None:
+    """A bad line part-way through the training or validation file: the error names it, and the interned stores
+    begun for the JDs and talents (``texts/interned.*.tmp``) are deleted; the same DataModule then reads good files."""
+    lines = tiny_data.read_text().splitlines()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join([*lines[:2], "{not json", *lines[2:]]) + "\n")
+    files = {"train_file": str(broken if broken_split == "train" else tiny_data),
+             "val_file": str(broken if broken_split == "val" else tiny_data)}
+    cache = tmp_path / "cache"
+    dm = PairDataModule(model=model_cfg(), cache_dir=str(cache), **{**SETTINGS, **files})
+    with pytest.raises(DataFormatError, match=r"broken\.jsonl:3: "):
+        dm.setup("fit")
+    assert temporaries(cache) == []
+    dm.train_file = dm.val_file = str(tiny_data)
+    dm.setup("fit")
+    assert dm.train_set is not None and temporaries(cache) == []
+
+
+def test_a_corpus_interned_from_failing_texts_leaves_no_temporary(tmp_path: Path) -> None:
+    from jobmatch.data.corpus import Corpus
+
+    def texts_then_failure():
+        yield from ("a talent", "another talent")
+        raise DataFormatError(tmp_path / "talents.jsonl", 3, "not valid JSON")
+
+    with pytest.raises(DataFormatError, match=r"talents\.jsonl:3"):
+        Corpus.from_texts(texts_then_failure(), tmp_path / "cache")
+    assert temporaries(tmp_path / "cache") == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_while_interning_is_one_line_and_leaves_no_temporary(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow meets a real ENOSPC (``/dev/full``) while the interned store is written."""
+    import jobmatch.data.interning as interning
+    from jobmatch.data.corpus import Corpus
+    from jobmatch.utils.atomic import WriteError
+
+    real_file = interning.pa.OSFile
+    monkeypatch.setattr(interning.pa, "OSFile", lambda path, mode="r": real_file("/dev/full", mode))
+    with pytest.raises(WriteError) as error:
+        Corpus.from_texts([f"talent number {i} " * 50 for i in range(200)], tmp_path / "cache")
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'cache' / 'texts'}/interned.") and "\n" not in message, message
+    assert "could not write the interned texts (No space left on device)" in message
+    assert temporaries(tmp_path / "cache") == []
+

@@ -171,3 +171,23 @@ def test_evaluate_refuses_an_unwritable_cache_dir_before_loading(tmp_path, monke
     cfg = cfg_for("evaluate", tmp_path, f"paths.cache_dir={tmp_path / 'blocker' / 'cache'}")
     with pytest.raises(ConfigError, match=r"^paths\.cache_dir=.*blocker/cache: not a writable folder \(Not a dir"):
         evaluate_task.evaluate(cfg)
+
+
+@pytest.mark.parametrize(("task", "module", "entry", "loader"), [
+    ("mine", "jobmatch.app.mine_task", "mine", "mine_file"),
+    ("annotate", "jobmatch.app.annotate_task", "run", "annotate"),
+    ("audit", "jobmatch.app.audit_task", "audit", "audit_setup"),
+])
+def test_data_tasks_refuse_an_unwritable_cache_dir_before_loading(tmp_path, monkeypatch, task: str, module: str,
+                                                                  entry: str, loader: str) -> None:
+    """``mine``, ``annotate`` and ``audit`` cache corpus stores and embeddings: refused in one line, no data read."""
+    import importlib
+
+    from tests.helpers import cfg_for
+
+    task_module = importlib.import_module(module)
+    (tmp_path / "blocker").write_text("in the way")
+    monkeypatch.setattr(task_module, loader, lambda *_, **__: pytest.fail("data loaded before the refusal"))
+    cfg = cfg_for(task, tmp_path, f"paths.cache_dir={tmp_path / 'blocker' / 'cache'}")
+    with pytest.raises(ConfigError, match=r"^paths\.cache_dir=.*blocker/cache: not a writable folder \(Not a dir"):
+        getattr(task_module, entry)(cfg)

@@ -20,6 +20,7 @@ import pytest
 
 import jobmatch.serving.index_store as index_store
 import jobmatch.utils.atomic as atomic
+from jobmatch.retrieval.shards import ShardedEmbeddings
 from jobmatch.serving.errors import IndexStoreError
 from jobmatch.serving.index_store import MANIFEST_NAME, TalentIndex
 from jobmatch.serving.indexing import index_talents
@@ -146,11 +147,145 @@ def test_full_disk_keeps_the_previous_index(built: Path, tmp_path: Path, export:
     assert TalentIndex.load(built).ids == IDS + [t["id"] for t in NEW_TALENTS] and only_current_files(built)
 
 
+def _full_disk_for(name: str, folder: Path, after: str | None = None):
+    """An ``os.fsync`` that refuses (ENOSPC) files in ``folder`` whose name holds ``name`` (once ``after`` exists
+    there, when given): the bytes reached the page cache, the disk has no room for them."""
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if path.parent == folder and name in path.name and (after is None or (folder / after).exists()):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    return full
+
+
+@pytest.mark.parametrize(("failing", "after"), [
+    ("shard-00001.npy", None), ("shard-00001.json", None), (".manifest.json.", "shard-00000.json"),
+])
+def test_full_disk_while_encoding_shards_keeps_the_index_and_the_rerun_resumes(
+    built: Path, tmp_path: Path, export: Path, failing: str, after: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedding shards of an append (``INDEX/.work/embeddings``) meet a full disk: one line naming the
+    file, the committed index untouched, and the rerun encodes only the shards not finished."""
+    shards_dir = built / ".work" / "embeddings"
+    more = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
+    monkeypatch.setattr(atomic.os, "fsync", _full_disk_for(failing, shards_dir, after))
+    with pytest.raises(WriteError) as error:
+        index_talents(export, more, built, append=True, shard_size=1)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{shards_dir}/"), message
+    assert "No space left on device" in message and "fix: free space on that disk and rerun" in message
+    monkeypatch.undo()
+    assert Ranker.open(built, export).index.ids == IDS  # the previous index, whole
+    assert (shards_dir / "shard-00000.npy").exists() and not list(shards_dir.glob("*.partial"))
+    written: list[int] = []
+    real_write = ShardedEmbeddings.write
+
+    def counting(self: ShardedEmbeddings, shard: int, *args, **kwargs) -> None:
+        written.append(shard)
+        real_write(self, shard, *args, **kwargs)
+
+    monkeypatch.setattr(ShardedEmbeddings, "write", counting)
+    assert index_talents(export, more, built, append=True, shard_size=1).added == len(NEW_TALENTS)
+    assert written == list(range(1, len(NEW_TALENTS)))  # shard 0 was kept from the failed run
+    assert TalentIndex.load(built).ids == IDS + [t["id"] for t in NEW_TALENTS] and only_current_files(built)
+
+
+def test_full_disk_while_faiss_streams_the_vectors_is_one_line_and_keeps_the_index(
+    built: Path, tmp_path: Path, export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAISS streams the vectors through the atomic writer; the disk fills after the first blocks reached it."""
+    real_writer = index_store.faiss.PyCallbackIOWriter
+
+    def filling_writer(write, *args):
+        calls = iter(range(1_000_000))
+
+        def write_until_full(block: bytes) -> int:
+            if next(calls) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return write(block)
+
+        return real_writer(write_until_full, *args)
+
+    monkeypatch.setattr(index_store.faiss, "PyCallbackIOWriter", filling_writer)
+    more = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
+    with pytest.raises(WriteError) as error:
+        index_talents(export, more, built, append=True)
+    assert str(error.value) == (f"{built / 'vectors-000002.faiss'}: could not write the index (No space left on "
+                                "device); any previous index there is intact; fix: free space on that disk and rerun")
+    monkeypatch.undo()
+    assert Ranker.open(built, export).index.ids == IDS
+    assert sorted(p.name for p in built.iterdir() if "vectors-" in p.name) == ["vectors-000001.faiss"]
+    assert index_talents(export, more, built, append=True).added == len(NEW_TALENTS)
+    assert TalentIndex.load(built).ids == IDS + [t["id"] for t in NEW_TALENTS] and only_current_files(built)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_full_disk_while_storing_the_new_talents_is_one_line_and_keeps_the_index(
+    built: Path, tmp_path: Path, export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The corpus's text store (``INDEX/.work/texts``) is written first; Arrow meets a real ENOSPC (``/dev/full``)."""
+    import jobmatch.data.text_store as text_store
+
+    real_file = text_store.pa.OSFile
+
+    def full(path: str, mode: str = "r"):
+        return real_file("/dev/full", mode) if Path(path).parent.name == "texts" else real_file(path, mode)
+
+    monkeypatch.setattr(text_store.pa, "OSFile", full)
+    more = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
+    with pytest.raises(WriteError) as error:
+        index_talents(export, more, built, append=True)
+    message = str(error.value)
+    assert message.startswith(f"{built}/.work/texts/") and "\n" not in message, message
+    assert "could not write the text store (No space left on device)" in message and "free space" in message
+    assert not list((built / ".work" / "texts").iterdir())
+    monkeypatch.undo()
+    assert Ranker.open(built, export).index.ids == IDS
+    assert index_talents(export, more, built, append=True).added == len(NEW_TALENTS)
+
+
+CLI_FULL_DISK = """
+import errno, os, sys
+from pathlib import Path
+from jobmatch.cli.main import run_command
+
+shards_dir = Path(sys.argv[3]) / ".work" / "embeddings"
+real_fsync = os.fsync
+
+def full(fd):
+    path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+    if path.parent == shards_dir and "shard-00001.npy" in path.name:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_fsync(fd)
+
+os.fsync = full
+run_command("index", [f"model={sys.argv[1]}", f"corpus={sys.argv[2]}", f"out={sys.argv[3]}", "append=true",
+                      "shard_size=1", "device=cpu", f"paths.run_dir={sys.argv[4]}"])
+"""
+
+
+def test_full_disk_while_indexing_is_one_error_line_exit_2(built: Path, tmp_path: Path, export: Path) -> None:
+    more = write_jsonl(tmp_path / "more.jsonl", NEW_TALENTS)
+    done = subprocess.run([sys.executable, "-c", CLI_FULL_DISK, str(export), str(more), str(built),
+                           str(tmp_path / "run")], cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert errors == [f"error: {built}/.work/embeddings/shard-00001.npy: could not write the embedding shard "
+                      "(No space left on device); any previous embedding shard there is intact; fix: free space "
+                      "on that disk and rerun"]
+    assert TalentIndex.load(built).ids == IDS
+
+
 # --- SIGKILL while writing -----------------------------------------------------------------------------
 
 DIE = """
 import os, signal, sys
 from pathlib import Path
+import faiss
 import jobmatch.serving.index_store as store
 from jobmatch.serving.indexing import index_talents
 from jobmatch.utils.atomic import atomic_write
@@ -162,11 +297,11 @@ real_unlink = Path.unlink
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-def vectors_half_written(index, path):
-    real_faiss_write(index, path)
+def vectors_half_written(index, writer):
     if stage == "vectors-":
-        os.truncate(path, os.path.getsize(path) // 2)
+        real_faiss_write(faiss.IndexFlatIP(index.d), writer)  # a header, no vectors yet
         die()
+    real_faiss_write(index, writer)
 
 def talents_mid_stream(path, rows, **kwargs):
     def rows_then_die():

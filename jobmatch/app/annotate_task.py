@@ -37,6 +37,7 @@ from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.search import build_index, search
 from jobmatch.utils.atomic import write_text_atomic
 from jobmatch.utils.run import write_results
+from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Annotate into the run directory and write ``results.json``."""
     validate_config(cfg)
+    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
     pin_launch(cfg, "annotate")
     run_dir = resolve_run_dir(cfg)
     summary = annotate(cfg, run_dir)

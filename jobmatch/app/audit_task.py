@@ -43,6 +43,7 @@ from jobmatch.retrieval.fairness_audit import (
 )
 from jobmatch.retrieval.topk import top_k
 from jobmatch.utils.run import write_results
+from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ def audit_setup(cfg: DictConfig) -> tuple[RetrievalSet, CorpusIdentities]:
 def audit(cfg: DictConfig) -> dict[str, Any]:
     """Audit ``cfg.ckpt`` on the test split; write ``results.json``, ``audit.md``, ``audit.png``."""
     validate_config(cfg)
+    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
     pin_launch(cfg, "audit")
     run_dir = resolve_run_dir(cfg)
     label = str(cfg.get("ckpt") or "untrained model")

@@ -198,10 +198,10 @@ class Corpus(Mapping[str, str]):
         """The distinct ``texts`` in order of first appearance, with ids ``<prefix>0, <prefix>1, ...`` (interned
         into a store as they stream by)."""
         cache = cache_or_scratch(cache_dir)
-        interner = TextInterner(cache)
-        for text in texts:
-            interner.add(text)
-        store = interner.finish()
+        with TextInterner(cache) as interner:  # a failure part-way deletes the unfinished store
+            for text in texts:
+                interner.add(text)
+            store = interner.finish()
         return cls(store, ids=[f"{prefix}{i}" for i in range(len(store))], cache_dir=cache)
 
     @classmethod
@@ -210,9 +210,10 @@ class Corpus(Mapping[str, str]):
         if isinstance(corpus, Corpus):
             return corpus
         cache = cache_or_scratch(cache_dir)
-        interner = TextInterner(cache)
-        rows = [interner.add(text) for text in corpus.values()]
-        return cls(interner.finish(), rows=rows, ids=list(corpus), cache_dir=cache)
+        with TextInterner(cache) as interner:
+            rows = [interner.add(text) for text in corpus.values()]
+            store = interner.finish()
+        return cls(store, rows=rows, ids=list(corpus), cache_dir=cache)
 
 
 class _Values(ValuesView):

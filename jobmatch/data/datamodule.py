@@ -183,14 +183,29 @@ class PairDataModule(L.LightningDataModule):
         offset = self._spaces().offset
         return any(t < offset for r in self._rows_read for t in (*r.positives, *r.negatives))
 
+    def _discard_unfinished(self) -> None:
+        """After a failed read: delete the unfinished interned stores (their ``texts/interned.*.tmp`` files), so
+        that nothing is left in the cache and a later call starts the spaces over."""
+        interners = [self._queries, self.passages.interner if self.passages is not None else None]
+        if [interner.abort() for interner in interners if interner is not None].count(True):
+            self._queries, self.passages = None, None
+
     def setup(self, stage: str | None = None) -> None:
         """Read and validate the files into text stores, and find or build their token stores (once; later calls
-        are no-ops)."""
+        are no-ops). A file that fails to read leaves no temporary store behind."""
         if self.train_set is not None:
             return
-        if self.mode == "preference":
-            self._setup_preferences()
-            return
+        try:
+            if self.mode == "preference":
+                self._setup_preferences()
+            else:
+                self._setup_contrastive()
+        except BaseException:
+            self._discard_unfinished()
+            raise
+
+    def _setup_contrastive(self) -> None:
+        """Contrastive rows of the train and validation files (or a held-out part of the training file)."""
         if not self.train_file:
             raise ValueError("data.train_file is not set: pass data.train_file=PATH or pick a data preset")
         self._spaces()
@@ -265,7 +280,11 @@ class PairDataModule(L.LightningDataModule):
             raise ValueError("no evaluation split: set data.test_file (or data.val_file)")
         if self.train_file and not self._train_rows and not self.corpus_file and self.passages is None:
             self._spaces()
-            self._train_rows = self._read(self.train_file)
+            try:
+                self._train_rows = self._read(self.train_file)
+            except BaseException:
+                self._discard_unfinished()
+                raise
             self._queries.finish()  # type: ignore[union-attr]
             self._spaces().finish()
         return self.retrieval_set(read_contrastive(path, on_error=self.on_error), path)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobmatch.data.readers import DataFormatError, corpus_entry, iter_jsonl
+from jobmatch.utils.atomic import DISK_FULL, WriteError, write_problem
 from jobmatch.utils.digest import file_sha256
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.large_string()), ("line", pa.int64())])
@@ -162,7 +163,11 @@ def source_key(path: Path) -> str:
 
 def write_store(target: Path, rows: Iterable[tuple[str, str, int]], *, fingerprint: str, source: str) -> None:
     """Stream ``(id, text, line)`` rows into an Arrow IPC file at ``target``, atomically (a temporary file in
-    the same folder, renamed into place), with ``fingerprint`` and ``source`` in its schema metadata."""
+    the same folder, renamed into place), with ``fingerprint`` and ``source`` in its schema metadata.
+
+    Raises:
+        WriteError: the disk or quota is full, or the filesystem read-only (one line; no file left behind).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -173,6 +178,10 @@ def write_store(target: Path, rows: Iterable[tuple[str, str, int]], *, fingerpri
             for batch in _batches(rows, schema):
                 writer.write_batch(batch)
         os.replace(tmp, target)
+    except OSError as error:
+        if error.errno in DISK_FULL:  # only a write fails so (a failed read of the rows keeps its own error)
+            raise WriteError(write_problem(target, "text store", error)) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -92,7 +92,8 @@ class ReferenceCache:
         path = self.path(encoder, records, settings)
         if writer and not path.exists():
             log.info("computing reference scores for %d pairs -> %s", len(records), path)
-            save_npy_atomic(path, compute_reference_scores(encoder, records, settings).astype(np.float32))
+            save_npy_atomic(path, compute_reference_scores(encoder, records, settings).astype(np.float32),
+                            "reference scores")
         if barrier is not None:
             barrier()
         log.info("reference scores from %s", path)

@@ -149,7 +149,7 @@ class EmbeddingCache:
 
     def store(self, path: Path, embeddings: np.ndarray) -> None:
         """Write one entry (``embeddings`` [N, D]) atomically."""
-        save_npy_atomic(path, embeddings)
+        save_npy_atomic(path, embeddings, "embedding cache entry")
 
     def path(self, model_fp: str, texts_fp: str, settings: str) -> Path:
         tag = hashlib.sha256(settings.encode()).hexdigest()[:8]

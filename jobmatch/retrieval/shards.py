@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from jobmatch.utils.atomic import write_text_atomic
 from jobmatch.utils.digest import file_sha256
 from jobmatch.utils.npy_store import save_npy_atomic
 
@@ -57,18 +56,13 @@ class ShardPlan:
         return start, min(start + self.shard_size, self.count)
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """``obj`` as JSON at ``path`` through a temporary file of this call's own, renamed into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(obj, indent=1) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_json_atomic(path: Path, obj: Any, what: str = "shard record") -> None:
+    """``obj`` as JSON at ``path`` through a temporary file of this call's own, fsynced and renamed into place.
+
+    Raises:
+        WriteError: a full disk or another OS error (one line; ``path`` keeps its previous content).
+    """
+    write_text_atomic(path, json.dumps(obj, indent=1) + "\n", what)
 
 
 class ShardedEmbeddings:
@@ -150,7 +144,7 @@ class ShardedEmbeddings:
         if embeddings.shape != (stop - start, self.dim):
             raise ValueError(f"shard {shard}: embeddings {embeddings.shape}, expected {(stop - start, self.dim)}")
         path = self.shard_path(shard)
-        save_npy_atomic(path, np.ascontiguousarray(embeddings, dtype=np.float32))
+        save_npy_atomic(path, np.ascontiguousarray(embeddings, dtype=np.float32), "embedding shard")
         record = {"shard": shard, "start": start, "rows": stop - start, "file": path.name,
                   "sha256": file_sha256(path), **extra}
         write_json_atomic(self.record_path(shard), record)
@@ -164,7 +158,7 @@ class ShardedEmbeddings:
             "complete": len(records) == len(self.plan),
             "shards": records,
         }
-        write_json_atomic(self.directory / MANIFEST, manifest)
+        write_json_atomic(self.directory / MANIFEST, manifest, "shard manifest")
         return manifest
 
     # --- reading --------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ FORMAT = "jobmatch-index"
 VERSION = 3  # 3: the manifest carries its own checksum (manifest_sha256); 2 (memory-mapped talents) is still read
 OLDEST_READ = 2
 ROWS_PER_BATCH = 4096
+VECTOR_BLOCK = 1 << 20  # bytes of the FAISS vectors handed to the file at a time
 
 
 def utc_now() -> str:
@@ -223,7 +224,7 @@ def save_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[st
         manifest = _write_generation(folder, index, talents, manifest, generation, vectors_file, talents_file)
     except BaseException as error:  # uncommitted: the generation's data files would only be clutter
         if not _commits(folder / MANIFEST_NAME, vectors_file):
-            for name in (vectors_file, talents_file, vectors_file + ".tmp"):
+            for name in (vectors_file, talents_file):
                 (folder / name).unlink(missing_ok=True)
         if isinstance(error, OSError):
             where = Path(error.filename) if error.filename else folder
@@ -247,11 +248,10 @@ def _commits(manifest_path: Path, vectors_file: str) -> bool:
 def _write_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[str, str, int]],
                       manifest: IndexManifest, generation: int, vectors_file: str, talents_file: str) -> IndexManifest:
     """The data files of ``generation``, then its manifest (the commit); returns the committed manifest."""
-    tmp = folder / (vectors_file + ".tmp")
-    faiss.write_index(index, str(tmp))  # streamed: no serialised copy of the vectors in memory
-    with tmp.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    tmp.replace(folder / vectors_file)
+    with atomic_write(folder / vectors_file, "index") as handle:  # a full disk: one line, nothing left behind
+        writer = faiss.PyCallbackIOWriter(handle.write, VECTOR_BLOCK)
+        faiss.write_index(index, writer)  # streamed in blocks: no serialised copy of the vectors in memory
+        del writer
     digest = CorpusDigest()
 
     def fingerprinted() -> Iterator[tuple[str, str, int]]:
@@ -284,7 +284,7 @@ def new_manifest(*, model_fingerprint: str, model_path: str, max_passage_length:
 def _is_index_file(name: str) -> bool:
     """Data files of some generation, the work folder, or temporaries of an interrupted write."""
     return (name.startswith(("vectors-", "talents-")) or name.endswith(".tmp") or name == WORK_DIR
-            or (name.startswith(f".{MANIFEST_NAME}.") and name.endswith(TEMP_SUFFIX)))
+            or (name.startswith((f".{MANIFEST_NAME}.", ".vectors-")) and name.endswith(TEMP_SUFFIX)))
 
 
 def _checked(path: Path, sha256: str) -> Path:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 from jobmatch.errors import UserError
 
 TEMP_SUFFIX = ".partial"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # errors only a write can meet
 
 
 class WriteError(UserError):
@@ -65,7 +66,7 @@ def write_text_atomic(path: str | Path, text: str, what: str = "file") -> None:
 
 def write_problem(path: Path, what: str, error: OSError) -> str:
     """``PATH: could not write the <what> (why); the previous one is intact; fix`` for an OS error."""
-    why = error.strerror or type(error).__name__
+    why = os.strerror(error.errno) if error.errno else error.strerror or str(error) or type(error).__name__
     fix = "free space on that disk" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "make that folder writable"
     return f"{path}: could not write the {what} ({why}); any previous {what} there is intact; fix: {fix} and rerun"
 

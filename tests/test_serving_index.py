@@ -20,7 +20,7 @@ from jobmatch.serving.indexing import index_talents
 from jobmatch.serving.ranking import JD, Ranker
 from jobmatch.serving.talents import content_id, read_talents
 from tests.helpers import one_thread
-from tests.helpers.serving import NEW_TALENTS, TALENTS, make_export, write_jsonl
+from tests.helpers.serving import NEW_TALENTS, TALENTS, count_encoded, make_export, write_jsonl
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -42,19 +42,6 @@ def built(tmp_path: Path, exports: tuple[Path, Path]) -> Path:
     out = tmp_path / "index"
     index_talents(exports[0], write_jsonl(tmp_path / "corpus.jsonl", TALENTS), out)
     return out
-
-
-def count_encoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record how many talents each encoded shard holds."""
-    calls: list[int] = []
-    original = shard_encode.encode_tokens
-
-    def spy(encoder, tokens, *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(tokens))
-        return original(encoder, tokens, *args, **kwargs)
-
-    monkeypatch.setattr(shard_encode, "encode_tokens", spy)
-    return calls
 
 
 def test_build_reload_and_rank(built: Path, exports: tuple[Path, Path]) -> None:

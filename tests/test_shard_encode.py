@@ -20,7 +20,7 @@ from jobmatch.retrieval.shard_encode import encode_to_shards, tokenize_counting
 from jobmatch.retrieval.shards import ShardedEmbeddings, ShardPlan
 from jobmatch.serving.export_format import load_exported
 from tests.helpers import one_thread
-from tests.helpers.serving import make_export
+from tests.helpers.serving import count_encoded, make_export
 
 WORDS = ["graph", "neural", "networks", "protein", "folding", "quantum", "error", "correction", "Bristol", "Zürich",
          "catalysis", "ecology"]
@@ -46,19 +46,6 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> TextStore:
     return TextStore.from_texts(texts(37), tmp_path_factory.mktemp("texts") / "corpus.arrow")
-
-
-def count_encoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record the rows of every shard the predict step encodes."""
-    calls: list[int] = []
-    original = shard_encode.encode_tokens
-
-    def spy(encoder, tokens, *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(tokens))
-        return original(encoder, tokens, *args, **kwargs)
-
-    monkeypatch.setattr(shard_encode, "encode_tokens", spy)
-    return calls
 
 
 def test_plan() -> None:

@@ -68,3 +68,18 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
     """One JSON value per line (strings are written as given, for malformed-line tests)."""
     path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
     return path
+
+
+def count_encoded(monkeypatch: Any) -> list[int]:
+    """Record how many texts each shard the sharded encoder encodes (a list the caller reads after the run)."""
+    import jobmatch.retrieval.shard_encode as shard_encode
+
+    calls: list[int] = []
+    original = shard_encode.encode_tokens
+
+    def spy(encoder, tokens, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(tokens))
+        return original(encoder, tokens, *args, **kwargs)
+
+    monkeypatch.setattr(shard_encode, "encode_tokens", spy)
+    return calls

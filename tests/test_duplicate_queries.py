@@ -69,5 +69,5 @@ def test_datamodule_warns_and_splits_by_jd(tmp_path: Path, tiny_data: Path, capl
         dm.setup("fit")
     assert f"{path}: 1 JD(s) appear on more than one row (2 extra row(s); 1 with different positives)" in caplog.text
     train, val = dm.train_set.query_rows, dm.val_set.query_rows  # type: ignore[union-attr]
-    assert not {dm.queries.texts[i] for i in train} & {dm.queries.texts[i] for i in val}
+    assert not set(dm.query_store.texts(train)) & set(dm.query_store.texts(val))  # type: ignore[union-attr]
     assert len(train) + len(val) == len(read_contrastive(path))

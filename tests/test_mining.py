@@ -96,3 +96,30 @@ def test_config_validation() -> None:
         MiningConfig(strategy="best")
     with pytest.raises(ValueError, match="window"):
         MiningConfig(window_start=50, window_end=10)
+
+
+def test_mined_id_rows_name_talents_by_id_and_read_back(tmp_path) -> None:
+    from jobmatch.data.readers import read_contrastive, write_jsonl
+
+    records, rset, q, c, ranked, scores = toy()
+    cfg = MiningConfig(n_negatives=4, strategy="topk", margin=None)
+    mined, _ = mine_negatives(records, rset, q, c, ranked, scores, cfg, round_index=1, with_texts=False)
+    row = mined[0].to_json()
+    assert "positives" not in row and "negatives" not in row  # no talent text copied
+    assert (row["positive_ids"], row["negative_ids"]) == (["c0", "c3"], ["c1", "c2", "c4", "c6"])
+    write_jsonl(tmp_path / "mined.jsonl", [row])
+    back = read_contrastive(tmp_path / "mined.jsonl")[0]
+    assert back.is_id_row and back.negative_ids == ("c1", "c2", "c4", "c6") and back.query == "the JD text"
+    with_texts, _ = mine_negatives(records, rset, q, c, ranked, scores, cfg, round_index=1)
+    assert with_texts[0].negatives == ("talent 1", "talent 2", "talent 4", "talent 6")  # the reference format
+
+
+def test_combine_rounds_by_id_gives_an_id_row() -> None:
+    base = ContrastiveRecord(query="q", positives=("p",), negatives=("a", "b"), positive_ids=("P",),
+                             negative_ids=("A", "B"))
+    mined = ContrastiveRecord(query="q", positives=(), negatives=(), positive_ids=("P",), negative_ids=("B", "C"),
+                              negative_rounds=(1, 1))
+    union = combine_rounds([base], [mined])[0]
+    assert union.is_id_row and union.negative_ids == ("A", "B", "C") and union.negative_rounds == (0, 0, 1)
+    with pytest.raises(ValueError, match="negative_ids"):
+        combine_rounds([ContrastiveRecord(query="q", positives=("p",), negatives=("a",))], [mined])

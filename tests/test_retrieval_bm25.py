@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from jobmatch.retrieval.bm25 import bm25_run, strip_markup
 
 CORPUS = {
@@ -37,3 +39,30 @@ def test_k_caps_the_run() -> None:
     run = bm25_run({"q": "language proteins earthquake"}, CORPUS, k=2)
     assert len(run["q"]) == 2
     assert len(bm25_run({"q": "language proteins earthquake"}, CORPUS, k=50)["q"]) == 3
+
+
+def test_streamed_index_gives_the_run_of_word_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index built a slice at a time (int32 term ids) scores as bm25s indexed from every passage's word list."""
+    import bm25s
+    import numpy as np
+
+    from jobmatch.retrieval import bm25 as module
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    corpus = {f"c{i}": " ".join(rng.choice(words, size=int(rng.integers(3, 30)))) for i in range(200)}
+    queries = {f"q{i}": " ".join(rng.choice(words, size=4)) for i in range(20)}
+    seen: list[int] = []
+    real = module._tokenize
+    monkeypatch.setattr(module, "_tokenize", lambda texts: seen.append(len(texts)) or real(texts))
+    monkeypatch.setattr(module, "CHUNK", 64)
+    run = module.bm25_run(queries, corpus, k=10)
+    assert max(seen[:-1]) == 64 and sum(seen[:-1]) == len(corpus)  # passages tokenised 64 at a time
+    retriever = bm25s.BM25(k1=1.5, b=0.75)
+    retriever.index(real(list(corpus.values())), show_progress=False)
+    ids = list(corpus)
+    tokens = [[retriever.vocab_dict[t] for t in q if t in retriever.vocab_dict] for q in real(list(queries.values()))]
+    indices, scores = retriever.retrieve(tokens, k=10, show_progress=False)
+    expected = {qid: {ids[j]: float(s) for j, s in zip(row, vals, strict=True) if s > 0}
+                for qid, row, vals in zip(queries, np.asarray(indices), np.asarray(scores), strict=True)}
+    assert run == expected

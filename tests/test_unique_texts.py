@@ -14,7 +14,7 @@ import lightning as L
 import pytest
 import torch
 
-from experiments.benchmarks.unique_texts import cpu_trainer
+from experiments.benchmarks.unique_texts import cpu_trainer, one_row_per_slot
 from jobmatch.app.builders import container
 from jobmatch.data.collate import ContrastiveCollator
 from jobmatch.data.datasets import GroupedEpochSampler
@@ -163,8 +163,8 @@ def test_stage1_unique_passages_match_naive(in_batch: bool, chunk_size: int | No
         ContrastiveModule(model_cfg(), OPTIM, temperature=0.05, in_batch_negatives=in_batch, chunk_size=chunk_size)
     ).eval()  # eval: no dropout, same draws for both paths
     examples = contrastive_examples()
-    unique = ContrastiveCollator(pad_id=0, unique=True)(examples)
-    naive = ContrastiveCollator(pad_id=0, unique=False)(examples)
+    unique = ContrastiveCollator(pad_id=0)(examples)
+    naive = one_row_per_slot(unique)
     assert len(unique.passages) == 6 < len(naive.passages) == 12
     assert unique.texts_encoded == 10 and naive.texts_encoded == 16
     assert_same(
@@ -193,8 +193,8 @@ def test_stage2_unique_texts_match_naive(reference: str) -> None:
                 param.normal_(0, 0.2, generator=torch.Generator().manual_seed(0))
     module.train()  # dropout is disabled by default (stage.disable_dropout)
     examples = preference_examples()
-    unique = PreferenceCollator(pad_id=0, unique=True)(examples)
-    naive = PreferenceCollator(pad_id=0, unique=False)(examples)
+    unique = PreferenceCollator(pad_id=0)(examples)
+    naive = one_row_per_slot(unique)
     assert (len(unique.queries), len(unique.talents)) == (2, 5)
     assert (len(naive.queries), len(naive.talents)) == (6, 12)
     torch.testing.assert_close(unique.chosen.input_ids, naive.chosen.input_ids[:, : unique.talents.input_ids.shape[1]])

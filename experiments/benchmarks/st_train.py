@@ -164,9 +164,9 @@ def peer_dataset(datamodule: Any) -> Any:
     columns: dict[str, list[str]] = {name: [] for name in names}
     for index in range(len(train)):
         query, group = train.sample(index, 0)
-        columns["anchor"].append(datamodule.queries.texts[query])
-        for column, row in zip(list(columns)[1:], group, strict=True):
-            columns[column].append(datamodule.passages.texts[row])
+        columns["anchor"].append(datamodule.query_store.text(query))
+        for column, text in zip(list(columns)[1:], datamodule.passages.texts(group), strict=True):
+            columns[column].append(text)
     return Dataset.from_dict(columns)
 
 
@@ -255,10 +255,11 @@ def build_peer(
 def group_flops(datamodule: Any, n_params: int, n_layers: int, hidden: int) -> float:
     """Mean model FLOPs of training on one query group (JD + its 1 + n talents), real tokens only."""
     train = datamodule.train_set
+    query_lengths, passage_lengths = datamodule.query_tokens.lengths(), datamodule.passage_tokens.lengths()
     total = 0.0
     for index in range(len(train)):
         query, group = train.sample(index, 0)
-        lengths = [len(datamodule.queries.ids[query])] + [len(datamodule.passages.ids[row]) for row in group]
+        lengths = [int(query_lengths[query])] + [int(passage_lengths[row]) for row in group]
         total += sequence_flops(lengths, n_params, n_layers, hidden, training="frozen")
     return total / len(train)
 

@@ -1,5 +1,9 @@
 """The annotation task (``python -m jobmatch.annotate``): rank the corpus per JD with a stage-1 checkpoint,
-sample pairs, ask a judge, write preference files split by JD (train JDs → train pairs, val → val, test → test)."""
+sample pairs, ask a judge, write preference files split by JD (train JDs → train pairs, val → val, test → test).
+
+The splits' files may hold text rows or id rows; the judge reads the talents' texts from the corpus store.
+Preference rows name their talents by corpus id (``passage_id1/2``) unless ``data.write_texts`` is set or
+there is no corpus file (the reference format, texts inline)."""
 
 from __future__ import annotations
 
@@ -156,6 +160,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         verdicts, extras = [m[0] for m in merged], [m[1] for m in merged]
     judge_s = time.perf_counter() - judge_start
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in sets}
+    with_texts = bool(cfg.data.get("write_texts", False)) or not cfg.data.get("corpus_file")
     failures = []
     for plan, item, (verdict, status, error), extra in zip(plans, items, verdicts, extras, strict=True):
         if verdict is None:
@@ -166,7 +171,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             confidence_score=float(verdict.confidence_score), query_id=plan["query_id"],
             passage_id1=plan["passage_id1"], passage_id2=plan["passage_id2"], passage_rank1=plan["passage_rank1"],
             passage_rank2=plan["passage_rank2"], model=judge.name, response=verdict.response, extra=extra)
-        rows[plan["split"]].append(record.to_json())
+        rows[plan["split"]].append((record if with_texts else record.by_id()).to_json())
     for split, split_rows in rows.items():
         write_jsonl(run_dir / f"preferences_{split}.jsonl", split_rows)
     write_jsonl(run_dir / "failures.jsonl", failures)

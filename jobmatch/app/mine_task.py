@@ -39,7 +39,9 @@ def mine_file(
     query_emb, corpus_emb, timings = embed_set(encoder, rset, encode_settings(cfg), embedding_cache(cfg))
     depth = min(mining.window_end, len(corpus_emb))
     scores, ranked = search(build_index(corpus_emb, "flat"), query_emb, depth)
-    mined, stats = mine_negatives(records, rset, query_emb, corpus_emb, ranked, scores, mining, round_index)
+    with_texts = bool(cfg.data.get("write_texts", False)) or corpus is None  # ids need a corpus file to refer to
+    mined, stats = mine_negatives(records, rset, query_emb, corpus_emb, ranked, scores, mining, round_index,
+                                  with_texts=with_texts)
     write_jsonl(out_file, (r.to_json() for r in mined))
     result = {**stats.to_dict(), **timings, "time/mine_s": time.perf_counter() - start,
               "mining/file": str(out_file), "mining/ckpt": str(ckpt), "mining/round": round_index}

@@ -2,7 +2,7 @@
 
 Batches hold each distinct text once (identity: its token ids after truncation) plus index tensors
 that map every slot of the batch to its row, so that a training step encodes each text once and
-gathers the embeddings (``unique=False`` keeps one row per slot: the naive path, for comparison).
+gathers the embeddings.
 """
 
 from __future__ import annotations
@@ -116,15 +116,14 @@ def pad_tokens(
     return TokenBatch(torch.from_numpy(ids), torch.from_numpy(mask))
 
 
-def text_key(ids: Sequence[int]) -> int:
-    """Identity of a tokenised text: a hash of its token ids (ints hash alike in every process)."""
-    return hash(tuple(ids))
+def text_key(ids: Sequence[int] | np.ndarray) -> int:
+    """Identity of a tokenised text: a hash of its token ids (ints hash alike in every process; an int32
+    array hashes as the list of its ints)."""
+    return hash(tuple(ids.tolist() if isinstance(ids, np.ndarray) else ids))
 
 
-def distinct(sequences: Sequence[Sequence[int]], unique: bool = True) -> tuple[list[Sequence[int]], list[int]]:
-    """(the distinct sequences in order of first appearance, the row of each input); identity when not ``unique``."""
-    if not unique:
-        return list(sequences), list(range(len(sequences)))
+def distinct(sequences: Sequence[Sequence[int]]) -> tuple[list[Sequence[int]], list[int]]:
+    """(the distinct sequences in order of first appearance, the row of each input)."""
     rows: dict[int, int] = {}
     kept: list[Sequence[int]] = []
     index = []
@@ -144,8 +143,8 @@ class ContrastiveCollator:
     """Collate ``(query_ids, [passage_ids, ...], [known positive ids, ...])`` examples into a
     :class:`ContrastiveBatch` (the third item may be absent: the sampled positive is then the only one)."""
 
-    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1, unique: bool = True) -> None:
-        self.pad_id, self.side, self.multiple_of, self.unique = pad_id, side, multiple_of, unique
+    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1) -> None:
+        self.pad_id, self.side, self.multiple_of = pad_id, side, multiple_of
 
     def __call__(self, examples: Sequence[ContrastiveExample | tuple[list[int], list[list[int]]]]) -> ContrastiveBatch:
         groups = [example[1] for example in examples]
@@ -154,7 +153,7 @@ class ContrastiveCollator:
             raise ValueError("all examples of a batch need the same number of passages")
         pad = {"pad_id": self.pad_id, "side": self.side, "multiple_of": self.multiple_of}
         query = pad_tokens([example[0] for example in examples], **pad)
-        texts, index = distinct([p for g in groups for p in g], self.unique)
+        texts, index = distinct([p for g in groups for p in g])
         return ContrastiveBatch(
             query=query,
             passages=pad_tokens(texts, **pad),

@@ -1,4 +1,4 @@
-"""Map-style datasets over pre-tokenised texts, and the epoch-aware samplers."""
+"""Map-style datasets over token stores (texts by row), and the epoch-aware samplers."""
 
 from __future__ import annotations
 
@@ -7,51 +7,33 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from torch.utils.data import Dataset, DistributedSampler
 
-from jobmatch.data.records import ContrastiveRecord
-
-
-class TextTable:
-    """Unique texts, each tokenised once: ``index(text)`` -> row, ``ids[row]`` -> token ids."""
-
-    def __init__(self) -> None:
-        self._rows: dict[str, int] = {}
-        self.texts: list[str] = []
-        self.ids: list[list[int]] = []
-
-    def add(self, text: str) -> int:
-        """Row of ``text``, adding it when new."""
-        row = self._rows.get(text)
-        if row is None:
-            row = self._rows[text] = len(self.texts)
-            self.texts.append(text)
-        return row
-
-    def __len__(self) -> int:
-        return len(self.texts)
+from jobmatch.data.records import ContrastiveRow
+from jobmatch.data.token_store import TokenSource
 
 
 class ContrastiveDataset(Dataset):
     """Per-epoch sampling of 1 positive and n negatives per query, deterministic under a seed.
 
-    Items are addressed by ``(index, epoch)``, as :class:`EpochSampler` yields them, so that the
-    draw depends only on (seed, epoch, index): the same under any number of workers, devices or
-    a resumed run.
+    Rows refer to texts by row (:class:`~jobmatch.data.records.ContrastiveRow`); items read their int32 token
+    ids from ``queries`` and ``passages`` (token stores, memory-mapped). Items are addressed by
+    ``(index, epoch)``, as :class:`EpochSampler` yields them, so that the draw depends only on
+    (seed, epoch, index): the same under any number of workers, devices or a resumed run.
     """
 
     def __init__(
         self,
-        records: Sequence[ContrastiveRecord],
-        queries: TextTable,
-        passages: TextTable,
+        rows: Sequence[ContrastiveRow],
+        queries: TokenSource,
+        passages: TokenSource,
         *,
         n_negatives: int,
         seed: int,
     ) -> None:
         self.n_negatives = n_negatives
         self.seed = seed
-        self.query_rows = [queries.add(r.query) for r in records]
-        self.positive_rows = [[passages.add(p) for p in r.positives] for r in records]
-        self.negative_rows = [[passages.add(n) for n in r.negatives] for r in records]
+        self.query_rows = [r.query for r in rows]
+        self.positive_rows = [r.positives for r in rows]
+        self.negative_rows = [r.negatives for r in rows]
         self.queries, self.passages = queries, passages
 
     def __len__(self) -> int:
@@ -67,12 +49,11 @@ class ContrastiveDataset(Dataset):
             group += [negatives[int(i)] for i in picks]
         return self.query_rows[index], group
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[list[int], list[list[int]], list[list[int]]]:
-        """(query ids, the group's passage ids, ids of every known positive: the loss masks their copies)."""
+    def __getitem__(self, key: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """(query ids, the group's passage ids, ids of every known positive: the loss masks their copies); int32."""
         index, epoch = key
         query, group = self.sample(index, epoch)
-        positives = [self.passages.ids[p] for p in self.positive_rows[index]]
-        return self.queries.ids[query], [self.passages.ids[p] for p in group], positives
+        return self.queries.rows([query])[0], self.passages.rows(group), self.passages.rows(self.positive_rows[index])
 
 
 class EpochSampler(DistributedSampler):

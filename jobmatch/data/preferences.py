@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +12,12 @@ import torch
 from torch.utils.data import Dataset
 
 from jobmatch.data.collate import PreferenceBatch, distinct, pad_tokens
-from jobmatch.data.datasets import TextTable
-from jobmatch.data.readers import OnError, read_preferences
+from jobmatch.data.corpus import Corpus
+from jobmatch.data.interning import TextInterner
+from jobmatch.data.pair_rows import PassageSpace
+from jobmatch.data.readers import DataFormatError, OnError, read_preferences
 from jobmatch.data.records import PreferenceRecord
+from jobmatch.data.token_store import TokenSource
 from jobmatch.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,27 @@ def filter_confidence(records: Sequence[PreferenceRecord], min_confidence: float
     return kept
 
 
+def resolve_texts(records: list[PreferenceRecord], corpus: Corpus | None, path: str) -> list[PreferenceRecord]:
+    """``records`` with the talent texts of id rows read from ``corpus`` (one join; each text read once)."""
+    pending = [i for i, r in enumerate(records) if r.is_id_row]
+    if not pending:
+        return records
+    if corpus is None:
+        raise DataFormatError(path, 0, "this file names talents by id (passage_id1/2) but there is no corpus file: "
+                                       "pass data.corpus_file=PATH")
+    ids = sorted({cid for i in pending for cid in (records[i].passage_id1, records[i].passage_id2)})  # type: ignore[misc]
+    positions = corpus.positions(ids)
+    if (positions < 0).any():
+        missing = ids[int(np.flatnonzero(positions < 0)[0])]
+        raise DataFormatError(path, 0, f"talent id '{missing}' is not in the corpus file")
+    text_of = dict(zip(ids, corpus.texts(positions), strict=True))
+    out = list(records)
+    for i in pending:
+        r = records[i]
+        out[i] = replace(r, passage1=text_of[r.passage_id1], passage2=text_of[r.passage_id2])  # type: ignore[index]
+    return out
+
+
 def is_degenerate(record: PreferenceRecord) -> bool:
     """Whether both sides of the pair are the same talent (same text, or same id): it says nothing about
     which talent the judge prefers, and its loss gradient only pulls the two scores together."""
@@ -111,14 +135,16 @@ def load_preference_splits(
     seed: int = 0,
     min_confidence: float | None = None,
     on_error: OnError = "raise",
+    corpus: Corpus | None = None,
 ) -> PreferenceSplits:
-    """Read the preference files; hold out by JD whichever of val/test has no file of its own.
+    """Read the preference files (text rows or id rows into ``corpus``); hold out by JD whichever of val/test has
+    no file of its own.
 
     ``min_confidence`` filters the training pairs only: validation and test keep every judged pair
     (the test report breaks alignment down by confidence instead). Degenerate pairs (the same talent on both
     sides) are dropped from every file and counted; a file of only such pairs raises :class:`UserError`.
     """
-    read = {name: informative_pairs(read_preferences(path, on_error=on_error), path)
+    read = {name: informative_pairs(resolve_texts(read_preferences(path, on_error=on_error), corpus, path), path)
             for name, path in (("train", train_file), ("val", val_file), ("test", test_file)) if path}
     train = read["train"][0]
     val = read["val"][0] if "val" in read else None
@@ -134,46 +160,47 @@ def load_preference_splits(
     return splits
 
 
+def preference_rows(records: Sequence[PreferenceRecord], queries: TextInterner, passages: PassageSpace) -> np.ndarray:
+    """[P, 3] rows of each pair's JD (in ``queries``), chosen and rejected talent (in ``passages``), interning texts."""
+    return np.array(
+        [[queries.add(r.query), passages.add(r.chosen), passages.add(r.rejected)] for r in records], dtype=np.int64
+    ).reshape(-1, 3)
+
+
 class PreferenceDataset(Dataset):
-    """Judged pairs as rows of the shared text tables; item = (query ids, chosen ids, rejected ids, index).
+    """Judged pairs as rows [P, 3] (JD, chosen, rejected) into token stores; item = (query ids, chosen ids,
+    rejected ids, index), int32 ids.
 
     ``index`` is the pair's global index (``first_index`` + position), the key of the reference
     scores. Items may be addressed by ``(index, epoch)`` as :class:`EpochSampler` yields them.
     """
 
-    def __init__(
-        self, records: Sequence[PreferenceRecord], queries: TextTable, passages: TextTable, *, first_index: int = 0
-    ) -> None:
-        self.records = list(records)
+    def __init__(self, rows: np.ndarray, queries: TokenSource, passages: TokenSource, *, first_index: int = 0) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, 3)  # [P, 3]
         self.first_index = first_index
-        self.rows = np.array(
-            [[queries.add(r.query), passages.add(r.chosen), passages.add(r.rejected)] for r in self.records],
-            dtype=np.int64,
-        ).reshape(-1, 3)  # [P, 3]
         self.queries, self.passages = queries, passages
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.rows)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[list[int], list[int], list[int], int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         index = key[0] if isinstance(key, tuple) else key
-        query, chosen, rejected = self.rows[index]
-        return (self.queries.ids[query], self.passages.ids[chosen], self.passages.ids[rejected],
-                self.first_index + int(index))
+        query, chosen, rejected = self.rows[index].tolist()
+        talents = self.passages.rows([chosen, rejected])
+        return self.queries.rows([query])[0], talents[0], talents[1], self.first_index + int(index)
 
 
 class PreferenceCollator:
     """Collate ``(query, chosen, rejected, index)`` examples into a :class:`PreferenceBatch` holding each
-    distinct JD and talent once (``unique=False``: one row per pair and role, the naive path)."""
+    distinct JD and talent once."""
 
-    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1, unique: bool = True) -> None:
+    def __init__(self, pad_id: int, side: str = "right", multiple_of: int = 1) -> None:
         self.pad = {"pad_id": pad_id, "side": side, "multiple_of": multiple_of}
-        self.unique = unique
 
-    def __call__(self, examples: Sequence[tuple[list[int], list[int], list[int], int]]) -> PreferenceBatch:
+    def __call__(self, examples: Sequence[tuple]) -> PreferenceBatch:
         batch = len(examples)
-        queries, query_index = distinct([e[0] for e in examples], self.unique)
-        talents, talent_index = distinct([e[1] for e in examples] + [e[2] for e in examples], self.unique)
+        queries, query_index = distinct([e[0] for e in examples])
+        talents, talent_index = distinct([e[1] for e in examples] + [e[2] for e in examples])
         rows = torch.tensor(talent_index, dtype=torch.long)  # [2B]: chosen rows, then rejected rows
         return PreferenceBatch(
             queries=pad_tokens(queries, **self.pad),  # [Uq, Lq]

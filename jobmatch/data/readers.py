@@ -95,8 +95,21 @@ def _optional_list(obj: dict[str, Any], key: str, kind: type, length: int) -> tu
 
 
 def contrastive_from_json(obj: dict[str, Any], *, min_negatives: int = 0) -> ContrastiveRecord:
-    """Build a :class:`ContrastiveRecord` from a parsed line; raises ``_LineProblem``."""
+    """Build a :class:`ContrastiveRecord` from a parsed line; raises ``_LineProblem``.
+
+    A text row carries ``positives``/``negatives`` (texts; ids optional); an id row carries only
+    ``positive_ids``/``negative_ids`` (talents of a corpus file), its ``positives``/``negatives`` then empty.
+    """
     query = _text(obj, "query")
+    if "positives" not in obj and "positive_ids" in obj:  # an id row: talents are corpus ids
+        positive_ids = _id_list(obj, "positive_ids", min_len=1)
+        negative_ids = _id_list(obj, "negative_ids", min_len=min_negatives)
+        return ContrastiveRecord(
+            query=query, positives=(), negatives=(), query_id=_id(obj, "query_id"),
+            positive_ids=positive_ids, negative_ids=negative_ids,
+            negative_rounds=_optional_list(obj, "negative_rounds", int, len(negative_ids)),
+            extra={k: v for k, v in obj.items() if k not in CONTRASTIVE_KNOWN},
+        )
     positives = _text_list(obj, "positives", min_len=1)
     negatives = _text_list(obj, "negatives", min_len=min_negatives)
     return ContrastiveRecord(
@@ -111,16 +124,37 @@ def contrastive_from_json(obj: dict[str, Any], *, min_negatives: int = 0) -> Con
     )
 
 
+def _id_list(obj: dict[str, Any], key: str, *, min_len: int) -> tuple[str, ...]:
+    """A list of ids (non-empty strings or integers) of at least ``min_len`` items, as strings."""
+    value = obj.get(key, [])
+    if not isinstance(value, list):
+        raise _LineProblem(f"'{key}' must be a list of ids, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+            raise _LineProblem(f"'{key}[{i}]' must be a non-empty string or integer, got {item!r}")
+    if len(value) < min_len:
+        what = "is empty" if not value else f"has {len(value)} items"
+        raise _LineProblem(f"'{key}' {what}, at least {min_len} required")
+    return tuple(str(v) for v in value)
+
+
 def _id(obj: dict[str, Any], key: str) -> str | None:
     value = _optional(obj, key, (str, int))
     return None if value is None else str(value)
 
 
 def preference_from_json(obj: dict[str, Any]) -> PreferenceRecord:
-    """Build a :class:`PreferenceRecord` from a parsed line; raises ``_LineProblem``."""
+    """Build a :class:`PreferenceRecord` from a parsed line; raises ``_LineProblem``. An id row names its talents
+    by ``passage_id1``/``passage_id2`` only (no ``passage1``/``passage2``): its texts are then empty until
+    :func:`jobmatch.data.preferences.resolve_texts` reads them from the corpus."""
     query = _text(obj, "query")
-    passage1 = _text(obj, "passage1")
-    passage2 = _text(obj, "passage2")
+    if "passage1" not in obj and "passage2" not in obj and "passage_id1" in obj:  # an id row: corpus talents
+        if _id(obj, "passage_id1") is None or _id(obj, "passage_id2") is None:
+            raise _LineProblem("an id row needs 'passage_id1' and 'passage_id2'")
+        passage1 = passage2 = ""
+    else:
+        passage1 = _text(obj, "passage1")
+        passage2 = _text(obj, "passage2")
     if "preferred" not in obj:
         raise _LineProblem("missing key 'preferred'")
     preferred = obj["preferred"]

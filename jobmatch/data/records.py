@@ -6,7 +6,7 @@ from the file are kept in ``extra`` so that a read -> write round trip loses not
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Preferred = Literal["A", "B"]
@@ -29,19 +29,50 @@ class ContrastiveRecord:
     negative_rounds: tuple[int, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def is_id_row(self) -> bool:
+        """Whether the talents are given by id only (``positive_ids``/``negative_ids`` into a corpus file)."""
+        return not self.positives and bool(self.positive_ids)
+
+    def by_id(self) -> ContrastiveRecord:
+        """The same row with its talents by id only (texts dropped); itself when an id is missing."""
+        if self.positive_ids is None or (self.negatives and self.negative_ids is None):
+            return self
+        return replace(self, positives=(), negatives=(), negative_ids=self.negative_ids or ())
+
     def to_json(self) -> dict[str, Any]:
-        """The reference JSON object (plus the optional ids and any extra keys)."""
-        out: dict[str, Any] = {
-            "query": self.query,
-            "positives": list(self.positives),
-            "negatives": list(self.negatives),
-        }
+        """The reference JSON object (plus the optional ids and any extra keys); an id row has no text lists."""
+        out: dict[str, Any] = {"query": self.query}
+        if not self.is_id_row:
+            out.update(positives=list(self.positives), negatives=list(self.negatives))
         for key in ("query_id", "positive_ids", "negative_ids", "negative_rounds"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = list(value) if isinstance(value, tuple) else value
         out.update(self.extra)
         return out
+
+    @property
+    def jd_key(self) -> str:
+        """What groups rows of one JD: the query text without surrounding spaces."""
+        return self.query.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ContrastiveRow:
+    """A contrastive record by reference: its texts are rows of two text stores (JDs, talents).
+
+    ``query``: the JD's row in the query store; ``positives``/``negatives``: talent rows in the passage
+    store; ``jd_key``: a digest of the query text without surrounding spaces (groups rows of one JD);
+    ``query_id``/``positive_ids``: the file's ids, when given (retrieval matches positives by them).
+    """
+
+    query: int
+    positives: tuple[int, ...]
+    negatives: tuple[int, ...]
+    jd_key: bytes
+    query_id: str | None = None
+    positive_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +94,15 @@ class PreferenceRecord:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
+    def is_id_row(self) -> bool:
+        """Whether the talents are given by id only (``passage_id1``/``passage_id2`` into a corpus file)."""
+        return not self.passage1 and not self.passage2 and bool(self.passage_id1 and self.passage_id2)
+
+    def by_id(self) -> PreferenceRecord:
+        """The same pair with its talents by id only (texts dropped); itself when an id is missing."""
+        return replace(self, passage1="", passage2="") if self.passage_id1 and self.passage_id2 else self
+
+    @property
     def chosen(self) -> str:
         """The judge-preferred talent text."""
         return self.passage1 if self.preferred == "A" else self.passage2
@@ -73,13 +113,11 @@ class PreferenceRecord:
         return self.passage2 if self.preferred == "A" else self.passage1
 
     def to_json(self) -> dict[str, Any]:
-        """The reference JSON object; ``None`` fields are left out."""
-        out: dict[str, Any] = {
-            "query": self.query,
-            "passage1": self.passage1,
-            "passage2": self.passage2,
-            "preferred": self.preferred,
-        }
+        """The reference JSON object; ``None`` fields are left out, and an id row's (empty) talent texts."""
+        out: dict[str, Any] = {"query": self.query}
+        if not self.is_id_row:
+            out.update(passage1=self.passage1, passage2=self.passage2)
+        out["preferred"] = self.preferred
         for key in (
             "confidence_score",
             "query_id",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,22 +44,23 @@ def open_corpus(path: str | Path, cache_dir: str | Path | None = None) -> Corpus
 
 def build_retrieval_set(
     records: Sequence[ContrastiveRecord], corpus: Corpus | Mapping[str, str] | None = None,
-    extra_passages: Sequence[ContrastiveRecord] = (), *, cache_dir: str | Path | None = None,
-    source: str | Path | None = None, corpus_file: str | Path | None = None,
+    extra_passages: Sequence[ContrastiveRecord] = (), *, extra_texts: Iterable[str] = (),
+    cache_dir: str | Path | None = None, source: str | Path | None = None, corpus_file: str | Path | None = None,
 ) -> RetrievalSet:
     """Queries and qrels from contrastive records (positives are the relevant talents).
 
     With a ``corpus``, positives are matched by ``positive_ids`` when the records carry them, else
-    by text. Without one, the corpus is every distinct passage of ``records`` and ``extra_passages``
-    (as with the reference's files, which have no separate corpus), interned into a store in ``cache_dir``.
-    ``source`` and ``corpus_file`` name the records' file and the corpus file in the error.
+    by text. Without one, the corpus is every distinct passage of ``records``, ``extra_passages`` and then
+    ``extra_texts`` (as with the reference's files, which have no separate corpus), interned into a store in
+    ``cache_dir``. A record with only ids (an id row) needs a corpus that holds them. ``source`` and
+    ``corpus_file`` name the records' file and the corpus file in the error.
 
     Raises:
         MissingPositiveError: a positive is not in the corpus (``SOURCE: JD qid: positive ... is not ...``).
     """
     if corpus is None:
         passages = (text for record in (*records, *extra_passages) for text in (*record.positives, *record.negatives))
-        corpus = Corpus.from_texts(passages, cache_dir)
+        corpus = Corpus.from_texts(itertools.chain(passages, extra_texts), cache_dir)
     elif not isinstance(corpus, Corpus):
         corpus = Corpus.from_mapping(corpus, cache_dir)
     wanted_ids = sorted({pid for record in records for pid in record.positive_ids or ()})
@@ -73,8 +75,13 @@ def build_retrieval_set(
         queries[qid] = record.query
         found = list(record.positive_ids) if ok else [  # type: ignore[arg-type]
             ids[by_text[t]] if t in by_text else None for t in record.positives]
+        if record.is_id_row and not ok:
+            raise ValueError(f"query {qid}: its talents are named by id ({record.positive_ids[0]}, ...) but the corpus "  # type: ignore[index]
+                             "does not hold them: set data.corpus_file to the corpus they refer to")
         if any(pid is None for pid in found):
             raise missing_positive(source, qid, record, found, corpus_file)
+        if not found:
+            raise ValueError(f"query {qid}: has no positive talent")
         qrels[qid] = {str(pid): 1 for pid in found}
     return RetrievalSet(queries=queries, corpus=corpus, qrels=qrels)
 

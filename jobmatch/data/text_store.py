@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobmatch.data.readers import DataFormatError, corpus_entry, iter_jsonl
+from jobmatch.utils.digest import file_sha256
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.large_string()), ("line", pa.int64())])
 FORMAT_VERSION = "1"
@@ -213,15 +214,6 @@ def _first_duplicate(store: TextStore) -> tuple[int, int, str] | None:
             return seen[cid], line, cid
         seen[cid] = line
     return None
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in 8 MB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _progress(items: Iterable, enabled: bool, name: str) -> Iterable:

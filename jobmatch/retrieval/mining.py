@@ -119,6 +119,8 @@ def mine_negatives(
     scores: np.ndarray,
     cfg: MiningConfig,
     round_index: int,
+    *,
+    with_texts: bool = True,
 ) -> tuple[list[ContrastiveRecord], MiningStats]:
     """New contrastive records whose negatives are mined from each query's ranking.
 
@@ -128,6 +130,8 @@ def mine_negatives(
         query_emb: [Q, D]; corpus_emb: [N, D] (row j is the j-th corpus id).
         ranked, scores: [Q, b] corpus rows and scores of each query's top b (b ≥ window_end or N).
         round_index: tagged on every mined negative (``negative_rounds``).
+        with_texts: mined rows carry their talents' texts (the reference format); False: id rows
+            (``positive_ids``, ``negative_ids`` into the corpus; no text is read), for a corpus file's ids.
     Returns:
         Records with the mined negatives (or, for queries with too few candidates, their previous
         negatives and a warning), and the statistics.
@@ -161,10 +165,10 @@ def mine_negatives(
         stats.scores += row_scores[keep][picks].tolist()
         out.append(ContrastiveRecord(
             query=record.query,
-            positives=record.positives,
-            negatives=tuple(rset.corpus.texts(chosen)),
+            positives=record.positives if with_texts else (),
+            negatives=tuple(rset.corpus.texts(chosen)) if with_texts else (),
             query_id=record.query_id or qid,
-            positive_ids=record.positive_ids,
+            positive_ids=record.positive_ids if with_texts else record.positive_ids or tuple(rset.qrels[qid]),
             negative_ids=tuple(corpus_ids[j] for j in chosen),
             negative_rounds=(round_index,) * len(chosen),
             extra=record.extra,
@@ -188,23 +192,35 @@ def is_text(corpus: Corpus, rows: np.ndarray, text: str, byte_lengths: np.ndarra
 def combine_rounds(
     previous: Sequence[ContrastiveRecord], mined: Sequence[ContrastiveRecord]
 ) -> list[ContrastiveRecord]:
-    """Union of each query's negatives over rounds (deduplicated by text, first round kept)."""
+    """Union of each query's negatives over rounds (deduplicated, first round kept): by id where both rounds
+    name their negatives by id, else by text. A mined id row gives an id row (the previous round's texts
+    dropped; its negatives need ids)."""
     out = []
     for old, new in zip(previous, mined, strict=True):
         if old.query != new.query:
             raise ValueError("combine_rounds: records of the two rounds are not aligned")
-        negatives, ids, rounds = list(old.negatives), list(old.negative_ids or [None] * len(old.negatives)), list(
-            old.negative_rounds or [0] * len(old.negatives))
-        seen = set(negatives)
-        for i, text in enumerate(new.negatives):
-            if text not in seen:
-                seen.add(text)
-                negatives.append(text)
+        if new.is_id_row:
+            if old.negatives and old.negative_ids is None:
+                raise ValueError(f"combine_rounds: query {old.query_id or old.query[:40]!r} has negatives without "
+                                 "negative_ids, and the mined round names its negatives by id: give the training "
+                                 "file negative_ids, or mine with data.write_texts=true")
+            old = old.by_id()
+        by_id = old.negative_ids is not None and new.negative_ids is not None
+        keys = list(old.negative_ids if by_id else old.negatives)  # type: ignore[arg-type]
+        negatives, ids = list(old.negatives), list(old.negative_ids or [None] * len(keys))
+        rounds = list(old.negative_rounds or [0] * len(keys))
+        seen = set(keys)
+        new_keys = new.negative_ids if by_id else new.negatives
+        for i, key in enumerate(new_keys):  # type: ignore[arg-type]
+            if key not in seen:
+                seen.add(key)
+                if new.negatives:
+                    negatives.append(new.negatives[i])
                 ids.append(new.negative_ids[i] if new.negative_ids else None)
                 rounds.append(new.negative_rounds[i] if new.negative_rounds else 0)
         out.append(ContrastiveRecord(
             query=old.query, positives=old.positives, negatives=tuple(negatives), query_id=old.query_id,
-            positive_ids=old.positive_ids,
+            positive_ids=old.positive_ids or new.positive_ids,
             negative_ids=tuple(ids) if all(i is not None for i in ids) else None,  # type: ignore[arg-type]
             negative_rounds=tuple(rounds), extra=old.extra,
         ))

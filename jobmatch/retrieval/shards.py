@@ -15,7 +15,6 @@ their own records; one process then rewrites the manifest from the records (:met
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from jobmatch.utils.digest import file_sha256
 from jobmatch.utils.npy_store import save_npy_atomic
 
 MANIFEST = "manifest.json"
@@ -55,15 +55,6 @@ class ShardPlan:
             raise IndexError(f"shard {shard} of {len(self)}")
         start = shard * self.shard_size
         return start, min(start + self.shard_size, self.count)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 8 MB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

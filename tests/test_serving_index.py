@@ -198,6 +198,32 @@ def test_unusual_characters_survive_the_round_trip(tmp_path: Path, exports: tupl
     assert store.ids == ["ü-1", "t1"] and store.texts([0]) == [talents[0]["text"]]
 
 
+@pytest.mark.parametrize("links", [True, False])
+def test_a_whole_build_keeps_its_text_store_as_the_talents_file(tmp_path: Path, exports: tuple[Path, Path],
+                                                                 monkeypatch: pytest.MonkeyPatch, links: bool) -> None:
+    def no_second_copy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("a whole build wrote its texts a second time")
+
+    def no_links(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(index_store, "write_store", no_second_copy)
+    if not links:
+        monkeypatch.setattr(index_store.os, "link", no_links)
+    out = tmp_path / "index"
+    index_talents(exports[0], write_jsonl(tmp_path / "corpus.jsonl", TALENTS), out)
+    monkeypatch.undo()
+    store = TalentIndex.load(out)
+    assert store.ids == [t["id"] for t in TALENTS] and store.texts([1, 0]) == [TALENTS[1]["text"], TALENTS[0]["text"]]
+    manifest = store.manifest
+    assert sorted(p.name for p in out.iterdir()) == sorted(["manifest.json", manifest.vectors_file,
+                                                            manifest.talents_file])
+    digest = index_store.CorpusDigest()
+    for talent in TALENTS:
+        digest.update(talent["id"], talent["text"])
+    assert manifest.corpus_fingerprint == digest.hexdigest()
+
+
 def test_moved_export(tmp_path: Path) -> None:
     model = make_export(tmp_path / "export")
     index_talents(model, write_jsonl(tmp_path / "c.jsonl", TALENTS), tmp_path / "index")

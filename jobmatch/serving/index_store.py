@@ -214,10 +214,16 @@ def prepare_folder(folder: Path) -> int:
         return 0  # a corrupt manifest is replaced
 
 
-def save_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[str, str, int]],
+def save_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[str, str, int]] | TextStore,
                     manifest: IndexManifest) -> IndexManifest:
-    """Commit ``index`` and its ``talents`` (id, text, line per row, streamed) as the next generation of the
-    index at ``folder`` (see the module docstring); returns the committed manifest."""
+    """Commit ``index`` and its ``talents`` as the next generation of the index at ``folder`` (see the module
+    docstring); returns the committed manifest.
+
+    ``talents`` are (id, text, line) rows, streamed into a new talents file, or a text store whose rows are
+    exactly the index's talents in order (a whole build): its file becomes the talents file as a hard link
+    (a copy where the file system has none), so that a 10^6-talent build does not write its ~15 GB of
+    texts a second time.
+    """
     generation = max(prepare_folder(folder), manifest.generation) + 1
     vectors_file, talents_file = f"vectors-{generation:06d}.faiss", f"talents-{generation:06d}.arrow"
     try:
@@ -245,7 +251,7 @@ def _commits(manifest_path: Path, vectors_file: str) -> bool:
         return False
 
 
-def _write_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[str, str, int]],
+def _write_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[str, str, int]] | TextStore,
                       manifest: IndexManifest, generation: int, vectors_file: str, talents_file: str) -> IndexManifest:
     """The data files of ``generation``, then its manifest (the commit); returns the committed manifest."""
     with atomic_write(folder / vectors_file, "index") as handle:  # a full disk: one line, nothing left behind
@@ -255,11 +261,16 @@ def _write_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[
     digest = CorpusDigest()
 
     def fingerprinted() -> Iterator[tuple[str, str, int]]:
-        for cid, text, line in talents:
+        for cid, text, line in store_rows(talents) if isinstance(talents, TextStore) else talents:
             digest.update(cid, text)
             yield cid, text, line
 
-    write_store(folder / talents_file, fingerprinted(), fingerprint="", source="")
+    if isinstance(talents, TextStore):
+        link_or_copy(talents.path, folder / talents_file)
+        for _ in fingerprinted():
+            pass
+    else:
+        write_store(folder / talents_file, fingerprinted(), fingerprint="", source="")
     umask = os.umask(0)
     os.umask(umask)
     (folder / talents_file).chmod(0o666 & ~umask)  # readable like the vectors, not the temporary file's 0600
@@ -270,6 +281,17 @@ def _write_generation(folder: Path, index: faiss.Index, talents: Iterable[tuple[
     manifest.manifest_sha256 = manifest_checksum(dataclasses.asdict(manifest))
     _atomic_write(folder / MANIFEST_NAME, (json.dumps(dataclasses.asdict(manifest), indent=2) + "\n").encode("utf-8"))
     return manifest
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (same file system), else as a copy written beside it first."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
 
 
 def new_manifest(*, model_fingerprint: str, model_path: str, max_passage_length: int, dim: int,

@@ -183,7 +183,10 @@ def index_talents(
     manifest.updated = utc_now()
     manifest.sources.append({"file": str(corpus), "added": len(fresh), "time": manifest.updated})
     rows = store_rows(store, None if whole else fresh)
-    talents = itertools.chain(store_rows(existing.talents), rows) if existing else rows
+    if existing is not None:
+        talents: Any = itertools.chain(store_rows(existing.talents), rows)
+    else:
+        talents = store if whole else rows  # a whole build's store is the talents file as it stands
     save_generation(out, index, talents, manifest)
     report = IndexReport(len(fresh), skipped, total, truncated, encode_s, len(fresh) / max(encode_s, 1e-9), load_s)
     log.info("indexed %d talents (%d already there) in %.1fs: %.1f talents/s; %s holds %d",

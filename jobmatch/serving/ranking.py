@@ -15,6 +15,7 @@ import torch
 
 from jobmatch.data.readers import DataFormatError, decode_utf8, read_utf8
 from jobmatch.model import TextEncoder
+from jobmatch.model.tokenizer import tokenize
 from jobmatch.retrieval.encode import encode_texts
 from jobmatch.serving.errors import InputError
 from jobmatch.serving.export_format import load_exported, read_export_manifest
@@ -154,19 +155,22 @@ class Ranker:
         ranker.rank(JD("warmup", "warm-up query", "warm-up"), 1)  # first forward pays one-off set-up costs
         return ranker
 
-    def token_count(self, text: str) -> int:
-        """Tokens of ``text`` as the model would read it untruncated (special tokens included)."""
-        return len(self.encoder.tokenizer(text, truncation=False, verbose=False)["input_ids"]) + self.extra_tokens
+    def is_truncated(self, text: str) -> bool:
+        """Whether the model reads only a prefix of ``text``: tokenised to one token beyond the limit, never whole
+        (a JD of thousands of tokens costs what one of the limit costs)."""
+        ids = tokenize(self.encoder.tokenizer, [text], max_length=self.max_query_length + 1,
+                       append_eos=bool(self.extra_tokens))[0]
+        return len(ids) > self.max_query_length
 
     def rank(self, jd: JD, k: int) -> RankedJD:
         """The top-k talents of one JD (fewer when the index holds fewer); warns when the JD is truncated."""
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}")
         start = time.perf_counter()
-        n_tokens = self.token_count(jd.text)
-        if n_tokens > self.max_query_length:
-            log.warning("JD %s (%s) has %d tokens; the model reads at most %d (max_query_length of the export): "
-                        "the rest is truncated", jd.id, jd.source, n_tokens, self.max_query_length)
+        if self.is_truncated(jd.text):
+            log.warning("JD %s (%s) has more than %d tokens; the model reads at most %d (max_query_length of the "
+                        "export): the rest is truncated", jd.id, jd.source, self.max_query_length,
+                        self.max_query_length)
         query = encode_texts(self.encoder, [jd.text], max_length=self.max_query_length, batch_size=1,
                              bf16=self.bf16, device=self.device, progress=False)  # [1, D]
         scores, rows = self.index.search(query, k)  # [1, k'] each

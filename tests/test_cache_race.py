@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import socket
 from pathlib import Path
 
 import lightning as L
@@ -18,6 +17,7 @@ from jobmatch.retrieval.validation_callback import RetrievalValidation
 from jobmatch.utils.atomic import WriteError
 from jobmatch.utils.npy_store import save_npy_atomic
 from tests.helpers import FAST, compose_config
+from tests.helpers.ranks import run_ranks
 
 ROUNDS = 150
 
@@ -105,20 +105,7 @@ def test_ddp_validation_writes_each_cache_entry_once(tmp_path: Path) -> None:
     """Two gloo processes with retrieval validation on: rank 0 alone writes the corpus embeddings."""
     overrides = [*FAST, "trainer.max_epochs=1", "data.val_fraction=0.3", "eval.val_cutoffs=[5]"]
     (tmp_path / "writes").mkdir()
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    ctx = mp.get_context("spawn")
-    errors = ctx.Queue()
-    ranks = [ctx.Process(target=_rank, args=(r, port, str(tmp_path), overrides, errors)) for r in (0, 1)]
-    for process in ranks:
-        process.start()
-    for process in ranks:
-        process.join(timeout=600)
-    found = []
-    while not errors.empty():
-        found.append(errors.get())
-    assert not found and all(p.exitcode == 0 for p in ranks), found
+    run_ranks(_rank, str(tmp_path), overrides)
     logged = sorted(p.name.split("-")[0] for p in (tmp_path / "writes").iterdir())
     assert logged == ["rank0"], logged  # one writer: rank 0
     entries = list((tmp_path / "emb").iterdir())

@@ -4,9 +4,7 @@ shards only, and two DDP processes (gloo, CPU) write the shards one process writ
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from jobmatch.retrieval.shard_encode import encode_to_shards, tokenize_counting
 from jobmatch.retrieval.shards import ShardedEmbeddings, ShardPlan
 from jobmatch.serving.export_format import load_exported
 from tests.helpers import one_thread
+from tests.helpers.ranks import run_ranks
 from tests.helpers.serving import count_encoded, make_export
 
 WORDS = ["graph", "neural", "networks", "protein", "folding", "quantum", "error", "correction", "Bristol", "Zürich",
@@ -142,21 +141,7 @@ def _rank(rank: int, port: int, export: str, store: str, out: str, errors) -> No
 
 @pytest.mark.slow
 def test_two_ddp_processes_write_the_single_process_shards(store: TextStore, export: Path, tmp_path: Path) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    ctx = mp.get_context("spawn")
-    errors = ctx.Queue()
-    ranks = [ctx.Process(target=_rank, args=(r, port, str(export), str(store.path), str(tmp_path), errors))
-             for r in (0, 1)]
-    for process in ranks:
-        process.start()
-    for process in ranks:
-        process.join(timeout=600)
-    found = []
-    while not errors.empty():
-        found.append(errors.get())
-    assert not found and all(p.exitcode == 0 for p in ranks), found
+    run_ranks(_rank, str(export), str(store.path), str(tmp_path))
     logs = [p.name.split("-")[0] for p in tmp_path.iterdir() if p.name.startswith("rank")]
     assert sorted(logs) == ["rank0", "rank0", "rank0", "rank1", "rank1"]  # 5 shards, each encoded once
     single = encode_to_shards(load_exported(export), store, tmp_path / "single", key="k", max_length=16,
@@ -201,21 +186,7 @@ def test_index_over_two_ddp_processes_equals_one_process(export: Path, tmp_path:
     from tests.helpers.serving import TALENTS, write_jsonl
 
     corpus = write_jsonl(tmp_path / "corpus.jsonl", TALENTS)
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    ctx = mp.get_context("spawn")
-    errors = ctx.Queue()
-    ranks = [ctx.Process(target=_index_rank, args=(r, port, str(export), str(corpus), str(tmp_path / "ddp"), errors))
-             for r in (0, 1)]
-    for process in ranks:
-        process.start()
-    for process in ranks:
-        process.join(timeout=600)
-    found = []
-    while not errors.empty():
-        found.append(errors.get())
-    assert not found and all(p.exitcode == 0 for p in ranks), found
+    run_ranks(_index_rank, str(export), str(corpus), str(tmp_path / "ddp"))
     index_talents(export, corpus, tmp_path / "one", shard_size=2)
     ddp, one = TalentIndex.load(tmp_path / "ddp"), TalentIndex.load(tmp_path / "one")
     assert ddp.ids == one.ids and ddp.manifest.corpus_fingerprint == one.manifest.corpus_fingerprint

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import socket
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +17,7 @@ from torchmetrics.retrieval import RetrievalMRR, RetrievalNormalizedDCG, Retriev
 import jobmatch.retrieval.validation_callback as validation
 from jobmatch.data.retrieval_set import RetrievalSet
 from jobmatch.retrieval.metrics import retrieval_metrics
+from tests.helpers.ranks import free_port
 
 CUTOFFS = (1, 5, 10, 20)
 N_QUERIES, N_CORPUS, DIM = 9, 40, 16
@@ -169,9 +169,7 @@ def test_two_gloo_ranks_log_the_single_process_values() -> None:
     rset = retrieval_set(rng)
     use_table(embedding_table(rset, rng))
     alone = run_callback(rset)
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     ranks = [ctx.Process(target=_gloo_rank, args=(r, port, 3, results)) for r in (0, 1)]

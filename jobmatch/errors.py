@@ -7,6 +7,11 @@ involved, and ``option=value: problem; fix`` for a configuration value.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+_ARGUMENT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # an argument's place in an OptionError message
+
 
 class UserError(Exception):
     """A bad input, option or folder, explained in one line (exit status 2, no traceback)."""
@@ -14,3 +19,24 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A configuration value that is missing, misspelt or out of range; the message names the option."""
+
+
+class OptionError(ConfigError):
+    """A bad argument of a library function or class, named as the argument: ``{beta}=0: must be > 0``.
+
+    The message is a template in which ``{name}`` stands for an argument. ``str(error)`` reads it with the bare
+    argument names (what a library caller passed); the application, which knows which option sets which
+    argument, reads it with the option names through :meth:`named` (``stage.beta=0: ...``).
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(self.named(lambda name: name))
+
+    def arguments(self) -> list[str]:
+        """The arguments the message names, in order of first mention."""
+        return list(dict.fromkeys(_ARGUMENT.findall(self.template)))
+
+    def named(self, option: Callable[[str], str]) -> str:
+        """The message with every ``{argument}`` replaced by ``option(argument)``."""
+        return _ARGUMENT.sub(lambda found: option(found.group(1)), self.template)

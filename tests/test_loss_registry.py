@@ -149,7 +149,7 @@ def test_register_loss_declares_a_variant_once() -> None:
     variant = loss_variant("flat")
     assert {"label_smoothing", "soft_labels"} <= set(variant.rules_out)  # listwise takes no per-pair ε
     base = {"loss_type": "flat", "beta": 2.0, "temperature": 0.1}
-    with pytest.raises(ValueError, match=r"stage\.reference=none but stage\.loss_type=flat needs it"):
+    with pytest.raises(ValueError, match=r"^reference=none: loss_type=flat needs it"):
         validate_preference_options({**base, "reference": "none"})
     validate_preference_options({**base, "reference": "frozen"})
     register_loss("flat", flat, kind="listwise", needs=("reference",))  # the same function again: fine
@@ -159,5 +159,5 @@ def test_register_loss_declares_a_variant_once() -> None:
         register_loss("other", flat, kind="ranked")
     with pytest.raises(ValueError, match="not among"):
         register_loss("other", flat, kind="pairwise", rules_out=("beta",))
-    with pytest.raises(ValueError, match=r"stage\.loss_type='nope' is unknown"):
+    with pytest.raises(ValueError, match=r"^loss_type=nope: unknown loss type"):
         loss_variant("nope")

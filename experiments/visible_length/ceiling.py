@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from types import SimpleNamespace
 
-from jobmatch.app.validation import CONF_DIR
+from jobmatch.app.config_tree import CONFIG_DIR
 from jobmatch.cli.errors import user_errors
 from jobmatch.data.readers import read_preferences
 from jobmatch.errors import UserError
@@ -29,7 +29,7 @@ def model_config(name: str) -> dict:
     """The ``conf/model/<name>.yaml`` node, composed as the entry points compose it."""
     from hydra import compose, initialize_config_dir
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return dict(compose(config_name="config", overrides=[f"model={name}"]).model)
 
 

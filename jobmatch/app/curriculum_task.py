@@ -22,10 +22,11 @@ from jobmatch.app.builders import build_loggers, log_results
 from jobmatch.app.evaluate_task import evaluate
 from jobmatch.app.mine_task import mine_file
 from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.app.schema.curriculum import CURRICULUM_MODES
 from jobmatch.app.steps import sub_config
 from jobmatch.app.task_keys import CURRICULUM_KEYS
 from jobmatch.app.train_task import train
-from jobmatch.app.validation import CURRICULUM_MODES, validate_config
+from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.errors import UserError

@@ -15,8 +15,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from jobmatch.app.rules import closest, is_number, show
 from jobmatch.errors import ConfigError
+from jobmatch.utils.option_rules import closest, is_number, show
 
 
 def plain(cfg: DictConfig, option: str) -> Any:

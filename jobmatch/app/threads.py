@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
-from jobmatch.app.rules import Num, show
 from jobmatch.errors import ConfigError
 from jobmatch.retrieval.search import set_threads
+from jobmatch.utils.option_rules import Num, show
 
 
 def int_option(option: str, value: Any, example: str, *, low: int = 1) -> int:

@@ -2,129 +2,32 @@
 
 :func:`validate_config` runs first in every Hydra task (train, evaluate, mine, annotate,
 curriculum, pipeline), so that a typo or an out-of-range value fails at once with one line,
-``option=value: problem; fix``, instead of being ignored or failing deep inside a run. Known keys
-are those the config group files under ``conf/`` define, so a key added there is known here too.
+``option=value: problem; fix``, instead of being ignored or failing deep inside a run. What a node may hold and
+what each value must be come from the group schemas (:mod:`jobmatch.app.schema`); the checks across options that
+a schema cannot express are the small functions below and in :mod:`jobmatch.app.option_checks`.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from jobmatch.annotate.sampling import SAMPLERS
-from jobmatch.app.config_tree import config_dir
 from jobmatch.app.option_checks import check_precision, check_synthetic, check_token_limits, check_training_length
-from jobmatch.app.rules import Choice, IntList, Num, Rule, Subset, closest, is_number, show
-from jobmatch.errors import ConfigError
-from jobmatch.losses import loss_types
-from jobmatch.losses.rankpo import REFERENCE_MODES, validate_preference_options
-from jobmatch.model.encoder import COMPILE_MODES
-from jobmatch.model.pooling import POOLINGS
-from jobmatch.retrieval.mining import STRATEGIES
-from jobmatch.retrieval.search import INDEX_KINDS
+from jobmatch.app.schema import GROUPS, ROOT_SCHEMA
+from jobmatch.errors import ConfigError, OptionError
+from jobmatch.losses import validate_preference_options
+from jobmatch.losses.rankpo import PREFERENCE_OPTION_NAMES
+from jobmatch.utils.option_rules import Rule, closest, is_number, option_specs, show
 
-CONF_DIR = config_dir()
 _ABSENT = object()
-POSITIVE = Num(low=0, low_open=True)
-FRACTION = Num(low=0, high=1, high_open=True)
-RATIO = Num(low=0, high=1)
-# (option, rule, an example of a good value for the fix)
-DATA_RULES: list[tuple[str, Rule, str]] = [
-    ("on_error", Choice(("raise", "skip")), "skip"),
-    ("val_fraction", FRACTION, "0.1"),
-    ("n_negatives", Num(low=0, integer=True), "5"),
-    ("batch_size", Num(low=1, integer=True), "8"),
-    ("eval_batch_size", Num(low=1, integer=True), "32"),
-    ("max_query_length", Num(low=1, integer=True), "256"),
-    ("max_passage_length", Num(low=1, integer=True), "256"),
-    ("num_workers", Num(low=0, integer=True), "0"),
-    ("pad_to_multiple_of", Num(low=1, integer=True, nullable=True), "8"),
-    ("preference_val_fraction", FRACTION, "0.1"),
-    ("preference_test_fraction", FRACTION, "0.2"),
-    ("preference_split_seed", Num(integer=True), "0"),
-    ("min_confidence", Num(low=0, high=100, nullable=True), "50"),
-]
-STAGE_RULES: list[tuple[str, Rule, str]] = [
-    ("temperature", POSITIVE, "0.02"),
-    ("chunk_size", Num(low=1, integer=True, nullable=True), "64"),
-    ("monitor_mode", Choice(("min", "max")), "max"),
-    ("optim.lr", POSITIVE, "1e-4"),
-    ("optim.weight_decay", Num(low=0), "0.01"),
-    ("optim.warmup_ratio", RATIO, "0.1"),
-    ("optim.warmup_steps", Num(low=0, integer=True, nullable=True), "100"),
-    ("optim.min_lr_ratio", RATIO, "0.0"),
-    ("reference", Choice(REFERENCE_MODES), "frozen"),
-    ("beta", POSITIVE, "2.0"),
-    ("gamma_beta_ratio", Num(), "0.0"),
-    ("label_smoothing", Num(low=0, high=0.5, high_open=True), "0.0"),
-    ("rankpo_weight", Num(low=0), "1.0"),
-    ("sft_weight", Num(low=0), "0.0"),
-    ("eval_ckpt", Choice(("best", "last")), "best"),
-]
-TRAINER_RULES: list[tuple[str, Rule, str]] = [
-    ("max_epochs", Num(low=-1, integer=True, nullable=True), "2"),
-    ("max_steps", Num(low=-1, integer=True), "-1"),
-    ("accumulate_grad_batches", Num(low=1, integer=True), "1"),
-    ("gradient_clip_val", Num(low=0, nullable=True), "1.0"),
-    ("log_every_n_steps", Num(low=1, integer=True), "5"),
-    ("check_val_every_n_epoch", Num(low=1, integer=True, nullable=True), "1"),
-]
-OTHER_RULES: list[tuple[str, Rule, str]] = [
-    ("seed", Num(integer=True), "42"),
-    ("model.compile", Choice(COMPILE_MODES, nullable=True), "default"),
-    ("model.pooling", Choice(POOLINGS), "mean"),
-    ("model.lora.r", Num(low=1, integer=True), "8"),
-    ("trainer2.max_epochs", Num(low=1, integer=True, nullable=True), "3"),
-    ("eval.k", Num(low=1, integer=True), "100"),
-    ("eval.cutoffs", IntList(), "[1,5,10,20,100]"),
-    ("eval.val_cutoffs", IntList(), "[10,20,100]"),
-    ("eval.batch_size", Num(low=1, integer=True), "64"),
-    ("eval.index", Choice(("auto", *INDEX_KINDS)), "auto"),
-    ("eval.baselines", Subset(("base", "bm25")), "[base,bm25]"),
-    ("mining.window_start", Num(low=0, integer=True), "0"),
-    ("mining.window_end", Num(low=1, integer=True), "100"),
-    ("mining.n_negatives", Num(low=1, integer=True), "10"),
-    ("mining.strategy", Choice(STRATEGIES), "topk"),
-    ("mining.n_clusters", Num(low=1, integer=True), "10"),
-    ("mining.cluster_lambda", Num(low=0, high=1, low_open=True), "0.5"),
-    ("mining.margin", Num(low=0, low_open=True, nullable=True), "0.95"),
-    ("annotate.splits", Subset(("train", "val", "test"), min_len=1), "[train,val,test]"),
-    ("annotate.top_k", Num(low=2, integer=True), "100"),
-    ("annotate.pairs_per_query", Num(low=1, integer=True), "10"),
-    ("annotate.test_pairs_per_query", Num(low=1, integer=True, nullable=True), "20"),
-    ("annotate.min_success", RATIO, "0.9"),
-    ("annotate.sampler", Choice(SAMPLERS), "uniform"),
-    ("annotate.held_out_sampler", Choice(SAMPLERS, nullable=True), "uniform"),
-    ("curriculum.rounds", Num(low=0, integer=True), "2"),
-    ("curriculum.init", Choice(("previous", "base")), "previous"),
-    ("curriculum.later_epochs", Num(low=1, integer=True, nullable=True), "1"),
-]
-# Config nodes whose keys must be known: node -> (config group under conf/, key path inside its files).
-KEYED_NODES: dict[str, tuple[str, str]] = {
-    "data": ("data", ""),
-    "data.synthetic": ("data", "synthetic"),
-    "stage": ("stage", ""),
-    "stage.optim": ("stage", "optim"),
-    "stage2": ("stage", ""),
-    "stage2.optim": ("stage", "optim"),
-    "eval": ("eval", ""),
-    "mining": ("mining", ""),
-    "annotate": ("pairs", ""),
-    "curriculum": ("curriculum", ""),
-    "model": ("model", ""),
-    "model.lora": ("model", "lora"),
-    "judge": ("judge", ""),
-    "fairness": ("fairness", ""),
-}
-# Optimizer options that jobmatch.modules.optim reads but no stage file sets.
-EXTRA_KEYS = {"stage.optim": {"betas", "eps", "warmup_steps"}, "stage2.optim": {"betas", "eps", "warmup_steps"}}
-
-CURRICULUM_MODES = ("none", "incremental", "combined")  # stage 1 alone, or its mining rounds
+# (path, schema, node, open_keys): a composed node and the dataclass it follows
+SchemaNode = tuple[str, type, DictConfig, bool]
+# Library arguments that an option of another node sets (the rest are the options of the node being checked).
+ARGUMENT_OPTIONS = {"lora_enabled": "model.lora.enabled"}
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -133,18 +36,17 @@ def validate_config(cfg: DictConfig) -> None:
     Raises:
         ConfigError: ``option=value: problem; fix`` (for a misspelt key: the closest known key).
     """
-    for node in KEYED_NODES:
-        check_known_keys(cfg, node)
+    nodes = list(schema_nodes(cfg))
+    for path, schema, value, open_keys in nodes:
+        if not open_keys:
+            report_unknown(path, value, [spec.name for spec in option_specs(schema)], sibling_options(path, schema))
     check_trainer_keys(cfg)
-    checks = [(f"data.{key}", rule, ex) for key, rule, ex in DATA_RULES]
     for node in ("stage", "stage2"):
-        import_loss_module(cfg, node)  # first: the loss types it registers are then known
-    stage_rules = [*STAGE_RULES, ("loss_type", Choice(loss_types()), "sigmoid")]
-    checks += [(f"{node}.{key}", rule, ex) for node in ("stage", "stage2") for key, rule, ex in stage_rules]
-    checks += [(f"trainer.{key}", rule, ex) for key, rule, ex in TRAINER_RULES]
-    for option, rule, example in checks + OTHER_RULES:
-        check_option(cfg, option, rule, example)
-    check_curriculum_mode(cfg)
+        import_loss_module(cfg, node)  # before the rules: the loss types it registers are then known
+    for path, schema, _, _ in [("", ROOT_SCHEMA, cfg, True), *nodes]:
+        for spec in option_specs(schema):
+            if spec.rule is not None:
+                check_option(cfg, f"{path}.{spec.name}" if path else spec.name, spec.rule, spec.example)
     check_synthetic(cfg)
     check_precision(cfg)
     check_training_length(cfg)
@@ -153,6 +55,35 @@ def validate_config(cfg: DictConfig) -> None:
     check_mining_window(cfg)
     for node in ("stage", "stage2"):
         check_preference_options(cfg, node)
+
+
+def schema_nodes(cfg: DictConfig) -> Iterator[SchemaNode]:
+    """(path, schema, node, open_keys) of every group node ``cfg`` holds and of the nested option groups in them
+    (``stage.optim``, ``model.lora``, ``data.synthetic``)."""
+    for group in GROUPS:
+        for path in group.nodes:
+            value = OmegaConf.select(cfg, path, default=None)
+            if isinstance(value, DictConfig):
+                yield from nested_nodes(path, group.schema_of(value), value, group.open_keys)
+
+
+def nested_nodes(path: str, schema: type, value: DictConfig, open_keys: bool) -> Iterator[SchemaNode]:
+    """``(path, schema, value, open_keys)`` and the same for each nested option group ``value`` holds."""
+    yield path, schema, value, open_keys
+    for spec in option_specs(schema):
+        inner = value.get(spec.name) if spec.name in value else None
+        if spec.schema is not None and isinstance(inner, DictConfig):
+            yield from nested_nodes(f"{path}.{spec.name}", spec.schema, inner, False)
+
+
+def sibling_options(path: str, schema: type) -> dict[str, str]:
+    """The options of the other schemas of ``path``'s group (another judge, the other stage), by name: the schema
+    that declares each, so that a typo of one of them is named even where the composed preset lacks it."""
+    group = next((g for g in GROUPS if path in g.nodes), None)
+    if group is None:
+        return {}
+    return {spec.name: other.__name__ for other in group.schemas if other is not schema
+            for spec in option_specs(other)}
 
 
 def lookup(cfg: DictConfig, option: str) -> Any:
@@ -175,35 +106,6 @@ def check_option(cfg: DictConfig, option: str, rule: Rule, example: str) -> None
         raise ConfigError(f"{option}={show(value)}: {problem}; {fix}")
 
 
-def check_curriculum_mode(cfg: DictConfig) -> None:
-    """``curriculum.mode`` is one of the curriculum's modes."""
-    check_option(cfg, "curriculum.mode", Choice(CURRICULUM_MODES), "incremental")
-
-
-@functools.cache
-def group_keys(group: str, inner: str) -> frozenset[str] | None:
-    """Every key that some file of config group ``group`` defines at ``inner`` (None: no conf/ folder)."""
-    folder = CONF_DIR / group
-    if not folder.is_dir():
-        return None
-    keys: set[str] = set()
-    for path in folder.glob("*.yaml"):
-        node = OmegaConf.load(path)
-        node = OmegaConf.select(node, inner) if inner else node
-        if isinstance(node, DictConfig):
-            keys.update(str(k) for k in node if k != "defaults")
-    return frozenset(keys)
-
-
-def check_known_keys(cfg: DictConfig, node: str) -> None:
-    """Every key of ``node`` is one that its config group defines (a misspelt ``+key`` is caught here)."""
-    value = OmegaConf.select(cfg, node, default=None)
-    known = group_keys(*KEYED_NODES[node])
-    if not isinstance(value, DictConfig) or known is None:
-        return
-    report_unknown(node, value, known | EXTRA_KEYS.get(node, set()))
-
-
 def check_trainer_keys(cfg: DictConfig) -> None:
     """Every key of a Lightning ``trainer`` node is an argument of ``lightning.pytorch.Trainer``."""
     node = cfg.get("trainer")
@@ -215,14 +117,21 @@ def check_trainer_keys(cfg: DictConfig) -> None:
     report_unknown("trainer", node, known | {"_target_"})
 
 
-def report_unknown(node: str, value: DictConfig, known: Iterable[str]) -> None:
-    """Raise for the first key of ``value`` not in ``known``, suggesting the closest known key."""
-    known = sorted(known)
+def report_unknown(node: str, value: DictConfig, known: Iterable[str], elsewhere: dict[str, str] | None = None) -> None:
+    """Raise for the first key of ``value`` not in ``known``, suggesting the closest known key, else the closest
+    key of ``elsewhere`` (option -> the schema of another preset that declares it)."""
+    known, elsewhere = sorted(known), elsewhere or {}
     for key in value:
         if key in known:
             continue
         near = closest(str(key), known)
-        fix = f"did you mean {node}.{near}?" if near else f"known options: {', '.join(known)}"
+        other = None if near else closest(str(key), sorted(elsewhere))
+        if near:
+            fix = f"did you mean {node}.{near}?"
+        elif other:
+            fix = f"did you mean {node}.{other}? (an option of {elsewhere[other]}, another preset of this group)"
+        else:
+            fix = f"known options: {', '.join(known)}"
         shown = show(lookup(value, str(key)))
         raise ConfigError(f"{node}.{key}={shown}: unknown option; {fix}")
 
@@ -269,28 +178,14 @@ def import_loss_module(cfg: DictConfig, node: str) -> None:
 
 
 def check_preference_options(cfg: DictConfig, node: str) -> None:
-    """Stage-2 option combinations (``jobmatch.losses.validate_preference_options``) as one line."""
+    """Stage-2 option combinations (:func:`jobmatch.losses.validate_preference_options`) as one line, the
+    library's arguments named as the options that set them."""
     stage = cfg.get(node)
     if not isinstance(stage, DictConfig) or stage.get("module") != "rankpo":
         return
-    options = {
-        key: stage[key]
-        for key in ("loss_type", "label_smoothing", "soft_labels", "reference", "beta", "temperature",
-                    "gamma_beta_ratio", "rankpo_weight", "sft_weight")
-        if key in stage
-    }
+    options = {key: stage[key] for key in PREFERENCE_OPTION_NAMES if key in stage}
     lora = bool(OmegaConf.select(cfg, "model.lora.enabled", default=True))
     try:
         validate_preference_options(options, lora_enabled=lora)
-    except ValueError as err:
-        problems = [line.strip() for line in str(err).splitlines()[1:] if line.strip()] or [str(err)]
-        raise ConfigError(one_line(problems[0].replace("stage.", f"{node}."))) from None
-
-
-def one_line(problem: str) -> str:
-    """``stage.x=v problem: fix`` (the loss module's wording) as ``stage.x=v: problem; fix``."""
-    head, _, rest = problem.partition(" ")
-    if "=" not in head or not rest:
-        return problem
-    text, sep, fix = rest.rpartition(": ")
-    return f"{head.rstrip(':')}: {text}; {fix}" if sep else f"{head.rstrip(':')}: {rest}"
+    except OptionError as err:
+        raise ConfigError(err.named(lambda name: ARGUMENT_OPTIONS.get(name, f"{node}.{name}"))) from None

@@ -15,6 +15,7 @@ cross-entropy of [s(q,w), s(q,l)]/τ with w as the target. All functions return 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -22,14 +23,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from jobmatch.errors import OptionError
+from jobmatch.losses.options import REFERENCE_MODES, SOFT_LABELS, PreferenceOptions
 from jobmatch.losses.registry import loss_types, loss_variant, register_loss
+from jobmatch.utils.option_rules import check_fields
 
-# the link functions of rankpo_loss; every stage.loss_type (these, listwise, any other) is in the registry
+# the link functions of rankpo_loss; every loss_type (these, listwise, any other) is in the registry
 PAIRWISE_LOSS_TYPES: tuple[str, ...] = ("sigmoid", "hinge")
-REFERENCE_MODES: tuple[str, ...] = ("none", "frozen", "online")
-# where a per-pair ε comes from (jobmatch.modules.soft_labels): none (hard labels), probability (the judge asked in
-# both orders: annotate.judge_both_orders), confidence (the judge's stated confidence / 100)
-SOFT_LABELS: tuple[str, ...] = ("none", "probability", "confidence")
+PREFERENCE_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PreferenceOptions))
+__all__ = ["PAIRWISE_LOSS_TYPES", "PREFERENCE_OPTION_NAMES", "REFERENCE_MODES", "SOFT_LABELS", "PreferenceOptions",
+           "check_reference", "preference_rewards", "rankpo_loss", "sft_loss", "validate_preference_options"]
 
 
 def __getattr__(name: str) -> Any:
@@ -139,46 +142,36 @@ def preference_rewards(
             "accuracy": (margins > 0).float()}
 
 
-def validate_preference_options(options: Mapping[str, Any], *, lora_enabled: bool = True) -> None:
-    """Reject inconsistent stage-2 options where the config is built, naming the options and the fix.
+def validate_preference_options(options: PreferenceOptions | Mapping[str, Any], *, lora_enabled: bool = True) -> None:
+    """Reject a bad or inconsistent set of stage-2 loss options before training, naming the arguments and the fix.
 
-    ``options`` is the ``stage`` config node as a dict: ``loss_type``, ``beta``, ``temperature``,
-    ``gamma_beta_ratio``, ``label_smoothing``, ``soft_labels``, ``reference``, ``rankpo_weight``, ``sft_weight``.
-    The options a loss type rules out or needs are those its registration declares (:mod:`jobmatch.losses.registry`).
+    ``options``: the loss options (a mapping is read as :class:`PreferenceOptions`, its other keys ignored).
+    Each value is checked against the rule its field declares, then the combinations: what the loss type rules
+    out or needs (its registration, :mod:`jobmatch.losses.registry`), ε set twice, an online reference without
+    LoRA (``lora_enabled``), the two weights.
+
+    Raises:
+        OptionError: the first problem, in one line (``{label_smoothing}=0.1: ...; set {label_smoothing}=0``).
     """
-    loss_type = options.get("loss_type", "sigmoid")
-    smoothing = float(options.get("label_smoothing", 0.0))
-    reference = options.get("reference", "none")
-    soft = options.get("soft_labels", "none")
-    rankpo_weight, sft_weight = float(options.get("rankpo_weight", 1.0)), float(options.get("sft_weight", 0.0))
-    problems = []
-    try:
-        problems += loss_variant(loss_type).option_problems(dict(options))
-    except ValueError as err:
-        problems.append(str(err))
-    if soft not in SOFT_LABELS:
-        problems.append(f"stage.soft_labels='{soft}' is unknown: use one of {', '.join(SOFT_LABELS)}")
-    elif soft != "none" and smoothing:
-        problems.append(f"stage.soft_labels={soft} sets ε per pair, but stage.label_smoothing={smoothing} sets one ε "
-                        "for all pairs: use stage.label_smoothing=0, or stage.soft_labels=none")
-    if not 0 <= smoothing < 0.5:
-        problems.append(f"stage.label_smoothing={smoothing} must be in [0, 0.5)")
-    for key in ("beta", "temperature"):
-        if float(options.get(key, 1.0)) <= 0:
-            problems.append(f"stage.{key}={options.get(key)} must be > 0")
-    if reference not in REFERENCE_MODES:
-        problems.append(f"stage.reference='{reference}' is unknown: use one of {', '.join(REFERENCE_MODES)}")
+    if not isinstance(options, PreferenceOptions):
+        options = PreferenceOptions(**{k: options[k] for k in PREFERENCE_OPTION_NAMES if k in options})
+    check_fields(options)
+    problems = loss_variant(options.loss_type).option_problems(dataclasses.asdict(options))
+    smoothing, reference = float(options.label_smoothing), options.reference
+    if options.soft_labels != "none" and smoothing:
+        problems.append(f"{{soft_labels}}={options.soft_labels}: sets ε per pair, but {{label_smoothing}}={smoothing} "
+                        "sets one ε for all pairs; use {label_smoothing}=0, or {soft_labels}=none")
     if reference == "online" and not lora_enabled:
-        problems.append("stage.reference=online runs the model with its LoRA adapter disabled, but "
-                        "model.lora.enabled=false: use stage.reference=frozen (precomputed) for full fine-tuning")
-    if rankpo_weight < 0 or sft_weight < 0 or rankpo_weight + sft_weight == 0:
-        problems.append(f"stage.rankpo_weight={rankpo_weight} and stage.sft_weight={sft_weight} must be ≥ 0 "
-                        "and not both 0")
-    if rankpo_weight == 0 and reference != "none":
-        problems.append(f"stage.reference={reference} is unused when stage.rankpo_weight=0 (only the SFT term "
-                        "trains): set stage.reference=none")
+        problems.append("{reference}=online: runs the model with its LoRA adapter disabled, but {lora_enabled}=false; "
+                        "use {reference}=frozen (precomputed) for full fine-tuning")
+    if options.rankpo_weight + options.sft_weight == 0:
+        problems.append(f"{{rankpo_weight}}={options.rankpo_weight}: {{rankpo_weight}} and {{sft_weight}} are both 0 "
+                        "(nothing trains); set {rankpo_weight}=1 or {sft_weight}=1, not both 0")
+    if options.rankpo_weight == 0 and reference != "none":
+        problems.append(f"{{reference}}={reference}: unused when {{rankpo_weight}}=0 (only the SFT term trains); "
+                        "set {reference}=none")
     if problems:
-        raise ValueError("invalid stage-2 options:\n  " + "\n  ".join(problems))
+        raise OptionError(problems[0])
 
 
 register_loss("sigmoid", functools.partial(rankpo_loss, loss_type="sigmoid"), kind="pairwise")

@@ -1,4 +1,4 @@
-"""The stage-2 loss variants, by ``stage.loss_type``: each declares itself once, beside its loss function.
+"""The stage-2 loss variants, by ``loss_type``: each declares itself once, beside its loss function.
 
 A variant is a name, a pure loss function, its kind and the stage options it rules out or needs::
 
@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 
 import torch
 
+from jobmatch.errors import OptionError
+
 LossFn = TypeVar("LossFn", bound=Callable[..., torch.Tensor])
 
 KINDS: tuple[str, ...] = ("pairwise", "listwise")
@@ -47,19 +49,20 @@ class LossVariant:
     needs: tuple[str, ...] = ()
 
     def option_problems(self, options: dict[str, Any]) -> list[str]:
-        """One sentence per option of ``options`` (the ``stage`` node) that this variant rules out or needs."""
+        """One problem per option of ``options`` (the loss options) that this variant rules out or needs, as
+        :class:`~jobmatch.errors.OptionError` templates (``{name}`` stands for an argument)."""
         problems = []
         for key in self.rules_out:
             value = options.get(key, NEUTRAL[key])
             if value != NEUTRAL[key] and not (isinstance(value, int | float) and float(value) == 0):
                 takers = [v.name for v in _VARIANTS.values() if key not in v.rules_out]
-                fix = f" or stage.loss_type={takers[0]}" if takers else ""
-                problems.append(f"stage.{key}={value} applies to the {_listed(takers)} only, but stage.loss_type="
-                                f"{self.name}: set stage.{key}={_shown(NEUTRAL[key])}{fix}")
+                fix = f" or {{loss_type}}={takers[0]}" if takers else ""
+                problems.append(f"{{{key}}}={value}: applies to the {_listed(takers)} only, but {{loss_type}}="
+                                f"{self.name}; set {{{key}}}={_shown(NEUTRAL[key])}{fix}")
         for key in self.needs:
             if options.get(key, NEUTRAL[key]) == NEUTRAL[key]:
-                problems.append(f"stage.{key}={_shown(NEUTRAL[key])} but stage.loss_type={self.name} needs it: "
-                                f"set stage.{key}")
+                problems.append(f"{{{key}}}={_shown(NEUTRAL[key])}: {{loss_type}}={self.name} needs it; "
+                                f"set {{{key}}} to another value")
         return problems
 
 
@@ -121,9 +124,9 @@ def loss_variant(name: str) -> LossVariant:
     """The registered variant ``name``.
 
     Raises:
-        ValueError: ``name`` is not registered (the message lists those that are).
+        OptionError: ``name`` is not registered (the message lists those that are).
     """
     if name not in _VARIANTS:
-        raise ValueError(f"stage.loss_type='{name}' is unknown: use one of {', '.join(_VARIANTS)}, or name the "
-                         "module that registers it in stage.loss_module")
+        raise OptionError(f"{{loss_type}}={name}: unknown loss type; use one of {', '.join(_VARIANTS)}, or name "
+                          "the module that registers it in {loss_module}")
     return _VARIANTS[name]

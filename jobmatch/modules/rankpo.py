@@ -17,6 +17,8 @@ from torch import nn
 
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
 from jobmatch.losses import loss_variant, preference_rewards, sft_loss, validate_preference_options
+from jobmatch.losses.options import PreferenceOptions
+from jobmatch.losses.rankpo import PREFERENCE_OPTION_NAMES
 from jobmatch.model import TextEncoder
 from jobmatch.model.checkpoint import ARCHITECTURE_KEYS
 from jobmatch.model.encoder import (
@@ -34,9 +36,8 @@ log = logging.getLogger(__name__)
 
 INIT_FIX = "set stage.init_ckpt to a stage-1 checkpoint (<run_dir>/checkpoints/best.ckpt), or null for the base model"
 
-# The stage options that RankPOModule takes from the stage config (besides optim and init_ckpt).
-RANKPO_OPTIONS = ("loss_type", "beta", "temperature", "gamma_beta_ratio", "label_smoothing", "reference",
-                  "rankpo_weight", "sft_weight", "disable_dropout", "soft_labels", "loss_module")
+# The options RankPOModule takes besides model, optim and init_ckpt: the loss options (PreferenceOptions) and two more.
+RANKPO_OPTIONS = (*PREFERENCE_OPTION_NAMES, "disable_dropout", "loss_module")
 
 # ARCHITECTURE_KEYS (jobmatch.model.checkpoint): stage 2 keeps the stage-1 values of these model-config
 # keys; the others (lora, gradient_checkpointing) come from the current model config.
@@ -155,7 +156,7 @@ class RankPOModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["encoder"], logger=False)  # the W&B config is the run's (wandb_meta)
-        options = {k: self.hparams[k] for k in RANKPO_OPTIONS}
+        options = PreferenceOptions(**{k: self.hparams[k] for k in PREFERENCE_OPTION_NAMES})
         validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)))
         self.encoder = encoder if encoder is not None else stage2_encoder(model)
         if keep_fp32_masters(self.encoder) or self.encoder.cfg.get("dtype") != model.get("dtype"):

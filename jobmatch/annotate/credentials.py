@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from jobmatch.errors import UserError
+from jobmatch.errors import OptionError
 
 DUMMY_API_KEY = "EMPTY"  # what local OpenAI-compatible servers (vLLM, Ollama) accept when they check nothing
 
@@ -18,7 +18,7 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}")
 
 
-class MissingApiKeyError(UserError, RuntimeError):
+class MissingApiKeyError(OptionError, RuntimeError):
     """The environment variable that should hold the judge's API key is unset or empty."""
 
 
@@ -34,7 +34,7 @@ def read_api_key(api_key_env: str | None) -> str:
     if not key:
         raise MissingApiKeyError(
             f"the judge's API key is read from the environment variable {api_key_env}, which is not set: "
-            f"`export {api_key_env}=...` (or set judge.api_key_env=null for a local server that needs no key)"
+            f"`export {api_key_env}=...` (or set {{api_key_env}}=null for a local server that needs no key)"
         )
     return key
 

@@ -9,7 +9,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from jobmatch.data.judgement import Item, Judge, Judgement
-from jobmatch.errors import UserError
+from jobmatch.errors import OptionError
 
 Verdict = tuple[Judgement | None, str, str | None]  # (judgement, status, error)
 
@@ -36,8 +36,8 @@ def check_success(summary: dict[str, Any], failures: Sequence[dict[str, Any]], m
     if requested == 0 or annotated >= min_success * requested:
         return
     first = failures[0]["error"] if failures else "none recorded"
-    raise UserError(
-        f"annotate.min_success={min_success}: only {annotated}/{requested} pairs annotated "
+    raise OptionError(
+        f"{{min_success}}={min_success}: only {annotated}/{requested} pairs annotated "
         f"({summary['annotate/failed']} failed, {summary['annotate/unparseable']} of them unparseable); "
-        f"first error: {first}; check the judge (judge.base_url, judge.model), see {run_dir / 'failures.jsonl'}"
+        f"first error: {first}; check the judge ({{base_url}}, {{model}}), see {run_dir / 'failures.jsonl'}"
     )

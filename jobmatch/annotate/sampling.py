@@ -114,11 +114,11 @@ def sample_rank_pairs(
         relevant: [≥k] whether each rank's talent is a rule-based positive of the JD (``disagreement``).
     """
     if strategy not in SAMPLERS:
-        raise ValueError(f"annotate.sampler='{strategy}' is not one of {SAMPLERS}")
+        raise ValueError(f"strategy='{strategy}' is not one of {SAMPLERS}")
     if strategy == "uncertainty" and scores is None:
-        raise ValueError("annotate.sampler=uncertainty needs the ranking model's scores")
+        raise ValueError("strategy=uncertainty needs the ranking model's scores")
     if strategy == "disagreement" and relevant is None:
-        raise ValueError("annotate.sampler=disagreement needs the rule-based relevance of the ranked talents")
+        raise ValueError("strategy=disagreement needs the rule-based relevance of the ranked talents")
     if k < 2:
         return []
     n_pairs = min(n_pairs, k * (k - 1) // 2)

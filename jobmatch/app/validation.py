@@ -18,6 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jobmatch.app.option_checks import check_precision, check_synthetic, check_token_limits, check_training_length
 from jobmatch.app.schema import GROUPS, ROOT_SCHEMA
+from jobmatch.app.schema.names import option_message
 from jobmatch.errors import ConfigError, OptionError
 from jobmatch.losses import validate_preference_options
 from jobmatch.losses.rankpo import PREFERENCE_OPTION_NAMES
@@ -26,8 +27,6 @@ from jobmatch.utils.option_rules import Rule, closest, is_number, option_specs, 
 _ABSENT = object()
 # (path, schema, node, open_keys): a composed node and the dataclass it follows
 SchemaNode = tuple[str, type, DictConfig, bool]
-# Library arguments that an option of another node sets (the rest are the options of the node being checked).
-ARGUMENT_OPTIONS = {"lora_enabled": "model.lora.enabled"}
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -188,4 +187,4 @@ def check_preference_options(cfg: DictConfig, node: str) -> None:
     try:
         validate_preference_options(options, lora_enabled=lora)
     except OptionError as err:
-        raise ConfigError(err.named(lambda name: ARGUMENT_OPTIONS.get(name, f"{node}.{name}"))) from None
+        raise ConfigError(option_message(err, node)) from None

@@ -27,7 +27,7 @@ import hydra
 from hydra.errors import HydraException
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from jobmatch.errors import UserError
+from jobmatch.errors import OptionError, UserError
 
 FULL_ERROR_VAR = "HYDRA_FULL_ERROR"
 # What the user gave is wrong (a file, a folder, a value left at ???): one line, status 2.
@@ -78,6 +78,16 @@ def exit_with(message: str, status: int = USER_STATUS) -> None:
     raise SystemExit(status)
 
 
+def user_message(error: BaseException) -> str:
+    """What the user reads: a library's :class:`OptionError` names its arguments, shown here as the options that
+    set them (``corpus_file`` -> ``data.corpus_file``); any other error as it is."""
+    if isinstance(error, OptionError):
+        from jobmatch.app.schema.names import option_message
+
+        return option_message(error)
+    return str(error)
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a :data:`USER_ERRORS` exception into one ``error:`` line on stderr and exit status 2."""
@@ -86,7 +96,7 @@ def user_errors() -> Iterator[None]:
     except USER_ERRORS as error:
         if full_errors():
             raise
-        exit_with(str(error))
+        exit_with(user_message(error))
 
 
 def hydra_command(main: Callable[[], Any]) -> None:
@@ -112,7 +122,7 @@ def report(error: Exception) -> None:
     task_frames = _after_run_job(error.__traceback__)
     composing = task_frames is None  # no run_job frame: the task never started
     if isinstance(error, USER_ERRORS) or (composing and isinstance(error, CONFIG_ERRORS)):
-        exit_with(str(error))
+        exit_with(user_message(error))
     setup = None if composing else job_setup_problem(error, task_frames)
     if setup:
         exit_with(setup)

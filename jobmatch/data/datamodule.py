@@ -36,6 +36,7 @@ from jobmatch.data.retrieval_set import RetrievalSet, build_retrieval_set, open_
 from jobmatch.data.scratch import cache_or_scratch
 from jobmatch.data.text_store import TextStore
 from jobmatch.data.token_store import TokenSource, TokenStore
+from jobmatch.errors import OptionError
 from jobmatch.model.tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def split_holdout(records: Sequence[R], fraction: float, seed: int) -> tuple[lis
     """Seeded split of ``records`` into (train, held-out) by unique query, so that all rows of a JD land
     on one side; ``fraction`` of the unique queries are held out (≥ 1 when fraction > 0)."""
     if not 0 <= fraction < 1:
-        raise ValueError(f"data.val_fraction must be in [0, 1), got {fraction}")
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
     groups = query_groups(records)  # without duplicate queries: one row each, the row split as before
     n_val = 0 if fraction == 0 or len(groups) < 2 else max(1, round(fraction * len(groups)))
     order = np.random.default_rng(seed).permutation(len(groups))
@@ -207,7 +208,7 @@ class PairDataModule(L.LightningDataModule):
     def _setup_contrastive(self) -> None:
         """Contrastive rows of the train and validation files (or a held-out part of the training file)."""
         if not self.train_file:
-            raise ValueError("data.train_file is not set: pass data.train_file=PATH or pick a data preset")
+            raise OptionError("{train_file} is not set: pass {train_file}=PATH or pick a data preset")
         self._spaces()
         train = self._read(self.train_file)
         warn_duplicates(train, self.train_file)
@@ -231,8 +232,8 @@ class PairDataModule(L.LightningDataModule):
         """Judged pairs for training and evaluation; the contrastive validation split for retrieval."""
         train_file, val_file, test_file = self.preference_files
         if not train_file:
-            raise ValueError("data.preference_train_file is not set: pass data.preference_train_file=PATH "
-                             "(judged pairs from `python -m jobmatch.annotate`)")
+            raise OptionError("{preference_train_file} is not set: pass {preference_train_file}=PATH "
+                              "(judged pairs from `python -m jobmatch.annotate`)")
         passages = self._spaces()  # opens the corpus file: id rows name its talents
         self.preferences = load_preference_splits(
             train_file, val_file, test_file, on_error=self.on_error, corpus=self._corpus,
@@ -277,7 +278,7 @@ class PairDataModule(L.LightningDataModule):
         """The evaluation set of ``test_file`` (falling back to ``val_file``)."""
         path = self.test_file or self.val_file
         if not path:
-            raise ValueError("no evaluation split: set data.test_file (or data.val_file)")
+            raise OptionError("no evaluation split: set {test_file} (or {val_file})")
         if self.train_file and not self._train_rows and not self.corpus_file and self.passages is None:
             self._spaces()
             try:

@@ -150,7 +150,7 @@ def _resolve_ids(path: str | Path, pending: list[_Pending], corpus: Corpus | Non
         return
     if corpus is None:
         raise DataFormatError(path, pending[0].line, "this row names talents by id (positive_ids) but there is "
-                                                     "no corpus file: pass data.corpus_file=PATH")
+                                                     "no corpus file: pass the corpus file (corpus_file=PATH)")
     ids = [cid for p in pending for cid in (*(p.positive_ids or ()), *(p.negative_ids or ()))]
     found = corpus.positions(ids)
     start = 0

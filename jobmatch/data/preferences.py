@@ -18,7 +18,7 @@ from jobmatch.data.pair_rows import PassageSpace
 from jobmatch.data.readers import DataFormatError, OnError, read_preferences
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.token_store import TokenSource
-from jobmatch.errors import UserError
+from jobmatch.errors import OptionError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def filter_confidence(records: Sequence[PreferenceRecord], min_confidence: float
     kept = [r for r in records if r.confidence_score is not None and r.confidence_score >= min_confidence]
     log.info("min_confidence=%s keeps %d of %d training pairs", min_confidence, len(kept), len(records))
     if not kept:
-        raise ValueError(f"data.min_confidence={min_confidence} leaves no training pairs: lower it or set it to null")
+        raise OptionError(f"{{min_confidence}}={min_confidence}: leaves no training pairs; lower it or set it to null")
     return kept
 
 
@@ -89,7 +89,7 @@ def resolve_texts(records: list[PreferenceRecord], corpus: Corpus | None, path: 
         return records
     if corpus is None:
         raise DataFormatError(path, 0, "this file names talents by id (passage_id1/2) but there is no corpus file: "
-                                       "pass data.corpus_file=PATH")
+                                       "pass the corpus file (corpus_file=PATH)")
     ids = sorted({cid for i in pending for cid in (records[i].passage_id1, records[i].passage_id2)})  # type: ignore[misc]
     positions = corpus.positions(ids)
     if (positions < 0).any():

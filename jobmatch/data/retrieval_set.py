@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jobmatch.data.corpus import Corpus
 from jobmatch.data.records import ContrastiveRecord
-from jobmatch.errors import UserError
+from jobmatch.errors import OptionError, UserError
 
 
 class MissingPositiveError(UserError, ValueError):
@@ -76,8 +76,8 @@ def build_retrieval_set(
         found = list(record.positive_ids) if ok else [  # type: ignore[arg-type]
             ids[by_text[t]] if t in by_text else None for t in record.positives]
         if record.is_id_row and not ok:
-            raise ValueError(f"query {qid}: its talents are named by id ({record.positive_ids[0]}, ...) but the corpus "  # type: ignore[index]
-                             "does not hold them: set data.corpus_file to the corpus they refer to")
+            raise OptionError(f"query {qid}: its talents are named by id ({record.positive_ids[0]}, ...) but the "  # type: ignore[index]
+                              "corpus does not hold them: set {corpus_file} to the corpus they refer to")
         if any(pid is None for pid in found):
             raise missing_positive(source, qid, record, found, corpus_file)
         if not found:

@@ -195,7 +195,7 @@ def check_checkpoint(
     info = inspect_checkpoint(path, fix=fix)
     if module is not None and info.module != module:
         hint = (
-            "to start stage 2 from it, pass it as stage.init_ckpt instead"
+            "to start stage 2 from it, pass it as the stage-1 checkpoint (init_ckpt) instead"
             if info.module == "contrastive"
             else "give a checkpoint of this stage, or none to start afresh"
         )

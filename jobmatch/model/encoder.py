@@ -12,6 +12,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
+from jobmatch.errors import OptionError
 from jobmatch.model.pooling import POOLINGS, pool
 from jobmatch.model.sources import resolve_model_source
 from jobmatch.model.tokenizer import MARKUP_TOKENS, load_tokenizer
@@ -33,7 +34,7 @@ HIDDEN_DROPOUT_KEYS = ("hidden_dropout_prob", "resid_pdrop")
 
 def set_attention_dropout(config: PretrainedConfig, p: float) -> str:
     """Set the attention-probs dropout of a backbone config (before the model is built); the key it set."""
-    return _set_dropout(config, p, "model.attention_dropout", ATTENTION_DROPOUT_KEYS)
+    return _set_dropout(config, p, "attention_dropout", ATTENTION_DROPOUT_KEYS)
 
 
 def set_hidden_dropout(config: PretrainedConfig, p: float) -> str | None:
@@ -41,18 +42,18 @@ def set_hidden_dropout(config: PretrainedConfig, p: float) -> str | None:
     for 0 on a config without one (Llama-likes: nothing to turn off)."""
     if p == 0.0 and not any(hasattr(config, key) for key in HIDDEN_DROPOUT_KEYS):
         return None
-    return _set_dropout(config, p, "model.hidden_dropout", HIDDEN_DROPOUT_KEYS)
+    return _set_dropout(config, p, "hidden_dropout", HIDDEN_DROPOUT_KEYS)
 
 
 def _set_dropout(config: PretrainedConfig, p: float, option: str, keys: tuple[str, ...]) -> str:
-    """Set the first of ``keys`` that ``config`` has to ``p``; ``option`` names the setting in errors."""
+    """Set the first of ``keys`` that ``config`` has to ``p``; ``option`` is the argument named in errors."""
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"{option}={p}: use a probability in [0, 1), or null for the checkpoint's")
+        raise OptionError(f"{{{option}}}={p}: use a probability in [0, 1), or null for the checkpoint's")
     for key in keys:
         if hasattr(config, key):
             setattr(config, key, float(p))
             return key
-    raise ValueError(f"{option}: a {type(config).__name__} has none of {keys}; leave it null")
+    raise OptionError(f"{{{option}}}={p}: a {type(config).__name__} has none of {keys}; leave it null")
 
 
 def _override_dropouts(config: PretrainedConfig, cfg: Mapping[str, Any]) -> None:
@@ -127,7 +128,7 @@ class TextEncoder(nn.Module):
         self.cfg = dict(cfg)
         self.pooling = self.cfg.get("pooling", "mean")
         if self.pooling not in POOLINGS:
-            raise ValueError(f"model.pooling='{self.pooling}' is not one of {POOLINGS}")
+            raise OptionError(f"{{pooling}}={self.pooling}: expected one of {', '.join(POOLINGS)}")
         self.normalize = bool(self.cfg.get("normalize", True))
         self.tokenizer = load_tokenizer(self.cfg)
         backbone = _build_backbone(self.cfg)
@@ -190,7 +191,7 @@ class TextEncoder(nn.Module):
     def adapter_disabled(self) -> Iterator[None]:
         """Run the base model without the LoRA adapter (the frozen reference of stage 2)."""
         if not self.uses_lora:
-            raise RuntimeError("adapter_disabled needs a LoRA-wrapped encoder (model.lora.enabled=true)")
+            raise RuntimeError("adapter_disabled needs a LoRA-wrapped encoder (a config with lora enabled)")
         with self.backbone.disable_adapter():
             yield
 
@@ -243,7 +244,7 @@ def compile_encoder(encoder: TextEncoder, mode: str | None) -> bool:
     if mode is None:
         return False
     if mode not in COMPILE_MODES:
-        raise ValueError(f"model.compile='{mode}': use null (eager) or one of {COMPILE_MODES}")
+        raise OptionError(f"{{compile}}={mode}: expected null (eager) or one of {', '.join(COMPILE_MODES)}")
     if getattr(encoder, "_compiled_call_impl", None) is None:
         encoder.compile(mode=mode)
     return True

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 
 from jobmatch.data.collate import ContrastiveBatch, TokenBatch
+from jobmatch.errors import OptionError
 from jobmatch.losses import info_nce_loss
 from jobmatch.model import TextEncoder
 from jobmatch.model.chunked import encode_in_chunks
@@ -77,7 +78,7 @@ class ContrastiveModule(L.LightningModule):
         self.temperature = temperature
         self.in_batch_negatives = in_batch_negatives
         if chunk_size is not None and chunk_size < 1:
-            raise ValueError(f"stage.chunk_size={chunk_size}: use a positive number of texts, or null for no chunks")
+            raise OptionError(f"{{chunk_size}}={chunk_size}: use a positive number of texts, or null for no chunks")
         self.chunk_size = chunk_size
         self.chunk_recompute = chunk_recompute
 

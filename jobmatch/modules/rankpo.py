@@ -34,7 +34,7 @@ from jobmatch.modules.soft_labels import pair_epsilon
 
 log = logging.getLogger(__name__)
 
-INIT_FIX = "set stage.init_ckpt to a stage-1 checkpoint (<run_dir>/checkpoints/best.ckpt), or null for the base model"
+INIT_FIX = "pass init_ckpt a stage-1 checkpoint (<run_dir>/checkpoints/best.ckpt), or None for the base model"
 
 # The options RankPOModule takes besides model, optim and init_ckpt: the loss options (PreferenceOptions) and two more.
 RANKPO_OPTIONS = (*PREFERENCE_OPTION_NAMES, "disable_dropout", "loss_module")
@@ -207,7 +207,7 @@ class RankPOModule(L.LightningModule):
         if self.hparams.get("soft_labels", "none") == "none":
             return self.hparams["label_smoothing"]
         if self.pair_epsilon.shape[0] == 0:
-            raise RuntimeError("stage.soft_labels is set but no per-pair ε is: train through jobmatch.train, or "
+            raise RuntimeError("soft_labels is set but no per-pair ε is: train through jobmatch.train, or "
                                "set pair_epsilon from jobmatch.modules.soft_labels.pair_epsilon()")
         return self.pair_epsilon[batch.index.cpu()].to(batch.index.device)
 
@@ -236,7 +236,7 @@ class RankPOModule(L.LightningModule):
             with reference_pass(self.encoder):
                 return self.scores(batch)
         if self.reference_scores.shape[0] == 0:
-            raise RuntimeError("stage.reference=frozen but no reference scores are set: train through "
+            raise RuntimeError("reference=frozen but no reference scores are set: train through "
                                "jobmatch.train (its ReferenceScores callback) or call set_reference_scores()")
         ref = self.reference_scores[batch.index.cpu()].to(batch.index.device)  # [B, 2] fp32
         return ref[:, 0], ref[:, 1]

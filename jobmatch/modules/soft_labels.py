@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jobmatch.data.records import PreferenceRecord
-from jobmatch.errors import UserError
+from jobmatch.errors import OptionError
 
 PROBABILITY_KEY = "preference_probability"  # a judged pair's P(its preferred talent is the better one)
 
@@ -34,8 +34,8 @@ def pair_epsilon(records: Sequence[PreferenceRecord], source: str) -> np.ndarray
         raise ValueError(f"soft-label source '{source}' is not one of probability, confidence")
     missing = sum(PROBABILITY_KEY not in r.extra for r in records)
     if missing:
-        raise UserError(f"stage.soft_labels=probability: {missing} of {len(records)} judged pairs carry no "
-                        f"'{PROBABILITY_KEY}'; annotate with annotate.judge_both_orders=true, or use "
-                        "stage.soft_labels=confidence")
+        raise OptionError(f"{{soft_labels}}=probability: {missing} of {len(records)} judged pairs carry no "
+                          f"'{PROBABILITY_KEY}'; annotate with {{judge_both_orders}}=true, or use "
+                          "{soft_labels}=confidence")
     prob = np.array([float(r.extra[PROBABILITY_KEY]) for r in records])
     return np.clip(1.0 - prob, 0.0, 0.5).astype(np.float32)

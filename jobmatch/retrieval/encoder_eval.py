@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jobmatch.data.retrieval_set import RetrievalSet
-from jobmatch.errors import ConfigError
+from jobmatch.errors import OptionError
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.encode import EmbeddingCache, encode_corpus, encode_texts, model_fingerprint
 from jobmatch.retrieval.metrics import retrieval_metrics
@@ -84,11 +84,11 @@ def search_and_score(
     """FAISS search of the top k per query and the metrics of :func:`retrieval_metrics`.
 
     Raises:
-        ConfigError: a cutoff above ``k`` (its metrics would silently be those at ``k``).
+        OptionError: a cutoff above ``k`` (its metrics would silently be those at ``k``).
     """
     if max(cutoffs, default=0) > k:
-        raise ConfigError(f"eval.cutoffs={list(cutoffs)}: cutoff {max(cutoffs)} is above eval.k={k}; "
-                          f"pass eval.k={max(cutoffs)} or drop the cutoffs above {k}")
+        raise OptionError(f"{{cutoffs}}={list(cutoffs)}: cutoff {max(cutoffs)} is above {{k}}={k}; "
+                          f"pass {{k}}={max(cutoffs)} or drop the cutoffs above {k}")
     start = time.perf_counter()
     from jobmatch.retrieval.search import (  # FAISS: only here
         EXACT_EVALUATION_MAX,

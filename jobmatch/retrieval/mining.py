@@ -44,13 +44,13 @@ class MiningConfig:
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"mining.strategy='{self.strategy}' is not one of {STRATEGIES}")
+            raise ValueError(f"strategy='{self.strategy}' is not one of {STRATEGIES}")
         if not 0 <= self.window_start < self.window_end:
             raise ValueError(f"mining window [{self.window_start}, {self.window_end}) is empty or negative")
         if self.n_negatives < 1:
-            raise ValueError("mining.n_negatives must be >= 1")
+            raise ValueError("n_negatives must be >= 1")
         if not 0 < self.cluster_lambda <= 1:
-            raise ValueError("mining.cluster_lambda must be in (0, 1]")
+            raise ValueError("cluster_lambda must be in (0, 1]")
 
 
 @dataclass
@@ -203,7 +203,7 @@ def combine_rounds(
             if old.negatives and old.negative_ids is None:
                 raise ValueError(f"combine_rounds: query {old.query_id or old.query[:40]!r} has negatives without "
                                  "negative_ids, and the mined round names its negatives by id: give the training "
-                                 "file negative_ids, or mine with data.write_texts=true")
+                                 "file negative_ids, or mine with write_texts=True (texts inline)")
             old = old.by_id()
         by_id = old.negative_ids is not None and new.negative_ids is not None
         keys = list(old.negative_ids if by_id else old.negatives)  # type: ignore[arg-type]

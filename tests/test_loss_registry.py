@@ -80,23 +80,37 @@ def stage2_overrides(tmp_path: Path, variant: dict[str, str], *extra: str) -> li
 def test_a_variant_in_its_own_module_trains_from_its_preset(tmp_path: Path, new_variant: dict[str, str]) -> None:
     name = new_variant["name"]
     assert name not in loss_types()
-    cfg = compose_config(stage2_overrides(tmp_path, new_variant), run_dir=tmp_path / "run")
+    cfg = compose_config(stage2_overrides(tmp_path, new_variant, "stage.ipo_margin=0.25"), run_dir=tmp_path / "run")
     validate_config(cfg)  # imports stage.loss_module, which registers the variant
     assert name in loss_types() and name in rankpo_mod.LOSS_TYPES
     variant = loss_variant(name)
     value = variant.loss(torch.tensor([0.5]), torch.tensor([0.3]), beta=2.0, temperature=0.1)
-    assert value.tolist() == pytest.approx([(0.2 / 0.1 - 1 / (2 * 2.0)) ** 2])  # (Δ/τ − 1/(2β))², by hand
-    calls: list[int] = []
+    assert value.tolist() == pytest.approx([(0.2 / 0.1 - 0.5 / 2.0) ** 2])  # (Δ/τ − m/β)², m = 0.5, by hand
+    calls: list[tuple[int, object]] = []
 
     def counted(*args: torch.Tensor, **kwargs: object) -> torch.Tensor:
-        calls.append(len(args[0]))
+        calls.append((len(args[0]), kwargs.get("ipo_margin")))
         return variant.loss(*args, **kwargs)
 
     registry._VARIANTS[name] = dataclasses.replace(variant, loss=counted)
     results = train(cfg)
-    assert len(calls) >= 2 and all(n > 0 for n in calls)  # the training steps (and validation) used the loss
+    assert len(calls) >= 2 and all(n > 0 for n, _ in calls)  # the training steps (and validation) used the loss
+    assert {margin for _, margin in calls} == {0.25}  # the variant's own option, from the command line
     hparams = read_checkpoint(results["checkpoint/best"])["hyper_parameters"]
     assert hparams["loss_type"] == new_variant["name"] and hparams["loss_module"] == new_variant["module"]
+    assert hparams["loss_options"] == {"ipo_margin": 0.25}
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("stage.ipo_margin=-1", r"^stage\.ipo_margin=-1: out of range: expected a number > 0; "
+                            r"pass e\.g\. stage\.ipo_margin=0\.5"),
+    ("+stage.ipo_margn=1", r"^stage\.ipo_margn=1: unknown option; did you mean stage\.ipo_margin\?"),
+])
+def test_the_variants_own_options_are_checked(tmp_path: Path, new_variant: dict[str, str], override: str,
+                                              message: str) -> None:
+    cfg = compose_config(stage2_overrides(tmp_path, new_variant, override), run_dir=tmp_path / "run")
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg)
 
 
 def test_the_variants_declared_options_are_checked(tmp_path: Path, new_variant: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ from jobmatch.app.validation import import_loss_module
 from jobmatch.app.wandb_meta import OPTIONS, RunLabels, is_wandb, wandb_init_kwargs
 from jobmatch.data.datamodule import PairDataModule
 from jobmatch.data.prepare import prepare_data
+from jobmatch.losses import loss_variant
 from jobmatch.modules.contrastive import ContrastiveModule
 from jobmatch.modules.rankpo import RANKPO_OPTIONS, RankPOModule, stage2_model_config
 from jobmatch.retrieval.encode import EmbeddingCache
@@ -114,6 +115,9 @@ def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.Lig
     if kind == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
         import_loss_module(cfg, "stage")  # a loss type that is not built in registers itself on import
         options = {key: stage[key] for key in RANKPO_OPTIONS if key in stage}  # checked once, by RankPOModule
+        own = loss_variant(str(stage.loss_type)).option_names()  # a variant's own options (its schema's fields)
+        options["loss_options"] = {key: container(stage[key]) if OmegaConf.is_config(stage[key]) else stage[key]
+                                   for key in own if key in stage} or None
         return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), stage1_model=stage1,
                                         optim=container(stage.optim), **options, **data_token_limits(cfg))
     raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")

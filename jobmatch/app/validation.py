@@ -20,7 +20,7 @@ from jobmatch.app.option_checks import check_precision, check_synthetic, check_t
 from jobmatch.app.schema import GROUPS, ROOT_SCHEMA
 from jobmatch.app.schema.names import option_message
 from jobmatch.errors import ConfigError, OptionError
-from jobmatch.losses import validate_preference_options
+from jobmatch.losses import loss_variant, validate_preference_options
 from jobmatch.losses.rankpo import PREFERENCE_OPTION_NAMES
 from jobmatch.utils.option_rules import Rule, closest, is_number, option_specs, show
 
@@ -35,13 +35,13 @@ def validate_config(cfg: DictConfig) -> None:
     Raises:
         ConfigError: ``option=value: problem; fix`` (for a misspelt key: the closest known key).
     """
+    for node in ("stage", "stage2"):
+        import_loss_module(cfg, node)  # first: the loss types it registers (and their own options) are then known
     nodes = list(schema_nodes(cfg))
     for path, schema, value, open_keys in nodes:
         if not open_keys:
             report_unknown(path, value, [spec.name for spec in option_specs(schema)], sibling_options(path, schema))
     check_trainer_keys(cfg)
-    for node in ("stage", "stage2"):
-        import_loss_module(cfg, node)  # before the rules: the loss types it registers are then known
     for path, schema, _, _ in [("", ROOT_SCHEMA, cfg, True), *nodes]:
         for spec in option_specs(schema):
             if spec.rule is not None:
@@ -183,8 +183,9 @@ def check_preference_options(cfg: DictConfig, node: str) -> None:
     if not isinstance(stage, DictConfig) or stage.get("module") != "rankpo":
         return
     options = {key: stage[key] for key in PREFERENCE_OPTION_NAMES if key in stage}
+    own = loss_variant(str(options.get("loss_type", "sigmoid"))).option_names()
     lora = bool(OmegaConf.select(cfg, "model.lora.enabled", default=True))
     try:
-        validate_preference_options(options, lora_enabled=lora)
+        validate_preference_options(options, lora_enabled=lora, loss_options={k: stage[k] for k in own if k in stage})
     except OptionError as err:
         raise ConfigError(option_message(err, node)) from None

@@ -142,10 +142,12 @@ def preference_rewards(
             "accuracy": (margins > 0).float()}
 
 
-def validate_preference_options(options: PreferenceOptions | Mapping[str, Any], *, lora_enabled: bool = True) -> None:
+def validate_preference_options(options: PreferenceOptions | Mapping[str, Any], *, lora_enabled: bool = True,
+                                loss_options: Mapping[str, Any] | None = None) -> None:
     """Reject a bad or inconsistent set of stage-2 loss options before training, naming the arguments and the fix.
 
-    ``options``: the loss options (a mapping is read as :class:`PreferenceOptions`, its other keys ignored).
+    ``options``: the loss options (a mapping is read as :class:`PreferenceOptions`, its other keys ignored);
+    ``loss_options``: the variant's own options (its registered ``options`` dataclass), checked as its fields.
     Each value is checked against the rule its field declares, then the combinations: what the loss type rules
     out or needs (its registration, :mod:`jobmatch.losses.registry`), ε set twice, an online reference without
     LoRA (``lora_enabled``), the two weights.
@@ -156,7 +158,15 @@ def validate_preference_options(options: PreferenceOptions | Mapping[str, Any], 
     if not isinstance(options, PreferenceOptions):
         options = PreferenceOptions(**{k: options[k] for k in PREFERENCE_OPTION_NAMES if k in options})
     check_fields(options)
-    problems = loss_variant(options.loss_type).option_problems(dataclasses.asdict(options))
+    variant = loss_variant(options.loss_type)
+    if variant.options is not None:
+        given = dict(loss_options or {})
+        unknown = sorted(set(given) - set(variant.option_names()))
+        if unknown:
+            raise OptionError(f"{{{unknown[0]}}}={given[unknown[0]]}: not an option of loss_type={variant.name}; "
+                              f"its options: {', '.join(variant.option_names())}")
+        check_fields(variant.options(**given))
+    problems = variant.option_problems(dataclasses.asdict(options))
     smoothing, reference = float(options.label_smoothing), options.reference
     if options.soft_labels != "none" and smoothing:
         problems.append(f"{{soft_labels}}={options.soft_labels}: sets ε per pair, but {{label_smoothing}}={smoothing} "

@@ -1,6 +1,8 @@
 """The stage-2 loss variants, by ``loss_type``: each declares itself once, beside its loss function.
 
-A variant is a name, a pure loss function, its kind and the stage options it rules out or needs::
+A variant is a name, a pure loss function, its kind, the stage options it rules out or needs and, optionally, a
+dataclass of its own options (declared with :func:`jobmatch.utils.option_rules.option`; passed to the loss as
+keyword arguments, checked and documented with the stage's)::
 
     @register_loss("ipo", kind="pairwise", rules_out=("label_smoothing", "soft_labels"))
     def ipo_loss(chosen, rejected, ref_chosen=None, ref_rejected=None, *, beta, temperature, gamma_beta_ratio):
@@ -22,6 +24,7 @@ any other by naming its module in the stage preset (``stage.loss_module``), whic
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -47,6 +50,11 @@ class LossVariant:
     kind: str
     rules_out: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
+    options: type | None = None
+
+    def option_names(self) -> tuple[str, ...]:
+        """The names of the variant's own options (its ``options`` dataclass's fields)."""
+        return tuple(f.name for f in dataclasses.fields(self.options)) if self.options is not None else ()
 
     def option_problems(self, options: dict[str, Any]) -> list[str]:
         """One problem per option of ``options`` (the loss options) that this variant rules out or needs, as
@@ -81,7 +89,8 @@ def _shown(value: Any) -> str:
 
 
 def register_loss(
-    name: str, loss: LossFn | None = None, *, kind: str, rules_out: tuple[str, ...] = (), needs: tuple[str, ...] = ()
+    name: str, loss: LossFn | None = None, *, kind: str, rules_out: tuple[str, ...] = (), needs: tuple[str, ...] = (),
+    options: type | None = None,
 ) -> Any:
     """Declare the loss variant ``stage.loss_type=name``; without ``loss``, a decorator that registers the function.
 
@@ -93,7 +102,7 @@ def register_loss(
     """
     if loss is None:
         def decorate(fn: LossFn) -> LossFn:
-            register_loss(name, fn, kind=kind, rules_out=rules_out, needs=needs)
+            register_loss(name, fn, kind=kind, rules_out=rules_out, needs=needs, options=options)
             return fn
         return decorate
     if kind not in KINDS:
@@ -106,7 +115,9 @@ def register_loss(
     old = _VARIANTS.get(name)
     if old is not None and _origin(old.loss) != _origin(loss):
         raise ValueError(f"loss variant '{name}' is already registered by {_origin(old.loss)}")
-    _VARIANTS[name] = LossVariant(name, loss, kind, tuple(rules_out), tuple(needs))
+    if options is not None and not dataclasses.is_dataclass(options):
+        raise ValueError(f"loss variant '{name}': options must be a dataclass of its own options")
+    _VARIANTS[name] = LossVariant(name, loss, kind, tuple(rules_out), tuple(needs), options)
     return loss
 
 

@@ -6,6 +6,7 @@ SFT baseline; they differ only in the stage options (conf/stage/{rankpo,simrankp
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -127,6 +128,8 @@ class RankPOModule(L.LightningModule):
             judge's preference probability, ε = 1 − p per pair (:mod:`jobmatch.modules.soft_labels`).
         loss_module: the module that registers ``loss_type`` when it is not built in (recorded; the
             application imports it before building the module).
+        loss_options: the values of the variant's own options (its registered ``options`` dataclass), passed to
+            its loss as keyword arguments; None: their defaults.
         init_ckpt: the stage-1 checkpoint this run started from (recorded; never reloaded).
         max_query_length, max_passage_length: the token limits the run trained with (recorded in the
             hyperparameters for ``jobmatch.export``; the DataModule applies them).
@@ -153,11 +156,13 @@ class RankPOModule(L.LightningModule):
         max_passage_length: int | None = None,
         soft_labels: str = "none",
         loss_module: str | None = None,
+        loss_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["encoder"], logger=False)  # the W&B config is the run's (wandb_meta)
         options = PreferenceOptions(**{k: self.hparams[k] for k in PREFERENCE_OPTION_NAMES})
-        validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)))
+        validate_preference_options(options, lora_enabled=bool((model.get("lora") or {}).get("enabled", False)),
+                                    loss_options=loss_options)
         self.encoder = encoder if encoder is not None else stage2_encoder(model)
         if keep_fp32_masters(self.encoder) or self.encoder.cfg.get("dtype") != model.get("dtype"):
             self.hparams["model"]["dtype"] = self.encoder.cfg.get("dtype")  # what the saved weights are
@@ -256,6 +261,8 @@ class RankPOModule(L.LightningModule):
                         "rejected_index": batch.rejected_index}
         elif "label_smoothing" not in variant.rules_out:
             options["label_smoothing"] = self.batch_epsilon(batch)
+        if variant.options is not None:  # the variant's own options, their defaults where unset
+            options |= dataclasses.asdict(variant.options(**(hp.get("loss_options") or {})))
         terms = variant.loss(chosen, rejected, ref_chosen, ref_rejected, **options)  # [B] or [T]
         return terms.mean() if len(terms) else chosen.sum() * 0.0
 

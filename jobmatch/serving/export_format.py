@@ -90,7 +90,7 @@ class ExportManifest:
 
 def _source_name(cfg: dict[str, Any]) -> str:
     if cfg.get("config"):
-        return f"random {cfg['config'].get('model_type', '?')} (from model.config)"
+        return f"random {cfg['config'].get('model_type', '?')} (from an inline config)"
     return str(cfg.get("name_or_path"))
 
 

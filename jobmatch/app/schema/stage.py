@@ -7,11 +7,14 @@ presets built on it, ``module: rankpo``), whose loss options are the library's o
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jobmatch.losses.options import PreferenceOptions
+from jobmatch.losses.registry import loss_types, loss_variant
 from jobmatch.utils.option_rules import POSITIVE, RATIO, Choice, Num, option
 
 
@@ -75,5 +78,21 @@ class PreferenceStage(PreferenceOptions):
 
 
 def stage_schema(node: Mapping[str, Any]) -> type:
-    """The schema a composed ``stage`` node follows: stage 2 when it names the ``rankpo`` module."""
-    return PreferenceStage if node.get("module") == "rankpo" else ContrastiveStage
+    """The schema a composed ``stage`` node follows: stage 2 when it names the ``rankpo`` module, with the options
+    of its loss variant when the variant declares its own (a registered ``options`` dataclass)."""
+    if node.get("module") != "rankpo":
+        return ContrastiveStage
+    loss_type = node.get("loss_type", "sigmoid")
+    own = loss_variant(loss_type).options if loss_type in loss_types() else None
+    return with_variant_options(own) if own is not None else PreferenceStage
+
+
+@functools.cache
+def with_variant_options(options: type) -> type:
+    """:class:`PreferenceStage` plus the fields of a loss variant's ``options`` dataclass."""
+    fields = []
+    for field in dataclasses.fields(options):
+        default = ({"default": field.default} if field.default is not dataclasses.MISSING
+                   else {"default_factory": field.default_factory})
+        fields.append((field.name, field.type, dataclasses.field(**default, metadata=field.metadata)))
+    return dataclasses.make_dataclass(f"PreferenceStage[{options.__name__}]", fields, bases=(PreferenceStage,))

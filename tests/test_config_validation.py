@@ -135,6 +135,7 @@ def test_search_and_score_refuses_cutoffs_above_k() -> None:
     """The library guard behind eval.cutoffs: recall@50 of a top-10 search would be recall@10."""
     import numpy as np
 
+    from jobmatch.app.schema.names import option_message
     from jobmatch.data.records import ContrastiveRecord
     from jobmatch.data.retrieval_set import build_retrieval_set
     from jobmatch.retrieval.encoder_eval import search_and_score
@@ -142,6 +143,8 @@ def test_search_and_score_refuses_cutoffs_above_k() -> None:
     rset = build_retrieval_set([ContrastiveRecord(query="q", positives=("p",), negatives=("n",))], None)
     query = np.ones((1, 4), dtype=np.float32)
     corpus = np.ones((len(rset.corpus), 4), dtype=np.float32)
-    with pytest.raises(ConfigError, match=r"^eval\.cutoffs=\[5, 50\]: cutoff 50 is above eval\.k=10; pass eval\.k=50"):
-        search_and_score(rset, query, corpus, k=10, cutoffs=(5, 50))
+    with pytest.raises(ConfigError, match=r"^cutoffs=\[5, 50\]: cutoff 50 is above k=10; pass k=50") as error:
+        search_and_score(rset, query, corpus, k=10, cutoffs=(5, 50))  # the library names its arguments ...
+    assert option_message(error.value).startswith(  # ... and the application the options that set them
+        "eval.cutoffs=[5, 50]: cutoff 50 is above eval.k=10; pass eval.k=50")
     assert "recall@1" in search_and_score(rset, query, corpus, k=10, cutoffs=(1,)).metrics

@@ -3,9 +3,13 @@ one-line doc (:func:`jobmatch.utils.option_rules.option`).
 
 The YAML files under ``conf/`` stay the presets; these schemas are what :func:`jobmatch.app.validation.
 validate_config` checks a composed config against (unknown keys with the nearest known one, every value against
-its rule) and what ``docs/config.md`` is generated from (``python -m jobmatch.app.schema``). They are not
-registered with Hydra's ConfigStore: a structured config would make Hydra refuse a bad value while composing,
-with its own multi-line message, before the one-line ``option=value: problem; fix`` check could run.
+its rule) and what ``docs/config.md`` is generated from (``python -m jobmatch.app.schema``).
+
+They are not registered with Hydra's ConfigStore. Tried with hydra-core 1.3.2 the way its docs show (the schema
+stored as ``data/schema`` and named in ``data/jsonl.yaml``'s defaults list): ``data.batch_size=abc`` then fails
+while composing, as "Error merging override data.batch_size=abc" with the cause on other lines, before the
+one-line check can run, while ``+data.batchsize=4`` (a ``+`` key) and ``data.batch_size=0`` (a range) compose
+without complaint; and every preset would have to name its schema. Validation alone gives more, in one line.
 
 A group's *base* presets (those that extend no other preset, e.g. ``data/jsonl.yaml``) hold exactly the
 schema's defaults (``tests/test_config_schema.py`` checks it), so a default is changed in both places.

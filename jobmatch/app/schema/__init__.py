@@ -5,7 +5,7 @@ The YAML files under ``conf/`` stay the presets; these schemas are what :func:`j
 validate_config` checks a composed config against (unknown keys with the nearest known one, every value against
 its rule) and what ``docs/config.md`` is generated from (``python -m jobmatch.app.schema``).
 
-They are not registered with Hydra's ConfigStore. Tried with hydra-core 1.3.2 the way its docs show (the schema
+They are not registered with Hydra's ConfigStore. Tried with hydra-core 1.3.8 the way its docs show (the schema
 stored as ``data/schema`` and named in ``data/jsonl.yaml``'s defaults list): ``data.batch_size=abc`` then fails
 while composing, as "Error merging override data.batch_size=abc" with the cause on other lines, before the
 one-line check can run, while ``+data.batchsize=4`` (a ``+`` key) and ``data.batch_size=0`` (a range) compose

@@ -15,7 +15,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from jobmatch.errors import ConfigError
+from jobmatch.app.schema.names import option_message
+from jobmatch.errors import ConfigError, OptionError
 from jobmatch.utils.option_rules import closest, is_number, show
 
 
@@ -53,9 +54,11 @@ def check_synthetic(cfg: DictConfig) -> None:
             raise ConfigError(f"data.synthetic.overrides.{key}={show(value)}: unknown option; {fix}")
     try:
         preset(name, seed=seed, **overrides)
-    except (TypeError, ValueError) as error:
-        text = str(error).replace("SyntheticConfig.", "data.synthetic.overrides.", 1)
-        raise ConfigError(text.replace(" is invalid: ", ": invalid; ", 1)) from None
+    except OptionError as error:
+        raise ConfigError(option_message(error, "data.synthetic.overrides")) from None
+    except (TypeError, ValueError) as error:  # a value of the wrong type, met by a comparison
+        raise ConfigError(f"data.synthetic.overrides={show(overrides)}: {error}; pass values of the option's "
+                          "type") from None
 
 
 def precision_values() -> tuple[str, ...]:

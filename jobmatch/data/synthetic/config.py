@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobmatch.defaults import DEFAULT_TOKENIZER  # torch-free (jobmatch.model imports torch)
+from jobmatch.errors import OptionError
 
 LABELS = ("complete", "sampled")
 PROFILE_LENGTHS = ("short", "real")
@@ -142,7 +143,8 @@ class SyntheticConfig:
 
 
 def _fail(option: str, value: object, fix: str) -> None:
-    raise ValueError(f"SyntheticConfig.{option}={value!r} is invalid: {fix}")
+    """Raise an :class:`OptionError` naming the field ``option`` (the application names it as its option)."""
+    raise OptionError(f"{{{option}}}={value!r}: invalid; {fix}")
 
 
 def _validate(c: SyntheticConfig) -> None:

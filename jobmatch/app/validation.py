@@ -22,7 +22,8 @@ from jobmatch.app.schema.names import option_message
 from jobmatch.errors import ConfigError, OptionError
 from jobmatch.losses import loss_variant, validate_preference_options
 from jobmatch.losses.rankpo import PREFERENCE_OPTION_NAMES
-from jobmatch.utils.option_rules import Rule, closest, is_number, option_specs, show
+from jobmatch.retrieval.mining import MiningConfig
+from jobmatch.utils.option_rules import Rule, closest, option_specs, show
 
 _ABSENT = object()
 # (path, schema, node, open_keys): a composed node and the dataclass it follows
@@ -51,7 +52,7 @@ def validate_config(cfg: DictConfig) -> None:
     check_training_length(cfg)
     check_token_limits(cfg)
     check_cutoffs(cfg)
-    check_mining_window(cfg)
+    check_mining(cfg)
     for node in ("stage", "stage2"):
         check_preference_options(cfg, node)
 
@@ -149,14 +150,15 @@ def check_cutoffs(cfg: DictConfig) -> None:
         )
 
 
-def check_mining_window(cfg: DictConfig) -> None:
-    """The mining rank window [start, end) is not empty."""
-    start, end = lookup(cfg, "mining.window_start"), lookup(cfg, "mining.window_end")
-    if is_number(start) and is_number(end) and end <= start:
-        raise ConfigError(
-            f"mining.window_end={end}: the window [{start}, {end}) is empty; "
-            f"pass mining.window_end above mining.window_start={start}"
-        )
+def check_mining(cfg: DictConfig) -> None:
+    """The ``mining`` node builds the library's :class:`MiningConfig` (which refuses an empty rank window)."""
+    node = lookup(cfg, "mining")
+    if not isinstance(node, dict):
+        return
+    try:
+        MiningConfig(**node)
+    except OptionError as error:
+        raise ConfigError(option_message(error, "mining")) from None
 
 
 def import_loss_module(cfg: DictConfig, node: str) -> None:

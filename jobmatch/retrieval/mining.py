@@ -12,6 +12,8 @@ import numpy as np
 from jobmatch.data.corpus import Corpus
 from jobmatch.data.records import ContrastiveRecord
 from jobmatch.data.retrieval_set import RetrievalSet
+from jobmatch.errors import OptionError
+from jobmatch.utils.option_rules import Choice, Num, check_fields, option
 
 log = logging.getLogger(__name__)
 Strategy = Literal["topk", "sample", "cluster"]
@@ -20,37 +22,34 @@ STRATEGIES: tuple[str, ...] = ("topk", "sample", "cluster")
 
 @dataclass
 class MiningConfig:
-    """How negatives are chosen from each query's ranked candidates.
+    """How negatives are chosen from each query's ranked candidates (each field declared once, with the values
+    it accepts: the ``mining`` config group's schema is this dataclass).
 
-    Attributes:
-        window_start, window_end: the rank window [a, b) searched (reference: 0-100).
-        n_negatives: negatives kept per query (reference file format: 10).
-        strategy: ``topk`` (highest-ranked), ``sample`` (uniform in the window) or ``cluster``
-            (k-means the window; the i-th candidate met in its cluster gets weight λ^i).
-        n_clusters, cluster_lambda: k and λ of the cluster strategy (reference: 10 clusters).
-        margin: false-negative guard: drop candidates scoring above ``margin`` × the mean score of
-            the query's positives (``None`` disables it); such candidates are often unlabelled positives.
-        seed: seeds sampling and k-means.
+    A candidate scoring above ``margin`` × the mean score of the query's positives is often an unlabelled
+    positive: the guard drops it.
+
+    Raises:
+        OptionError: a field outside its rule, or an empty window, naming the field.
     """
 
-    window_start: int = 0
-    window_end: int = 100
-    n_negatives: int = 10
-    strategy: str = "topk"
-    n_clusters: int = 10
-    cluster_lambda: float = 0.5
-    margin: float | None = 0.95
-    seed: int = 0
+    window_start: int = option(0, "first rank of the mining window [start, end)", Num(low=0, integer=True))
+    window_end: int = option(100, "end of the mining window (exclusive; reference: 0-100)", Num(low=1, integer=True))
+    n_negatives: int = option(10, "negatives kept per JD (training draws some of them each epoch)",
+                              Num(low=1, integer=True))
+    strategy: str = option("topk", "topk (highest-ranked) | sample (uniform in the window) | cluster",
+                           Choice(STRATEGIES))
+    n_clusters: int = option(10, "cluster: k-means clusters over the window (reference: 10)", Num(low=1, integer=True))
+    cluster_lambda: float = option(0.5, "cluster: the i-th candidate met in its cluster gets weight λ^i",
+                                   Num(low=0, high=1, low_open=True))
+    margin: float | None = option(0.95, "drop candidates above margin × the positives' mean score (null: off)",
+                                  Num(low=0, low_open=True, nullable=True))
+    seed: int = option(0, "seeds sampling and k-means", Num(integer=True))
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy='{self.strategy}' is not one of {STRATEGIES}")
-        if not 0 <= self.window_start < self.window_end:
-            raise ValueError(f"mining window [{self.window_start}, {self.window_end}) is empty or negative")
-        if self.n_negatives < 1:
-            raise ValueError("n_negatives must be >= 1")
-        if not 0 < self.cluster_lambda <= 1:
-            raise ValueError("cluster_lambda must be in (0, 1]")
+        check_fields(self)
+        if self.window_end <= self.window_start:
+            raise OptionError(f"{{window_end}}={self.window_end}: the window [{self.window_start}, "
+                              f"{self.window_end}) is empty; pass {{window_end}} above {{window_start}}")
 
 
 @dataclass

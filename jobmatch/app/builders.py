@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from jobmatch.app.schema.names import named_options
 from jobmatch.app.validation import import_loss_module
 from jobmatch.app.wandb_meta import OPTIONS, RunLabels, is_wandb, wandb_init_kwargs
 from jobmatch.data.datamodule import PairDataModule
@@ -102,25 +103,39 @@ def build_module(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> L.Lig
     stage = cfg.stage
     kind = stage_module_kind(cfg)
     if kind == "contrastive":
-        return ContrastiveModule(
-            model=container(cfg.model),
-            optim=container(stage.optim),
-            temperature=float(stage.temperature),
-            in_batch_negatives=bool(stage.in_batch_negatives),
-            init_ckpt=stage.get("init_ckpt"),
-            chunk_size=stage.get("chunk_size"),
-            chunk_recompute=bool(stage.get("chunk_recompute", True)),
-            **data_token_limits(cfg),
-        )
+        with named_options("stage"):
+            return contrastive_module(cfg)
     if kind == "rankpo":  # stage 2: rankpo, rankpo_hinge, simrankpo, simrankpo_hinge, sft
         import_loss_module(cfg, "stage")  # a loss type that is not built in registers itself on import
-        options = {key: stage[key] for key in RANKPO_OPTIONS if key in stage}  # checked once, by RankPOModule
-        own = loss_variant(str(stage.loss_type)).option_names()  # a variant's own options (its schema's fields)
-        options["loss_options"] = {key: container(stage[key]) if OmegaConf.is_config(stage[key]) else stage[key]
-                                   for key in own if key in stage} or None
-        return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), stage1_model=stage1,
-                                        optim=container(stage.optim), **options, **data_token_limits(cfg))
+        with named_options("stage"):
+            return rankpo_module(cfg, stage1)
     raise ValueError(f"unknown stage.name '{stage.name}'; available: contrastive, or stage.module=rankpo")
+
+
+def contrastive_module(cfg: DictConfig) -> ContrastiveModule:
+    """The stage-1 module of ``cfg.stage``."""
+    stage = cfg.stage
+    return ContrastiveModule(
+        model=container(cfg.model),
+        optim=container(stage.optim),
+        temperature=float(stage.temperature),
+        in_batch_negatives=bool(stage.in_batch_negatives),
+        init_ckpt=stage.get("init_ckpt"),
+        chunk_size=stage.get("chunk_size"),
+        chunk_recompute=bool(stage.get("chunk_recompute", True)),
+        **data_token_limits(cfg),
+    )
+
+
+def rankpo_module(cfg: DictConfig, stage1: dict[str, Any] | None) -> RankPOModule:
+    """The stage-2 module of ``cfg.stage`` (``stage1``: see :func:`model_config`)."""
+    stage = cfg.stage
+    options = {key: stage[key] for key in RANKPO_OPTIONS if key in stage}  # checked once, by RankPOModule
+    own = loss_variant(str(stage.loss_type)).option_names()  # a variant's own options (its schema's fields)
+    options["loss_options"] = {key: container(stage[key]) if OmegaConf.is_config(stage[key]) else stage[key]
+                               for key in own if key in stage} or None
+    return RankPOModule.from_stage1(stage.get("init_ckpt"), container(cfg.model), stage1_model=stage1,
+                                    optim=container(stage.optim), **options, **data_token_limits(cfg))
 
 
 def build_loggers(cfg: DictConfig, task: str, labels: RunLabels | None = None) -> list[Any]:

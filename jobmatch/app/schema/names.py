@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from jobmatch.app.schema import GROUPS, walk_specs
-from jobmatch.errors import OptionError
+from jobmatch.errors import ConfigError, OptionError
 
 # Arguments whose option has another name, or that more than one group declares and one of them sets.
 ARGUMENT_OPTIONS: dict[str, str] = {"lora_enabled": "model.lora.enabled"}
@@ -26,17 +27,42 @@ def group_options() -> dict[str, str]:
     return {name: next(iter(options)) for name, options in found.items() if len(options) == 1}
 
 
+@functools.cache
+def node_options(node: str) -> frozenset[str] | None:
+    """The top-level options a group node declares (None: a node no group schema describes)."""
+    schemas = [schema for group in GROUPS if node in group.nodes for schema in group.schemas]
+    if not schemas:
+        return None
+    return frozenset(path for schema in schemas for path, _ in walk_specs(schema) if "." not in path)
+
+
 def option_name(argument: str, node: str | None = None) -> str:
-    """The option that sets ``argument``: the explicit ones first, then ``node.argument`` when the caller knows the
-    node (``stage2``), else the one group option of that name, else the argument itself."""
+    """The option that sets ``argument``: the explicit ones first; with the caller's ``node`` (``stage2``), one
+    of its options, or, when the argument is another group's option (``pooling`` while building a stage), that
+    option, else ``node.argument`` (a loss variant's own option); without a node, the one group option of that
+    name, else the argument itself."""
     if argument in ARGUMENT_OPTIONS:
         return ARGUMENT_OPTIONS[argument]
-    if node is not None:
+    elsewhere = group_options().get(argument)
+    if node is None:
+        return elsewhere or argument
+    own = node_options(node)
+    if own is None or argument in own or elsewhere is None:
         return f"{node}.{argument}"
-    return group_options().get(argument, argument)
+    return elsewhere
 
 
 def option_message(error: OptionError, node: str | None = None) -> str:
     """``error``'s message with its arguments named as options."""
     name: Callable[[str], str] = functools.partial(option_name, node=node)
     return error.named(name)
+
+
+@contextlib.contextmanager
+def named_options(node: str) -> Iterator[None]:
+    """Re-raise a library :class:`OptionError` from the block as a :class:`ConfigError` naming the options of
+    ``node`` (the config node the block's arguments come from, e.g. ``stage``)."""
+    try:
+        yield
+    except OptionError as error:
+        raise ConfigError(option_message(error, node)) from None

@@ -30,11 +30,11 @@ class TrainerOptions:
     num_sanity_val_steps: int = option(0, "validation batches run before training")
     check_val_every_n_epoch: int | None = option(1, "epochs between validations",
                                                  Num(low=1, integer=True, nullable=True))
-    deterministic: bool = option(False, "deterministic algorithms only (slower)")
+    deterministic: bool | str | None = option(False, "deterministic algorithms only (slower); warn: warn instead")
     enable_progress_bar: bool = option(True, "show a progress bar")
     enable_model_summary: bool = option(True, "print the model summary")
     enable_checkpointing: bool = option(True, "save checkpoints")
-    fast_dev_run: bool = option(False, "one batch of each loop, as a smoke test")
+    fast_dev_run: bool | int = option(False, "true (1) or n: that many batches of each loop, as a smoke test")
     overfit_batches: float = option(0.0, "train and validate on this many (or share of) training batches")
     limit_train_batches: float = option(1.0, "training batches per epoch (int) or share of them (float)")
     limit_val_batches: float = option(1.0, "validation batches per epoch (int) or share of them (float)")

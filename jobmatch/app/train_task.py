@@ -39,7 +39,7 @@ from jobmatch.data.datamodule import PairDataModule
 from jobmatch.model.checkpoint import CheckpointError, MissingCheckpointError, check_checkpoint, inspect_checkpoint
 from jobmatch.model.checkpoint_io import checkpoint_plugins
 from jobmatch.model.loading import read_checkpoint
-from jobmatch.modules.rankpo import INIT_FIX, RankPOModule
+from jobmatch.modules.rankpo import RankPOModule
 from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.utils.run import finish_wandb, parameter_counts, peak_memory_mb, to_float, write_results
@@ -47,6 +47,7 @@ from jobmatch.utils.wandb_upload import upload_checkpoints
 from jobmatch.utils.writable import check_writable_folders, populated
 
 log = logging.getLogger(__name__)
+INIT_FIX = "set stage.init_ckpt to a stage-1 checkpoint (<run_dir>/checkpoints/best.ckpt), or null for the base model"
 
 
 def resolve_ckpt_path(cfg: DictConfig, run_dir: Path, stage1: dict[str, Any] | None = None) -> str | None:
@@ -69,7 +70,8 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path, stage1: dict[str, Any] | N
     if not path.exists():
         raise MissingCheckpointError(f"{path}: {option} names no file; fix: {fix}")
     check_checkpoint(path, option, model=model_config(cfg, stage1), module=stage_module_kind(cfg),
-                     stage_name=str(cfg.stage.name), fix=fix)
+                     stage_name=str(cfg.stage.name), fix=fix,
+                     init_option="stage.init_ckpt")
     check_resume_layout(path, option, cfg.trainer.get("strategy"))
     return str(path)
 

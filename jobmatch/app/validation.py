@@ -21,6 +21,7 @@ from jobmatch.app.schema import GROUPS, ROOT_SCHEMA
 from jobmatch.app.schema.names import option_message
 from jobmatch.errors import ConfigError, OptionError
 from jobmatch.losses import loss_variant, validate_preference_options
+from jobmatch.losses.options import PreferenceOptions
 from jobmatch.losses.rankpo import PREFERENCE_OPTION_NAMES
 from jobmatch.retrieval.mining import MiningConfig
 from jobmatch.utils.option_rules import Rule, closest, option_specs, show
@@ -38,6 +39,7 @@ def validate_config(cfg: DictConfig) -> None:
     """
     for node in ("stage", "stage2"):
         import_loss_module(cfg, node)  # first: the loss types it registers (and their own options) are then known
+        check_loss_type(cfg, node)  # then: an unknown type, not the options of its preset, is the problem named
     nodes = list(schema_nodes(cfg))
     for path, schema, value, open_keys in nodes:
         if not open_keys:
@@ -55,6 +57,14 @@ def validate_config(cfg: DictConfig) -> None:
     check_mining(cfg)
     for node in ("stage", "stage2"):
         check_preference_options(cfg, node)
+
+
+def check_loss_type(cfg: DictConfig, node: str) -> None:
+    """A stage-2 node's ``loss_type`` is registered (its variant's own options are known only then)."""
+    stage = cfg.get(node)
+    if isinstance(stage, DictConfig) and stage.get("module") == "rankpo":
+        spec = next(spec for spec in option_specs(PreferenceOptions) if spec.name == "loss_type")
+        check_option(cfg, f"{node}.loss_type", spec.rule, spec.example)  # type: ignore[arg-type]
 
 
 def schema_nodes(cfg: DictConfig) -> Iterator[SchemaNode]:

@@ -186,16 +186,17 @@ def check_checkpoint(
     module: str | None = None,
     stage_name: str = "",
     fix: str = DEFAULT_FIX,
+    init_option: str = "init_ckpt",
 ) -> CheckpointInfo:
     """Refuse, in one line, a checkpoint of another stage (``module``, if given) or another model.
 
-    ``option`` is how the user named the file (``ckpt_path``, ``stage.init_ckpt``); ``model`` the model
-    config the weights must load into.
+    ``option`` is how the user named the file (``ckpt_path``, ``stage.init_ckpt``), ``init_option`` how they name a
+    stage-1 checkpoint that stage 2 starts from; ``model`` the model config the weights must load into.
     """
     info = inspect_checkpoint(path, fix=fix)
     if module is not None and info.module != module:
         hint = (
-            "to start stage 2 from it, pass it as the stage-1 checkpoint (init_ckpt) instead"
+            f"to start stage 2 from it, pass it as {init_option} instead"
             if info.module == "contrastive"
             else "give a checkpoint of this stage, or none to start afresh"
         )

@@ -45,7 +45,7 @@ def compose(overrides: Sequence[str], run_dir: str | Path) -> DictConfig:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     run_dir = Path(run_dir)
     paths = [f"paths.run_dir={run_dir}", f"paths.output_dir={ROOT / 'outputs'}"]
-    return compose_tree("config", [*QUIET, *overrides, *paths])
+    return compose_tree("train", [*QUIET, *overrides, *paths])
 
 
 def peak_rss_mb() -> float:

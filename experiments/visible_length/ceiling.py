@@ -30,7 +30,7 @@ def model_config(name: str) -> dict:
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return dict(compose(config_name="config", overrides=[f"model={name}"]).model)
+        return dict(compose(config_name="train", overrides=[f"model={name}"]).model)
 
 
 def main(argv: list[str] | None = None) -> None:

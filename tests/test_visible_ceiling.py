@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -114,3 +115,31 @@ def test_ceiling_by_length_script(world: World, tmp_path, capsys) -> None:
     short, whole = ([float(x) for x in row.strip("| ").split(" | ")] for row in rows)
     assert whole[1] == whole[2]  # everything visible: the visible ceiling is the ceiling
     assert short[2] <= whole[2] and short[3] <= whole[3]
+
+
+def test_ceiling_script_reads_id_rows_through_the_corpus(world: World, tmp_path, capsys) -> None:
+    """Pairs written by jobmatch.annotate name talents by id: the script reads their texts from --corpus and
+    prints the same table as for the same pairs with inline texts (not the all-ties 0.5 of empty texts)."""
+    from experiments.visible_length.ceiling import main
+    from jobmatch.data.readers import write_jsonl
+    from jobmatch.errors import UserError
+
+    by_text = {t.text: t.id for t in world.talents}
+    records = judged(world, n=40)
+    inline, by_id, corpus = tmp_path / "inline.jsonl", tmp_path / "ids.jsonl", tmp_path / "corpus.jsonl"
+    write_jsonl(inline, [r.to_json() for r in records])
+    write_jsonl(by_id, [replace(r, passage_id1=by_text[r.passage1], passage_id2=by_text[r.passage2]).by_id().to_json()
+                        for r in records])
+    write_jsonl(corpus, [{"id": t.id, "text": t.text} for t in world.talents])
+    args = ["--lengths", "32", "4096", "--model", "tiny_bert"]
+    main([str(inline), *args])
+    expected = capsys.readouterr().out.splitlines()[1:]
+    main([str(by_id), "--corpus", str(corpus), *args])
+    table = capsys.readouterr().out.splitlines()[1:]
+    assert table == expected
+    assert float(table[-1].strip("| ").split(" | ")[1]) > 0.5  # the judge ceiling of texts it can read
+    with pytest.raises(UserError, match="--corpus"):
+        main([str(by_id), *args])
+    with pytest.raises(ValueError, match="texts"):
+        preference_eval.offline_judge_totals([r.by_id() for r in
+                                              (replace(r, passage_id1="a", passage_id2="b") for r in records)])

@@ -1,7 +1,10 @@
 """The offline judge's visible ceiling and intent by token limit, for a judged-pairs file (no training).
 
-    python -m experiments.visible_length.ceiling PAIRS.jsonl [--lengths 128 192 256 512] [--query-length 256]
-        [--model minilm]
+    python -m experiments.visible_length.ceiling PAIRS.jsonl [--corpus CORPUS.jsonl] [--lengths 128 192 256 512]
+        [--query-length 256] [--model minilm]
+
+``jobmatch.annotate`` writes pairs that name their talents by id (``passage_id1/2``); ``--corpus`` (the run's
+``data.corpus_file``) gives their texts.
 
 For each talent token limit L: ``alignment_ceiling`` (the judge's noiseless preference on the whole texts
 against its verdicts), ``alignment_visible_ceiling`` and ``alignment_visible_intent`` (the same preference on the
@@ -17,7 +20,9 @@ from types import SimpleNamespace
 
 from jobmatch.app.validation import CONF_DIR
 from jobmatch.cli.errors import user_errors
+from jobmatch.data.preferences import resolve_texts
 from jobmatch.data.readers import read_preferences
+from jobmatch.data.retrieval_set import open_corpus
 from jobmatch.errors import UserError
 from jobmatch.model.tokenizer import load_tokenizer
 from jobmatch.retrieval.alignment import judge_ceiling_and_intent
@@ -36,11 +41,16 @@ def model_config(name: str) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m experiments.visible_length.ceiling")
     parser.add_argument("pairs", help="judged pairs of the offline judge (preferences_test.jsonl)")
+    parser.add_argument("--corpus", help="the talent corpus (data.corpus_file) when the pairs name talents by id")
     parser.add_argument("--lengths", type=int, nargs="+", default=[128, 192, 256, 512])
     parser.add_argument("--query-length", type=int, default=256, help="the JD token limit (data.max_query_length)")
     parser.add_argument("--model", default="minilm", help="conf/model/<name>.yaml: whose tokenizer cuts the texts")
     args = parser.parse_args(argv)
     records = read_preferences(args.pairs)
+    if args.corpus is None and any(r.is_id_row for r in records):
+        raise UserError(f"{args.pairs} names its talents by id (passage_id1/2): pass --corpus CORPUS.jsonl "
+                        "(the annotation's data.corpus_file)")
+    records = resolve_texts(records, open_corpus(args.corpus) if args.corpus else None, args.pairs)
     totals = offline_judge_totals(records)
     if totals is None:
         raise UserError(f"{args.pairs}: not every pair was judged by the offline judge; the visible ceiling needs "

@@ -87,6 +87,8 @@ def offline_judge_totals(records: Sequence[PreferenceRecord]) -> np.ndarray | No
     """
     if not records or not all((r.model or "").startswith(OFFLINE_JUDGE_PREFIX) for r in records):
         return None
+    if any(r.is_id_row for r in records):  # no texts to read: every score would be 0 and every pair a tie
+        raise ValueError("offline_judge_totals needs the talents' texts; resolve id rows from the corpus first")
     from jobmatch.data.synthetic.judge import OfflineJudge
 
     totals = OfflineJudge().noiseless_totals([(r.query, r.chosen, r.rejected) for r in records])

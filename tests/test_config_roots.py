@@ -27,7 +27,7 @@ ROOTS = {
     "curriculum": ({"model", "data", "stage", "trainer", "eval", "mining", "curriculum", "resume"},
                    STAGE2 | ANNOTATION | {"fairness", "ckpt"}),
     "pipeline": ({"stage", "trainer", "eval", "fairness", "resume"} | STAGE2 | ANNOTATION | CURRICULUM, {"ckpt"}),
-    "export": ({"model", "data", "ckpt", "out", "seed"}, {"trainer", "logger", "stage", "eval", "launch"}),
+    "export": ({"model", "data", "ckpt", "out", "seed"}, {"trainer", "stage", "eval", "launch"}),
 }
 
 

@@ -21,6 +21,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from jobmatch.app.curriculum_task import curriculum
+from jobmatch.app.steps import step_config
 from jobmatch.app.train_task import train
 from tests.helpers import CONF, FAST, FIXTURES, ROOT, SHARED_SAMPLE, compose_config
 from tests.helpers.wandb_records import offline_runs
@@ -122,7 +123,8 @@ def preset_override(group: str, name: str) -> str:
 
 @pytest.mark.parametrize(("group", "name"), PRESETS)
 def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: Path, stage1_ckpt: str) -> None:
-    """Compose for the documented entry point, expand the sweep, run the last job's stage for one batch."""
+    """Compose for the documented entry point, expand the sweep, run the last job's stage for one batch (on the
+    train nodes of that config, as a curriculum's or pipeline's training step does)."""
     primary, documented = documented_command(CONF / group / f"{name}.yaml", preset_override(group, name))
     with_hydra = compose_run(primary, tmp_path, preset_override(group, name), *documented, hydra=True)
     jobs = sweep_jobs(with_hydra)
@@ -131,7 +133,8 @@ def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: 
     else:
         assert name in with_hydra.tags
     job = jobs[-1]  # the last combination differs most from the defaults
-    cfg = compose_run("train", tmp_path, preset_override(group, name), *documented, *job)
+    run = tmp_path / "run"
+    cfg = step_config(compose_run(primary, tmp_path, preset_override(group, name), *documented, *job), "train", run)
     extra = [*fixture_data(cfg), "trainer.fast_dev_run=1", "eval.baselines=[]", "eval.k=20", "eval.cutoffs=[1,5,10,20]"]
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
         extra.append("trainer=cpu")  # a GPU preset (experiment=llama3_2_1b_gpu): its other settings run on CPU
@@ -139,7 +142,8 @@ def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: 
     extra += [f"data.{key}=512" for key in ("max_query_length", "max_passage_length") if cfg.data[key] > 512]
     if cfg.stage.get("data_mode") == "preference":
         extra.append(f"stage.init_ckpt={stage1_ckpt}")
-    results = train(compose_run("train", tmp_path, preset_override(group, name), *documented, *job, *extra))
+    results = train(step_config(compose_run(primary, tmp_path, preset_override(group, name), *documented, *job, *extra),
+                                "train", run))
     assert results["trainer/global_step"] == 1
     if cfg.stage.get("evaluate"):
         assert 0.0 <= results["test/alignment"] <= 1.0 and "stage1/ndcg@20" in results

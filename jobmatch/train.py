@@ -12,7 +12,7 @@ from jobmatch.cli.main import run_command
 from jobmatch.report.objective import objective_value
 
 
-@hydra.main(config_path=CONFIG_DIR, config_name="config", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns the float a sweeper optimises: ``objective`` (null: the monitored metric)."""
     use_hydra_run_dir(cfg)

@@ -15,7 +15,7 @@ JUDGES = sorted(p.stem for p in (CONF / "judge").glob("*.yaml"))
 @pytest.mark.parametrize("name", JUDGES)
 def test_judge_configs_build(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEEPSEEK_API_KEY", "jm-config-test-key")
-    cfg = compose_config([f"judge={name}"], run_dir=tmp_path / "run")
+    cfg = compose_config([f"judge={name}"], run_dir=tmp_path / "run", config_name="annotate")
     assert cfg.judge.name == name
     judge = build_judge(cfg.judge)
     assert isinstance(judge, Judge)
@@ -27,7 +27,7 @@ def test_judge_configs_build(name: str, tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_paper_default_is_deepseek(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
-    cfg = compose_config(["judge=openai"], run_dir=tmp_path / "run")
+    cfg = compose_config(["judge=openai"], run_dir=tmp_path / "run", config_name="annotate")
     assert (cfg.judge.base_url, cfg.judge.model, cfg.judge.api_key_env) == (
         "https://api.deepseek.com",
         "deepseek-chat",

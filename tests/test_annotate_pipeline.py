@@ -63,7 +63,7 @@ def test_default_test_pair_budget_of_the_presets(preset: str, at_least: int) -> 
     from jobmatch.app.annotate_task import pairs_per_query
     from jobmatch.data.synthetic.config import preset as synthetic_preset
 
-    cfg = compose_config([f"data={preset}"])
+    cfg = compose_config([f"data={preset}"], config_name="annotate")
     _, _, n_test = synthetic_preset(str(cfg.data.synthetic.preset)).split_sizes()
     top_k = int(cfg.annotate.top_k)
     per_jd = min(pairs_per_query(cfg.annotate, "test"), top_k * (top_k - 1) // 2)

@@ -103,7 +103,8 @@ def test_evaluate_refuses_a_flipped_bit(tmp_path: Path, flipped: Path) -> None:
 
 def test_export_refuses_a_flipped_bit(tmp_path: Path, flipped: Path) -> None:
     with pytest.raises(CheckpointError) as error:
-        export(cfg_for("export", tmp_path, f"ckpt={flipped}", f"out={tmp_path / 'export'}"))
+        export(compose_config(["model=tiny_bert", f"ckpt={flipped}", f"out={tmp_path / 'export'}"], tmp_path / "run",
+                              "export"))
     assert_names_corruption(error, flipped)
     assert not (tmp_path / "export").exists()
 

@@ -20,26 +20,26 @@ BASE = ["model=tiny_bert", "logger=none"]
 SYNTHETIC = [*BASE, "data=synthetic_small"]
 # (config, overrides, the whole start of the one-line message: option=value: problem; fix)
 BAD = [
-    ("config", [*BASE, "trainer.precision=fp13"],
+    ("train", [*BASE, "trainer.precision=fp13"],
      r"trainer\.precision=fp13: expected one of .*bf16-mixed.*; pass e\.g\."),
-    ("config", [*BASE, "model.lora.r=0"], r"model\.lora\.r=0: out of range: expected an integer >= 1; pass e\.g\."),
-    ("config", [*BASE, "model.pooling=bogus"], r"model\.pooling=bogus: expected one of cls, mean, last_token;"),
-    ("config", [*BASE, "+model.poolin=mean"], r"model\.poolin=mean: unknown option; did you mean model\.pooling\?"),
-    ("config", [*BASE, "+model.lora.rank=4"], r"model\.lora\.rank=4: unknown option; "),
-    ("config", [*BASE, "+judge.modle=x"], r"judge\.modle=x: unknown option; did you mean judge\.model\?"),
+    ("train", [*BASE, "model.lora.r=0"], r"model\.lora\.r=0: out of range: expected an integer >= 1; pass e\.g\."),
+    ("train", [*BASE, "model.pooling=bogus"], r"model\.pooling=bogus: expected one of cls, mean, last_token;"),
+    ("train", [*BASE, "+model.poolin=mean"], r"model\.poolin=mean: unknown option; did you mean model\.pooling\?"),
+    ("train", [*BASE, "+model.lora.rank=4"], r"model\.lora\.rank=4: unknown option; "),
+    ("annotate", [*BASE, "+judge.modle=x"], r"judge\.modle=x: unknown option; did you mean judge\.model\?"),
     ("audit", [*BASE, "+fairness.n_bootstraps=10"],
      r"fairness\.n_bootstraps=10: unknown option; did you mean fairness\.n_bootstrap\?"),
-    ("config", [*BASE, "trainer.max_steps=0"], r"trainer\.max_steps=0: trains nothing .*; pass trainer\.max_steps=-1"),
-    ("config", [*BASE, "trainer.max_epochs=0"], r"trainer\.max_epochs=0: trains nothing"),
-    ("config", [*BASE, "data.max_query_length=100000"],
+    ("train", [*BASE, "trainer.max_steps=0"], r"trainer\.max_steps=0: trains nothing .*; pass trainer\.max_steps=-1"),
+    ("train", [*BASE, "trainer.max_epochs=0"], r"trainer\.max_epochs=0: trains nothing"),
+    ("train", [*BASE, "data.max_query_length=100000"],
      r"data\.max_query_length=100000: beyond the model's 512 positions \(max_position_embeddings in model\.config\)"),
-    ("config", [*BASE, "data.max_passage_length=513"], r"data\.max_passage_length=513: beyond the model's 512"),
-    ("config", ["model=minilm", "logger=none", "data.max_passage_length=1024"],
+    ("train", [*BASE, "data.max_passage_length=513"], r"data\.max_passage_length=513: beyond the model's 512"),
+    ("train", ["model=minilm", "logger=none", "data.max_passage_length=1024"],
      r"data\.max_passage_length=1024: beyond the model's 512 positions \(max_position_embeddings in .*config\.json\)"),
-    ("config", [*SYNTHETIC, "data.synthetic.seed=abc"], r"data\.synthetic\.seed=abc: expected an integer;"),
-    ("config", [*SYNTHETIC, "data.synthetic.overrides={n_talent: 5}"],
+    ("train", [*SYNTHETIC, "data.synthetic.seed=abc"], r"data\.synthetic\.seed=abc: expected an integer;"),
+    ("train", [*SYNTHETIC, "data.synthetic.overrides={n_talent: 5}"],
      r"data\.synthetic\.overrides\.n_talent=5: unknown option; did you mean data\.synthetic\.overrides\.n_talents\?"),
-    ("config", [*SYNTHETIC, "data.synthetic.overrides={n_talents: -5}"],
+    ("train", [*SYNTHETIC, "data.synthetic.overrides={n_talents: -5}"],
      r"data\.synthetic\.overrides\.n_talents=-5: invalid; "),
 ]
 
@@ -60,7 +60,7 @@ def test_refused_in_one_line(config: str, overrides: list[str], message: str, tm
     ["model=smollm2_135m"], ["model=llama3_2_1b"], ["judge=openai", "judge.model=x"], ["model.lora.enabled=false"],
 ])
 def test_good_values_pass(overrides: list[str]) -> None:
-    validate_config(compose_config([*BASE, *overrides]))
+    validate_config(compose_config([*BASE, *overrides], config_name="pipeline"))  # every group
 
 
 @pytest.fixture

@@ -82,8 +82,8 @@ def test_every_preset_key_is_an_option(group: Group, path: Path) -> None:
 
 def test_every_group_folder_has_a_schema() -> None:
     """A new config group is declared in jobmatch.app.schema (groups that only pick files or settings of other
-    tools are listed here)."""
-    others = {"debug", "experiment", "hparams_search", "hydra", "logger", "sweep"}
+    tools, and ``run``, whose root options are ROOT_SCHEMA's, are listed here)."""
+    others = {"debug", "experiment", "hparams_search", "hydra", "logger", "run", "sweep"}
     folders = {p.name for p in CONF.iterdir() if p.is_dir()}
     assert folders - others == {g.name for g in GROUPS}
 

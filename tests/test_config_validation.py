@@ -41,7 +41,7 @@ BAD = [
 
 @pytest.mark.parametrize(("overrides", "option"), BAD, ids=[b[1] for b in BAD])
 def test_bad_value_raises_config_error_naming_the_option(overrides: list[str], option: str) -> None:
-    cfg = compose_config([*BASE, *overrides])
+    cfg = compose_config([*BASE, *overrides], config_name="pipeline")
     with pytest.raises(ConfigError) as err:
         validate_config(cfg)
     message = str(err.value)
@@ -61,7 +61,7 @@ def test_bad_value_raises_config_error_naming_the_option(overrides: list[str], o
 )
 def test_the_message_names_the_fix(overrides: list[str], fix: str) -> None:
     with pytest.raises(ConfigError, match=fix.replace("[", r"\[").replace("?", r"\?")):
-        validate_config(compose_config([*BASE, *overrides]))
+        validate_config(compose_config([*BASE, *overrides], config_name="pipeline"))
 
 
 def _options(group: str) -> list[str]:
@@ -81,10 +81,10 @@ def _options(group: str) -> list[str]:
     ],
 )
 def test_every_shipped_config_is_valid(override: str) -> None:
-    validate_config(compose_config([override]))
+    validate_config(compose_config([override], config_name="pipeline"))
 
 
-@pytest.mark.parametrize("name", ["config", "evaluate", "mine", "annotate", "curriculum", "pipeline"])
+@pytest.mark.parametrize("name", ["train", "evaluate", "mine", "annotate", "curriculum", "pipeline"])
 def test_every_task_config_is_valid(name: str, tmp_path: Path) -> None:
     validate_config(compose_config([f"paths.run_dir={tmp_path}"], config_name=name))
 
@@ -103,7 +103,8 @@ def test_good_values_at_the_edges_pass() -> None:
                 "trainer.max_steps=-1",
                 "stage.optim.lr=1",
                 "+stage.optim.warmup_steps=10",
-            ]
+            ],
+            config_name="pipeline",
         )
     )
 
@@ -111,7 +112,7 @@ def test_good_values_at_the_edges_pass() -> None:
 @pytest.mark.parametrize(
     ("module", "function", "config"),
     [
-        ("jobmatch.app.train_task", "train", "config"),
+        ("jobmatch.app.train_task", "train", "train"),
         ("jobmatch.app.evaluate_task", "evaluate", "evaluate"),
         ("jobmatch.app.mine_task", "mine", "mine"),
         ("jobmatch.app.annotate_task", "run", "annotate"),

@@ -66,12 +66,12 @@ def test_debug_configs(name: str, tmp_path: Path) -> None:
     assert cfg.trainer.get("fast_dev_run") or cfg.trainer.get("overfit_batches")
 
 
-@pytest.mark.parametrize("primary", ["config", "evaluate", "mine", "curriculum", "annotate", "pipeline"])
+@pytest.mark.parametrize("primary", ["train", "evaluate", "mine", "curriculum", "annotate", "audit", "pipeline"])
 def test_primary_configs_compose(primary: str, tmp_path: Path) -> None:
     from tests.helpers import cfg_for
 
     cfg = cfg_for(primary, tmp_path)
-    assert cfg.task_name == ("train" if primary == "config" else primary)
+    assert cfg.task_name == primary
 
 
 @pytest.mark.parametrize("name", options("experiment"))
@@ -88,7 +88,8 @@ def test_other_groups_compose(group: str, tmp_path: Path) -> None:
     key = "pairs@annotate" if group == "pairs" else group
     for name in options(group):
         overrides = [*FAST, f"{key}={name}"] if group != "hydra" else FAST  # hydra: its one option, the default
-        cfg = compose_config(overrides, run_dir=tmp_path, hydra=True)
+        root = "pipeline" if group in ("mining", "curriculum", "judge", "pairs") else "train"  # train has none of them
+        cfg = compose_config(overrides, run_dir=tmp_path, config_name=root, hydra=True)
         assert cfg.hydra.runtime.choices[key] == name, (key, name)
         if group not in ("hydra", "paths"):
             node = cfg.annotate if group == "pairs" else cfg[group]
@@ -109,6 +110,6 @@ def test_stage_and_datamodule_instantiate(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", options("sweep"))
 def test_sweep_configs_define_parameters(name: str) -> None:
-    cfg = compose_config([f"+sweep={name}"], config_name="curriculum" if name == "curriculum" else "config", hydra=True)
+    cfg = compose_config([f"+sweep={name}"], config_name="curriculum" if name == "curriculum" else "train", hydra=True)
     params = cfg.hydra.sweeper.params
     assert params and all(isinstance(v, str | int) for v in params.values())

@@ -1,4 +1,5 @@
-"""The demo's stage-1 step keeps the activations of one chunk of texts at a time (its peak-memory lever)."""
+"""The demo's memory settings: its stage-1 step with every dropout off, and the recomputed-chunk lever
+(``stage.chunk_size``) that keeps one chunk of texts' activations at a time on smaller machines."""
 
 from __future__ import annotations
 
@@ -12,11 +13,28 @@ from jobmatch.losses import info_nce_loss
 from tests.helpers import compose_config
 
 
-def test_demo_stage1_step_encodes_in_recomputed_chunks(tmp_path: Path) -> None:
-    """A demo-sized batch (16 JDs x (1 + 3) talents) never reaches the encoder as more than
-    ``stage.chunk_size`` texts in a forward that keeps activations for backward; the gradients still reach
-    every LoRA weight."""
+def test_demo_trains_stage1_without_dropout(tmp_path: Path) -> None:
+    """The demo's stage 1 builds its encoder with every dropout at 0 (the fused attention path) and trains in
+    plain steps; a demo-sized step is then deterministic in train mode."""
     cfg = compose_config(["experiment=demo", "model=tiny_bert", "logger=none"], run_dir=tmp_path)
+    assert cfg.stage.chunk_size is None
+    module = build_module(cfg)
+    module.train()
+    dropouts = [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts and all(p == 0.0 for p in dropouts)
+    config = module.encoder.backbone.config
+    assert config.attention_probs_dropout_prob == 0.0 and config.hidden_dropout_prob == 0.0
+    ids = torch.randint(1000, 2000, (4, 16), generator=torch.Generator().manual_seed(0)).tolist()
+    batch = pad_tokens(ids, pad_id=0, side="right")
+    assert torch.equal(module.embed(batch), module.embed(batch))
+
+
+def test_demo_stage1_step_encodes_in_recomputed_chunks(tmp_path: Path) -> None:
+    """With ``stage.chunk_size=16`` a demo-sized batch (16 JDs x (1 + 3) talents) never reaches the encoder as
+    more than 16 texts in a forward that keeps activations for backward; the gradients still reach every LoRA
+    weight."""
+    cfg = compose_config(["experiment=demo", "model=tiny_bert", "logger=none", "stage.chunk_size=16"],
+                         run_dir=tmp_path)
     chunk = cfg.stage.chunk_size
     assert chunk is not None and cfg.stage.chunk_recompute
     batch_jds, group = int(cfg.data.batch_size), 1 + int(cfg.data.n_negatives)

@@ -22,7 +22,7 @@ def error_lines(stderr: str) -> list[str]:
 def run_hydra(task, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *overrides: str) -> int:
     """Run ``task`` under ``@hydra.main`` (the training config) through :func:`hydra_command`."""
 
-    @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
+    @hydra.main(config_path=str(CONF), config_name="train", version_base="1.3")
     def main(cfg: DictConfig) -> None:
         task_wrapper(task)(cfg)
 
@@ -138,7 +138,7 @@ def test_unwritable_run_dir_is_one_line(tmp_path, monkeypatch, capsys) -> None:
                                       "hydra/job_logging=none", "hydra/hydra_logging=none"])
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
 
-    @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
+    @hydra.main(config_path=str(CONF), config_name="train", version_base="1.3")
     def main(cfg: DictConfig) -> None:
         raise AssertionError("the task must not start")
 

@@ -24,7 +24,7 @@ def test_flags_decide_without_an_override(monkeypatch: pytest.MonkeyPatch) -> No
     assert hardware.cpu_has_fast_bf16()
 
 
-@pytest.mark.parametrize("config_name", ["pipeline", "config"])
+@pytest.mark.parametrize("config_name", ["pipeline", "train"])
 def test_gpu_trainer_gets_bf16_whatever_the_cpu(monkeypatch: pytest.MonkeyPatch, config_name: str) -> None:
     """``trainer=gpu experiment=demo``: the GPU's precision, not the CPU's (an AVX2 login node would say fp32)."""
     monkeypatch.setenv(hardware.OVERRIDE_VAR, "0")

@@ -21,13 +21,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from jobmatch.app.curriculum_task import curriculum
+from jobmatch.app.steps import step_config
 from jobmatch.app.train_task import train
 from tests.helpers import CONF, FAST, FIXTURES, ROOT, SHARED_SAMPLE, compose_config
 from tests.helpers.wandb_records import offline_runs
 
 CONTRASTIVE = FIXTURES / "contrastive_tiny.jsonl"
 PAIRS = FIXTURES / "preferences_tiny.jsonl"
-ENTRY_CONFIG = {"train": "config", "curriculum": "curriculum", "pipeline": "pipeline"}
+ENTRY_CONFIG = {"train": "train", "curriculum": "curriculum", "pipeline": "pipeline"}
 # The generated market of data=synthetic* presets, shrunk to seconds.
 TINY_MARKET = [
     "+data.synthetic.overrides.n_talents=120",
@@ -109,7 +110,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op 
 def stage1_ckpt(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny_bert stage-1 checkpoint (one epoch on the contrastive fixture)."""
     root = tmp_path_factory.mktemp("stage1")
-    cfg = compose_run("config", root, "stage.optim.lr=1e-3")
+    cfg = compose_run("train", root, "stage.optim.lr=1e-3")
     return str(train(cfg)["checkpoint/best"])
 
 
@@ -122,7 +123,8 @@ def preset_override(group: str, name: str) -> str:
 
 @pytest.mark.parametrize(("group", "name"), PRESETS)
 def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: Path, stage1_ckpt: str) -> None:
-    """Compose for the documented entry point, expand the sweep, run the last job's stage for one batch."""
+    """Compose for the documented entry point, expand the sweep, run the last job's stage for one batch (on the
+    train nodes of that config, as a curriculum's or pipeline's training step does)."""
     primary, documented = documented_command(CONF / group / f"{name}.yaml", preset_override(group, name))
     with_hydra = compose_run(primary, tmp_path, preset_override(group, name), *documented, hydra=True)
     jobs = sweep_jobs(with_hydra)
@@ -131,7 +133,8 @@ def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: 
     else:
         assert name in with_hydra.tags
     job = jobs[-1]  # the last combination differs most from the defaults
-    cfg = compose_run("config", tmp_path, preset_override(group, name), *documented, *job)
+    run = tmp_path / "run"
+    cfg = step_config(compose_run(primary, tmp_path, preset_override(group, name), *documented, *job), "train", run)
     extra = [*fixture_data(cfg), "trainer.fast_dev_run=1", "eval.baselines=[]", "eval.k=20", "eval.cutoffs=[1,5,10,20]"]
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
         extra.append("trainer=cpu")  # a GPU preset (experiment=llama3_2_1b_gpu): its other settings run on CPU
@@ -139,7 +142,8 @@ def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: 
     extra += [f"data.{key}=512" for key in ("max_query_length", "max_passage_length") if cfg.data[key] > 512]
     if cfg.stage.get("data_mode") == "preference":
         extra.append(f"stage.init_ckpt={stage1_ckpt}")
-    results = train(compose_run("config", tmp_path, preset_override(group, name), *documented, *job, *extra))
+    results = train(step_config(compose_run(primary, tmp_path, preset_override(group, name), *documented, *job, *extra),
+                                "train", run))
     assert results["trainer/global_step"] == 1
     if cfg.stage.get("evaluate"):
         assert 0.0 <= results["test/alignment"] <= 1.0 and "stage1/ndcg@20" in results
@@ -148,7 +152,7 @@ def test_preset_expands_and_runs_one_fast_step(group: str, name: str, tmp_path: 
 @pytest.mark.parametrize("name", names("hparams_search"))
 @needs_sweep_extra
 def test_hparams_search_composes_with_an_objective(name: str, tmp_path: Path) -> None:
-    cfg = compose_run("config", tmp_path, f"hparams_search={name}", hydra=True)
+    cfg = compose_run("train", tmp_path, f"hparams_search={name}", hydra=True)
     assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.params
     assert cfg.objective.kind == "alignment_retention" and cfg.hydra.sweeper.direction == "maximize"
 
@@ -156,7 +160,7 @@ def test_hparams_search_composes_with_an_objective(name: str, tmp_path: Path) ->
 @pytest.mark.parametrize("name", names("hydra/launcher"))
 @needs_sweep_extra
 def test_launcher_presets_compose(name: str, tmp_path: Path) -> None:
-    cfg = compose_run("config", tmp_path, f"hydra/launcher={name}", hydra=True)
+    cfg = compose_run("train", tmp_path, f"hydra/launcher={name}", hydra=True)
     assert cfg.hydra.launcher._target_.startswith("hydra_plugins.")
 
 
@@ -190,7 +194,7 @@ def test_curriculum_preset_runs_a_mining_round(tmp_path: Path) -> None:
 def test_real_sample_preset_reads_the_shared_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBMATCH_SHARED", str(SHARED_SAMPLE.parents[1]))
     cfg = compose_run(
-        "config",
+        "train",
         tmp_path,
         "experiment=real_sample_stage2",
         "trainer.limit_train_batches=2",

@@ -110,11 +110,17 @@ def test_ceiling_by_length_script(world: World, tmp_path, capsys) -> None:
     path = tmp_path / "pairs.jsonl"
     write_jsonl(path, [r.to_json() for r in judged(world, n=40)])
     main([str(path), "--lengths", "32", "4096", "--model", "tiny_bert"])
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 32 |") or
-            line.startswith("| 4096 |")]
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("| 32 |") or line.startswith("| 4096 |")]
     short, whole = ([float(x) for x in row.strip("| ").split(" | ")] for row in rows)
     assert whole[1] == whole[2]  # everything visible: the visible ceiling is the ceiling
     assert short[2] <= whole[2] and short[3] <= whole[3]
+    # the truncation cost: ceiling − visible ceiling, with a bootstrap interval over JDs around it
+    cost = {line.split(" tokens")[0].strip("| "): line for line in out if " tokens |" in line}
+    assert cost["4096"] == "| 4096 tokens | +0.0000 | [+0.0000, +0.0000] |"
+    estimate, interval = cost["32"].strip("| ").split(" | ")[1:]
+    low, high = (float(x) for x in interval.strip("[]").split(", "))
+    assert float(estimate) == pytest.approx(short[1] - short[2], abs=1e-4) and low <= float(estimate) <= high
 
 
 def test_ceiling_script_reads_id_rows_through_the_corpus(world: World, tmp_path, capsys) -> None:
@@ -137,7 +143,8 @@ def test_ceiling_script_reads_id_rows_through_the_corpus(world: World, tmp_path,
     main([str(by_id), "--corpus", str(corpus), *args])
     table = capsys.readouterr().out.splitlines()[1:]
     assert table == expected
-    assert float(table[-1].strip("| ").split(" | ")[1]) > 0.5  # the judge ceiling of texts it can read
+    whole = next(line for line in table if line.startswith("| 4096 |"))
+    assert float(whole.strip("| ").split(" | ")[1]) > 0.5  # the judge ceiling of texts it can read
     with pytest.raises(UserError, match="--corpus"):
         main([str(by_id), *args])
     with pytest.raises(ValueError, match="texts"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from jobmatch.app.builders import build_loggers
-from jobmatch.app.steps import sub_config
+from jobmatch.app.steps import step_config, sub_config
 from jobmatch.app.wandb_meta import (
     HydraJob,
     RunLabels,
@@ -93,12 +93,13 @@ def test_the_name_holds_what_the_sweep_varies_besides_method_lr_and_seed() -> No
 
 def test_each_task_logs_only_what_it_reads(tmp_path: Path) -> None:
     cfg = compose_config([*FAST, "stage=sft", "stage.optim.lr=1e-4"], run_dir=tmp_path / "run", config_name="pipeline")
-    train = wandb_config(cfg, "train", run_labels(cfg, "train"), {})
+    step = step_config(cfg, "train", tmp_path / "run" / "stage1")  # what a pipeline's training step gets
+    train = wandb_config(step, "train", run_labels(step, "train"), {})
     assert {"stage", "trainer", "model", "data", "eval"} <= set(train)
     assert not {"stage2", "trainer2", "annotate", "judge", "mining", "curriculum", "fairness"} & set(train)
     assert (train["method"], train["lr"], train["seed"]) == ("sft", 1e-4, 42)
-    evaluate = wandb_config(cfg, "evaluate", RunLabels("rankpo", 1e-5, 42), {})
-    assert "stage" not in evaluate and "trainer" not in evaluate and evaluate["method"] == "rankpo"
+    evaluate = wandb_config(step_config(cfg, "evaluate", tmp_path / "e"), "evaluate", RunLabels("rankpo", 1e-5, 42), {})
+    assert "stage" not in evaluate and "trainer2" not in evaluate and evaluate["method"] == "rankpo"
     pipeline = wandb_config(cfg, "pipeline", run_labels(cfg, "pipeline"), {})
     assert {"stage2", "trainer2", "annotate", "judge", "mining", "curriculum", "fairness"} <= set(pipeline)
     assert pipeline["method"] == "rankpo"  # the pipeline's stage 2 (its default)
@@ -108,10 +109,11 @@ def test_hydra_choices_follow_the_stage_the_run_trains(tmp_path: Path) -> None:
     choices = {"stage": "contrastive", "stage@stage2": "sft", "model": "tiny_bert", "judge": "offline",
                "hydra/launcher": "basic", "experiment": "demo"}
     cfg = compose_config(FAST, run_dir=tmp_path, config_name="pipeline")
-    assert run_choices(cfg, "pipeline", choices) == {"experiment": "demo", "judge": "offline", "model": "tiny_bert",
-                                                     "stage": "contrastive", "stage@stage2": "sft"}
-    stage2 = compose_config([*FAST, "stage=sft"], run_dir=tmp_path, config_name="pipeline")  # its stage-2 step
-    assert run_choices(stage2, "train", choices) == {"experiment": "demo", "model": "tiny_bert", "stage": "sft"}
+    assert run_choices(cfg, choices) == {"experiment": "demo", "judge": "offline", "model": "tiny_bert",
+                                         "stage": "contrastive", "stage@stage2": "sft"}
+    stage2 = step_config(compose_config([*FAST, "stage=sft"], run_dir=tmp_path, config_name="pipeline"), "train",
+                         tmp_path / "stage2")  # its stage-2 step
+    assert run_choices(stage2, choices) == {"experiment": "demo", "model": "tiny_bert", "stage": "sft"}
 
 
 def test_private_config_cuts_absolute_paths() -> None:

@@ -63,7 +63,7 @@ def build(model: str, queries: int, max_length: int, seed: int = 0) -> tuple[Any
     from jobmatch.data.collate import ContrastiveBatch, pad_tokens
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    cfg = compose_tree("config", [f"model={model}", "stage=contrastive", "logger=none"])
+    cfg = compose_tree("train", [f"model={model}", "stage=contrastive", "logger=none"])
     module = build_module(cfg)
     module.train()
     gen = torch.Generator().manual_seed(seed)

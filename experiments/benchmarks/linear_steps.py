@@ -51,7 +51,7 @@ def peak_rss_mb() -> float:
 
 def tiny_bert() -> TextEncoder:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["model=tiny_bert"])
+        cfg = compose(config_name="train", overrides=["model=tiny_bert"])
     torch.manual_seed(0)
     return TextEncoder(container(cfg.model)).eval()
 

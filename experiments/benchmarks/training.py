@@ -40,12 +40,12 @@ QUIET = [
 
 
 def compose(overrides: Sequence[str], run_dir: str | Path) -> DictConfig:
-    """``conf/config.yaml`` composed as the entry point does, with :data:`QUIET` and ``overrides``."""
+    """``conf/train.yaml`` composed as the entry point does, with :data:`QUIET` and ``overrides``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     run_dir = Path(run_dir)
     paths = [f"paths.run_dir={run_dir}", f"paths.output_dir={ROOT / 'outputs'}"]
-    return compose_tree("config", [*QUIET, *overrides, *paths])
+    return compose_tree("train", [*QUIET, *overrides, *paths])
 
 
 def peak_rss_mb() -> float:

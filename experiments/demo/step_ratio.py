@@ -29,7 +29,7 @@ def build(overrides: list[str], run_dir: str) -> tuple[Any, Any, bool]:
     from jobmatch.app.builders import build_datamodule, build_module
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config",
+        cfg = compose(config_name="train",
                       overrides=["experiment=demo", "logger=none", f"paths.run_dir={run_dir}", *overrides])
     torch.manual_seed(int(cfg.seed))
     datamodule = build_datamodule(cfg)

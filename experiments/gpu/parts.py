@@ -165,7 +165,7 @@ def preset(ctx: Context) -> dict[str, Any]:
                       f"data.max_passage_length={shapes.lengths['paper'][1]}", "model.dtype=float32",
                       "model.add_markup_tokens=false"]
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+        cfg = compose(config_name="train", overrides=overrides)
     from omegaconf import OmegaConf
 
     cfg.model.config = OmegaConf.create(copy.deepcopy(shapes.model if shapes.tiny else LLAMA_1B))

@@ -88,12 +88,14 @@ def model_config(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> dict[
 
 
 def build_datamodule(cfg: DictConfig, stage1: dict[str, Any] | None = None) -> PairDataModule:
-    """The DataModule of the configured data and model (generating synthetic data if needed)."""
+    """The DataModule of the configured data and model (generating synthetic data if needed); a task without
+    a ``stage`` (evaluate, annotate, audit) reads contrastive records."""
     prepare_data(container(cfg.data))
-    mode = str(cfg.stage.get("data_mode", "contrastive"))
+    stage = cfg.get("stage") or {}
+    mode = str(stage.get("data_mode", "contrastive"))
     model = container(cfg.model)
     if mode == "preference":  # tokenise as the stage-1 checkpoint was trained
-        model = stage2_model_config(cfg.stage.get("init_ckpt"), model, stage1)
+        model = stage2_model_config(stage.get("init_ckpt"), model, stage1)
     data = {k: v for k, v in container(cfg.data).items() if k not in GENERATOR_KEYS}
     return PairDataModule(model=model, seed=int(cfg.seed), mode=mode, cache_dir=str(cfg.paths.cache_dir), **data)
 
@@ -140,7 +142,7 @@ def rankpo_module(cfg: DictConfig, stage1: dict[str, Any] | None) -> RankPOModul
 
 def build_loggers(cfg: DictConfig, task: str, labels: RunLabels | None = None) -> list[Any]:
     """Instantiate every logger of the ``logger`` group (none is fine) for a ``task`` run (``train``,
-    ``evaluate``, ``annotate``, ``audit``, ``curriculum``, ``pipeline``: :data:`task_keys.TASK_KEYS`).
+    ``evaluate``, ``annotate``, ``audit``, ``curriculum``, ``pipeline``: :data:`wandb_meta.JOB_TYPES`).
 
     A W&B logger gets the derived name, group, job type, tags and config (:mod:`jobmatch.app.wandb_meta`;
     ``labels`` replaces the run's own method, lr and seed), and the privacy settings with

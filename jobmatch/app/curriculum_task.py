@@ -23,8 +23,7 @@ from jobmatch.app.evaluate_task import evaluate
 from jobmatch.app.mine_task import mine_file
 from jobmatch.app.run_dir import resolve_run_dir
 from jobmatch.app.schema.curriculum import CURRICULUM_MODES
-from jobmatch.app.steps import sub_config
-from jobmatch.app.task_keys import CURRICULUM_KEYS
+from jobmatch.app.steps import step_config
 from jobmatch.app.train_task import train
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
@@ -75,7 +74,7 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"mining.n_negatives={cfg.mining.n_negatives} < data.n_negatives={cfg.data.n_negatives}: "
                          "incremental rounds train on mined negatives only; mine at least as many as are drawn")
     pin_launch(cfg, "curriculum")  # every round's runs join the curriculum's W&B group
-    root = resolve_run_dir(cfg, check=True, keys=CURRICULUM_KEYS)  # finished rounds: same config only
+    root = resolve_run_dir(cfg, check=True)  # finished rounds: same config only
     lineage_path = root / "lineage.json"
     lineage: list[dict[str, Any]] = json.loads(lineage_path.read_text()) if lineage_path.exists() else []
     train_file, ckpt = str(cfg.data.train_file), None
@@ -93,10 +92,10 @@ def curriculum(cfg: DictConfig) -> dict[str, Any]:
             overrides: dict[str, Any] = {"data.train_file": train_file, "stage.init_ckpt": init}
             if k > 0 and cfg.curriculum.get("later_epochs"):
                 overrides["trainer.max_epochs"] = int(cfg.curriculum.later_epochs)
-            fit = train(sub_config(cfg, root / f"round{k}" / "train", **overrides))
+            fit = train(step_config(cfg, "train", root / f"round{k}" / "train", **overrides))
             best, note = round_checkpoint(cfg, root / f"round{k}" / "train", fit.get("checkpoint/best"))
             baselines = list(cfg.eval.baselines) if k == 0 else []
-            scores = evaluate(sub_config(cfg, root / f"round{k}" / "eval", ckpt=best,
+            scores = evaluate(step_config(cfg, "evaluate", root / f"round{k}" / "eval", ckpt=best,
                                          **{"eval.baselines": baselines}))
             entry.update({"train_file": train_file, "init_from": init, "checkpoint": best,
                           "checkpoint_note": note, "metrics": {key: v for key, v in scores.items() if "/" in key}})

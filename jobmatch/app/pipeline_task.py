@@ -24,9 +24,9 @@ from jobmatch.app.audit_task import audit_checkpoint, audit_setup
 from jobmatch.app.builders import build_loggers, container, log_results
 from jobmatch.app.curriculum_task import curriculum
 from jobmatch.app.rerun_advice import rerun_command
-from jobmatch.app.run_config import allowed_changes, config_changes, covered
+from jobmatch.app.run_config import allowed_changes, config_changes, covered, task_nodes
 from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
-from jobmatch.app.steps import StepConfigMismatch, done, mark, step_fingerprint, sub_config
+from jobmatch.app.steps import StepConfigMismatch, done, mark, read_nodes, step_config, step_fingerprint
 from jobmatch.app.train_task import train
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, run_labels
@@ -43,24 +43,23 @@ log = logging.getLogger(__name__)
 
 def stage1_key(cfg: DictConfig) -> str:
     """Fingerprint of what the curriculum reads."""
-    return step_fingerprint({k: cfg[k] for k in ("model", "data", "stage", "trainer", "mining", "curriculum", "eval",
-                                            "seed")})
+    return step_fingerprint(read_nodes(cfg, "curriculum"))
 
 
 def annotate_key(cfg: DictConfig, ckpt: str) -> str:
-    """Fingerprint of what the annotation reads."""
+    """Fingerprint of what the annotation reads (its root's ``trainer`` is read only through the ``eval`` values
+    that presets derive from it, which this holds resolved)."""
     return step_fingerprint({"ckpt": ckpt, "annotate": cfg.annotate, "judge": cfg.judge, "data": cfg.data,
                         "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
 
 
 def stage2_key(sub: DictConfig, pairs: Path) -> str:
     """Fingerprint of what stage 2 (training and its evaluation) reads, from its training config."""
-    read = {k: sub[k] for k in ("model", "data", "stage", "trainer", "eval", "seed")}
-    return step_fingerprint(read | {"pairs": str(pairs)})
+    return step_fingerprint(read_nodes(sub, "train") | {"pairs": str(pairs)})
 
 
 def audit_key(cfg: DictConfig, checkpoints: dict[str, str]) -> str:
-    """Fingerprint of what the audit step reads."""
+    """Fingerprint of what the audit step reads (``trainer``: as in :func:`annotate_key`)."""
     return step_fingerprint({"checkpoints": checkpoints, "fairness": cfg.fairness, "judge": cfg.judge, "data": cfg.data,
                         "eval": cfg.eval, "model": cfg.model, "seed": cfg.seed})
 
@@ -107,7 +106,7 @@ def check_steps(cfg: DictConfig, root: Path) -> None:
     """Refuse, before anything runs or is written, a rerun that would continue or reuse a step made with another
     config: one line naming the changed keys, the steps they invalidate, and the command that redoes them."""
     saved = root / "config.yaml"
-    changes = config_changes(OmegaConf.load(saved), cfg) if saved.exists() else []
+    changes = config_changes(OmegaConf.load(saved), cfg, task_nodes(cfg)) if saved.exists() else []
     refused = [key for key, _, _ in changes if not covered(key, allowed_changes(cfg))]
     stale = stale_steps(cfg, root)
     if not refused and not stale:
@@ -131,7 +130,7 @@ def stage1_step(cfg: DictConfig, root: Path) -> dict[str, Any]:
     key = stage1_key(cfg)
     if (found := done(step, key)) is None:
         mark(step, key)
-        found = curriculum(sub_config(cfg, step))
+        found = curriculum(step_config(cfg, "curriculum", step))
     lineage = json.loads((step / "lineage.json").read_text())
     return {**found, "checkpoint": lineage[-1]["checkpoint"], "checkpoint_note": lineage[-1].get("checkpoint_note")}
 
@@ -142,7 +141,7 @@ def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
     key = annotate_key(cfg, ckpt)
     if done(step, key) is None:
         mark(step, key)
-        sub = sub_config(cfg, step, ckpt=ckpt)
+        sub = step_config(cfg, "annotate", step, ckpt=ckpt)
         found = annotate(sub, resolve_run_dir(sub))
         write_results(step, found)
         log_results(sub, build_loggers(sub, "annotate"), found, step)
@@ -150,8 +149,9 @@ def annotate_step(cfg: DictConfig, root: Path, ckpt: str) -> Path:
 
 
 def stage2_config(cfg: DictConfig, root: Path, ckpt: str, pairs: Path) -> DictConfig:
-    """The stage-2 training config: ``stage2`` becomes the stage, ``trainer2`` patches the trainer."""
-    sub = sub_config(cfg, root / "stage2", **{
+    """The stage-2 training config (the train task's nodes): ``stage2`` becomes the stage, ``trainer2`` patches
+    the trainer."""
+    sub = step_config(cfg, "train", root / "stage2", **{
         "data.preference_train_file": str(pairs / "preferences_train.jsonl"),
         "data.preference_val_file": str(pairs / "preferences_val.jsonl"),
         "data.preference_test_file": str(pairs / "preferences_test.jsonl"),
@@ -187,7 +187,7 @@ def audit_step(cfg: DictConfig, root: Path, checkpoints: dict[str, str]) -> dict
     key = audit_key(cfg, checkpoints)
     if (found := done(step, key)) is None:
         mark(step, key)
-        sub = sub_config(cfg, step)
+        sub = step_config(cfg, "audit", step)
         rset, identities = audit_setup(sub)
         per_model = {label: audit_checkpoint(sub, ckpt, rset, identities, step / label, label)
                      for label, ckpt in checkpoints.items()}

@@ -1,9 +1,10 @@
 """A rerun into a run directory that already holds a run: compare its ``config.yaml`` with the new config.
 
 A resumed or repeated run must compute what its directory says it computed. The keys that define the
-computation (everything but where things go, how they are logged and printed, and the resume switches)
-must equal the saved ones; a difference is refused before anything is written, unless the key is listed
-in ``resume.allow_changes`` (then the change is applied and appended to ``config_changes.json``).
+computation (the nodes of the task's own config, less where things go, how they are logged and printed,
+and the resume switches: :func:`task_nodes`) must equal the saved ones; a difference is refused before
+anything is written, unless the key is listed in ``resume.allow_changes`` (then the change is applied and
+appended to ``config_changes.json``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ IGNORED = (
     "acceptance",
     "ckpt_path",
     "resume",
+    "checkpoint",
     "trainer.enable_progress_bar",
     "trainer.enable_model_summary",
     "trainer.log_every_n_steps",
@@ -53,6 +55,12 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 def covered(key: str, prefixes: Iterable[str]) -> bool:
     """Whether ``key`` is one of ``prefixes`` or lies under one of them."""
     return any(key == p or key.startswith(f"{p}.") for p in prefixes)
+
+
+def task_nodes(cfg: DictConfig) -> list[str]:
+    """The top-level nodes of a task's config that define what it computes: those its root composed (a step
+    of a curriculum or pipeline gets the nodes of its own task's root), less :data:`IGNORED`."""
+    return [str(key) for key in cfg if not covered(str(key), IGNORED)]
 
 
 def config_changes(saved: DictConfig, new: DictConfig, keys: Sequence[str] | None = None) -> list[Change]:
@@ -79,13 +87,15 @@ def allowed_changes(cfg: DictConfig) -> list[str]:
     return [str(k) for k in (cfg.get("resume") or {}).get("allow_changes") or []]
 
 
-def check_rerun(cfg: DictConfig, run_dir: Path, keys: Sequence[str] | None = None) -> list[Change]:
-    """The allowed changes against ``run_dir/config.yaml`` (none when there is none yet); raise
-    :class:`ConfigError` naming the keys that differ and are not allowed. Writes nothing."""
+def check_rerun(cfg: DictConfig, run_dir: Path) -> list[Change]:
+    """The allowed changes against ``run_dir/config.yaml`` (none when there is none yet), on the nodes ``cfg``
+    has (:func:`task_nodes`: a node the saved config holds besides them, as one written by an older root that
+    composed every group, is not read); raise :class:`ConfigError` naming the keys that differ and are not
+    allowed. Writes nothing."""
     path = run_dir / "config.yaml"
     if not path.exists():
         return []
-    changes = config_changes(OmegaConf.load(path), cfg, keys)
+    changes = config_changes(OmegaConf.load(path), cfg, task_nodes(cfg))
     allow = allowed_changes(cfg)
     refused = [c for c in changes if not covered(c[0], allow)]
     if refused:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from jobmatch.app.config_tree import root_nodes
 from jobmatch.app.run_config import check_rerun, record_changes
 from jobmatch.cli.errors import USER_ERRORS, exit_with, full_errors
 from jobmatch.utils.run import finish_wandb
@@ -28,12 +29,27 @@ def use_hydra_run_dir(cfg: DictConfig) -> None:
 
     if HydraConfig.initialized():
         hydra_cfg = HydraConfig.get()
+        keep_own_nodes(cfg, str(hydra_cfg.job.config_name))
         _provenance.clear()
         _provenance.update({"run_dir": Path(hydra_cfg.runtime.output_dir), "config.yaml": copy.deepcopy(cfg),
                             "hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
                             "overrides.yaml": hydra_cfg.overrides.task})
         with open_dict(cfg):
             cfg.paths.run_dir = hydra_cfg.runtime.output_dir
+
+
+def keep_own_nodes(cfg: DictConfig, root: str) -> None:
+    """Drop the top-level nodes that the task root ``root`` does not compose: an experiment preset made for
+    several tasks also sets nodes of the others (``experiment=demo`` sets ``stage2`` for the pipeline), which
+    this task does not read and its run directory and W&B config should not record."""
+    own = set(root_nodes(root))
+    foreign = [str(key) for key in cfg if key not in own]
+    if foreign:
+        log.info("%s does not read %s (set by a preset or override for other tasks): left out", root,
+                 ", ".join(foreign))
+    with open_dict(cfg):
+        for key in foreign:
+            del cfg[key]
 
 
 def write_provenance(run_dir: Path) -> None:
@@ -55,11 +71,11 @@ def fix_run_dir(cfg: DictConfig) -> Path:
     return Path(cfg.paths.run_dir)
 
 
-def resolve_run_dir(cfg: DictConfig, check: bool = False, keys: Sequence[str] | None = None) -> Path:
+def resolve_run_dir(cfg: DictConfig, check: bool = False) -> Path:
     """Create ``paths.run_dir`` and save the resolved config there. ``check`` (resumable runs): first
-    refuse a config that differs from the one saved there (on ``keys``, default all; see ``run_config``)."""
+    refuse a config that differs from the one saved there on the nodes the task reads (see ``run_config``)."""
     path = fix_run_dir(cfg)
-    changes = check_rerun(cfg, path, keys) if check else []
+    changes = check_rerun(cfg, path) if check else []
     path.mkdir(parents=True, exist_ok=True)
     record_changes(path, changes)
     OmegaConf.save(cfg, path / "config.yaml", resolve=True)

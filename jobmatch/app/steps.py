@@ -1,8 +1,10 @@
 """Resumable steps of the curriculum and the pipeline: per-step configs and config fingerprints.
 
-A step writes into its own directory; ``step.json`` holds the fingerprint of the config it started
-with, ``results.json`` marks it finished. A rerun skips a finished step made with the same config and
-refuses one made with another.
+A step runs a task (train, evaluate, annotate, audit, the curriculum) on the nodes of the command's config
+that the task's own root composes (:func:`step_config`), so that its saved config, rerun check and W&B config
+hold what that task reads and nothing of the other steps. A step writes into its own directory; ``step.json``
+holds the fingerprint of the config it started with, ``results.json`` marks it finished. A rerun skips a
+finished step made with the same config and refuses one made with another.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from jobmatch.app.config_tree import root_nodes
 from jobmatch.app.run_config import IGNORED, covered, flatten
 from jobmatch.errors import UserError
 
@@ -33,6 +36,19 @@ def sub_config(cfg: DictConfig, run_dir: Path, **values: Any) -> DictConfig:
                 node = node[key]
             node[leaf] = value
     return sub
+
+
+def step_config(cfg: DictConfig, task: str, run_dir: Path, **values: Any) -> DictConfig:
+    """:func:`sub_config` of the nodes of ``cfg`` that ``task``'s root (``conf/<task>.yaml``) composes."""
+    own = OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key in set(root_nodes(task))])
+    OmegaConf.set_struct(own, True)
+    return sub_config(own, run_dir, **values)
+
+
+def read_nodes(cfg: DictConfig, task: str) -> dict[str, Any]:
+    """The nodes of ``cfg`` that ``task``'s root composes and that define a result (not :data:`IGNORED`)."""
+    keep = set(root_nodes(task))
+    return {str(k): cfg[k] for k in cfg if k in keep and not covered(str(k), IGNORED)}
 
 
 class StepConfigMismatch(UserError, RuntimeError):

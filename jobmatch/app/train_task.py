@@ -32,7 +32,6 @@ from jobmatch.app.builders import (
 from jobmatch.app.callbacks import build_callbacks
 from jobmatch.app.run_config import check_rerun
 from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
-from jobmatch.app.task_keys import TRAIN_KEYS
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, task_config
 from jobmatch.data.datamodule import PairDataModule
@@ -125,7 +124,7 @@ def finished_run(cfg: DictConfig) -> dict[str, Any] | None:
     from an explicit ``ckpt_path`` asked); refuses a changed config that is not allowed."""
     run_dir = fix_run_dir(cfg)
     saved = run_dir / "results.json"
-    if not saved.exists() or cfg.get("ckpt_path") not in (None, "last") or check_rerun(cfg, run_dir, TRAIN_KEYS):
+    if not saved.exists() or cfg.get("ckpt_path") not in (None, "last") or check_rerun(cfg, run_dir):
         return None
     log.info("%s already holds this finished run: kept, not retrained (a new paths.run_dir trains anew)", run_dir)
     return json.loads(saved.read_text())
@@ -157,7 +156,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if (finished := finished_run(cfg)) is not None:
         return finished
     pin_launch(cfg, "train")
-    run_dir = resolve_run_dir(cfg, check=True, keys=TRAIN_KEYS)
+    run_dir = resolve_run_dir(cfg, check=True)
     stage1 = check_before_loading(cfg, run_dir)  # a stage-2 run reads its stage-1 model config here, once
     L.seed_everything(int(cfg.seed), workers=True)
     datamodule = build_datamodule(cfg, stage1)

@@ -14,11 +14,11 @@ node, which the steps' configs copy:
 - ``launch.root``: that run directory.
 
 Every run's config holds ``method``, ``lr`` and ``seed`` (what to group and plot by), ``launch`` (the group),
-``task``, ``step``, the Hydra ``choices`` (``model: tiny_bert``) and the resolved nodes its task reads
-(:mod:`jobmatch.app.task_keys`). Tags carry the settings to filter on: the method, ``task=``, ``model=``,
-``data=``, ``precision=``, ``lr=``, ``seed=`` (``curriculum=`` for the curriculum and pipeline), the preset
-names and the config's own ``tags``. Values set in ``logger.wandb`` (``name``, ``group``, ``tags``,
-``job_type``) win over the derived ones.
+``task``, ``step``, the Hydra ``choices`` (``model: tiny_bert``) and the resolved nodes its task reads (those
+of its config, which its task's root composed, less those that change no result: ``run_config.task_nodes``).
+Tags carry the settings to filter on: the method, ``task=``, ``model=``, ``data=``, ``precision=``, ``lr=``,
+``seed=`` (``curriculum=`` for the curriculum and pipeline), the preset names and the config's own ``tags``.
+Values set in ``logger.wandb`` (``name``, ``group``, ``tags``, ``job_type``) win over the derived ones.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from jobmatch.app.run_config import task_nodes
 from jobmatch.app.run_dir import fix_run_dir
-from jobmatch.app.task_keys import JOB_TYPES, TASK_KEYS
 from jobmatch.utils.wandb_upload import private_config, private_settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ NAMING_GROUPS = ("experiment", "sweep", "hparams_search")  # config groups that 
 MAX_TAG = 64  # W&B's limit on a tag's length
 MAX_GROUP = 128  # W&B's limit on a group's length
 OPTIONS = ("private", "log_model", "log_files")  # keys of logger.wandb that jobmatch reads, not WandbLogger
+# The W&B job type of each task's run: a curriculum's or pipeline's own run holds the combined results.
+JOB_TYPES = {"train": "train", "evaluate": "eval", "annotate": "annotate", "audit": "audit",
+             "curriculum": "summary", "pipeline": "summary"}
 
 
 @dataclass(frozen=True)
@@ -207,11 +210,11 @@ def run_name(cfg: DictConfig, task: str, labels: RunLabels) -> str:
     return "/".join(parts)
 
 
-def run_choices(cfg: DictConfig, task: str, choices: Mapping[str, str]) -> dict[str, str]:
-    """The Hydra choices of the groups ``task`` reads (``stage@stage2`` as ``stage2``), the presets and
-    ``debug``; the ``stage`` choice follows the stage the run trains (a pipeline's stage-2 step trains
+def run_choices(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:
+    """The Hydra choices of the groups the run's task reads (its config's nodes; ``stage@stage2`` as ``stage2``),
+    the presets and ``debug``; the ``stage`` choice follows the stage the run trains (a pipeline's stage-2 step trains
     ``stage@stage2``)."""
-    keys = set(TASK_KEYS[task]) | set(NAMING_GROUPS) | {"debug"}
+    keys = set(task_nodes(cfg)) | set(NAMING_GROUPS) | {"debug"}
     picked = {}
     for group, value in choices.items():
         if group.startswith("hydra/"):
@@ -232,9 +235,9 @@ def wandb_config(cfg: DictConfig, task: str, labels: RunLabels, choices: Mapping
     launch = cfg.get("launch") or {}
     config: dict[str, Any] = {
         "method": labels.method, "lr": labels.lr, "seed": labels.seed, "launch": launch.get("group"),
-        "task": str(cfg.get("task_name", task)), "step": run_step(cfg), "choices": run_choices(cfg, task, choices),
+        "task": str(cfg.get("task_name", task)), "step": run_step(cfg), "choices": run_choices(cfg, choices),
     }
-    for key in TASK_KEYS[task]:
+    for key in task_nodes(cfg):
         if key not in config and cfg.get(key) is not None:
             config[key] = OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) \
                 else cfg[key]

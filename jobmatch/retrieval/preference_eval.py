@@ -105,6 +105,15 @@ def visible_ceiling_and_intent(
     with its verdict on the whole texts (ties 0.5), and ``alignment_visible_intent``: the share where it agrees
     with its noiseless preference on the whole texts (ties 0.5).
     """
+    ceiling, intent = visible_pair_wins(encoder, records, settings, judge_totals)
+    return {"alignment_visible_ceiling": float(ceiling.mean()), "alignment_visible_intent": float(intent.mean())}
+
+
+def visible_pair_wins(
+    encoder: TextEncoder, records: Sequence[PreferenceRecord], settings: EncodeSettings, judge_totals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the two shares :func:`visible_ceiling_and_intent` averages: [P] visible-ceiling wins and [P]
+    visible-intent wins (1, 0.5 on a tie, 0)."""
     from jobmatch.data.synthetic.judge import OfflineJudge
 
     queries, passages, rows = pair_texts(records)
@@ -117,8 +126,7 @@ def visible_ceiling_and_intent(
     visible = np.asarray(OfflineJudge().noiseless_totals(triples), dtype=np.float64).reshape(-1, 2)  # [P, 2]
     visible_margin = visible[:, 0] - visible[:, 1]  # [P] chosen − rejected as the verdict named them
     full_margin = judge_totals[:, 0] - judge_totals[:, 1]  # [P]
-    return {"alignment_visible_ceiling": float(pair_wins(visible_margin, np.zeros_like(visible_margin)).mean()),
-            "alignment_visible_intent": float(intent_wins(visible_margin, full_margin).mean())}
+    return pair_wins(visible_margin, np.zeros_like(visible_margin)), intent_wins(visible_margin, full_margin)
 
 
 def pair_query_ids(records: Sequence[PreferenceRecord]) -> list[str]:

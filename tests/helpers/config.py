@@ -27,7 +27,7 @@ FAST = [
 def compose_config(
     overrides: list[str] | None = None,
     run_dir: Path | None = None,
-    config_name: str = "config",
+    config_name: str = "train",
     *,
     output_dir: Path | None = None,
     hydra: bool = False,

@@ -34,7 +34,7 @@ NEW_TALENTS = [
 
 
 def model_config(model: str = "tiny_bert", *overrides: str) -> dict[str, Any]:
-    """The composed ``model`` node of conf/config.yaml as a plain dict."""
+    """The composed ``model`` node of conf/train.yaml as a plain dict."""
     cfg = compose_config([f"model={model}", *overrides])
     return OmegaConf.to_container(cfg.model, resolve=True)  # type: ignore[return-value]
 

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from jobmatch.app.run_dir import task_wrapper
 from jobmatch.cli.errors import fold_lines, hydra_command
-from jobmatch.errors import ConfigError
+from jobmatch.errors import ConfigError, OptionError
 from tests.helpers import CONF, FIXTURES, ROOT
 
 
@@ -64,6 +64,15 @@ def test_user_error_in_the_task_is_one_line(tmp_path, monkeypatch, capsys) -> No
     err = capsys.readouterr().err
     assert error_lines(err) == ["error: i: no such index; build it with python -m jobmatch.index"]
     assert "Traceback" not in err and "Error executing job" not in err
+
+
+def test_a_library_option_error_reads_as_the_options(tmp_path, monkeypatch, capsys) -> None:
+    """A library names its arguments ({train_file}); the command's one line names the options that set them."""
+    def no_training_file(cfg: DictConfig) -> dict:
+        raise OptionError("{train_file} is not set: pass {train_file}=PATH")
+
+    assert run_hydra(no_training_file, tmp_path, monkeypatch) == 2
+    assert error_lines(capsys.readouterr().err) == ["error: data.train_file is not set: pass data.train_file=PATH"]
 
 
 def test_config_error_subclass_is_a_user_error(tmp_path, monkeypatch, capsys) -> None:

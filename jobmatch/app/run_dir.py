@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jobmatch.app.config_tree import root_nodes
 from jobmatch.app.run_config import check_rerun, record_changes
-from jobmatch.cli.errors import USER_ERRORS, exit_with, full_errors
+from jobmatch.cli.errors import USER_ERRORS, exit_with, full_errors, user_message
 from jobmatch.utils.run import finish_wandb
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[Dict
         except Exception as error:
             log.error("task failed (%s); run directory: %s", type(error).__name__, cfg.paths.get("run_dir"))
             if isinstance(error, USER_ERRORS) and not full_errors():
-                exit_with(str(error))
+                exit_with(user_message(error))  # a library OptionError: named as the options
             raise
         finally:
             _provenance.clear()  # a refused or failed run leaves its command unrecorded

@@ -5,6 +5,7 @@ its values are limited, a rule that the shipped presets pass."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,33 +36,29 @@ def composed(path: Path) -> dict[str, Any]:
     return out
 
 
-def mismatches(values: dict[str, Any], schema: type, prefix: str = "") -> list[str]:
+def walk(values: dict[str, Any], schema: type, prefix: str = "") -> Iterator[tuple[str, Any, Any, type]]:
+    """``(dotted key, its option spec or None, value, the schema that owns the key)`` for every leaf key of
+    ``values``, descending into the schema's nested groups."""
+    specs = {spec.name: spec for spec in option_specs(schema)}
+    for key, value in values.items():
+        spec = specs.get(key)
+        if spec is not None and spec.schema is not None and isinstance(value, dict):
+            yield from walk(value, spec.schema, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", spec, value, schema
+
+
+def mismatches(values: dict[str, Any], schema: type) -> list[str]:
     """``key: preset value != schema default`` for every key of ``values`` (nested groups included), and
     ``key: not an option`` for a key the schema lacks."""
-    specs = {spec.name: spec for spec in option_specs(schema)}
-    out = []
-    for key, value in values.items():
-        spec = specs.get(key)
-        if spec is None:
-            out.append(f"{prefix}{key}: not an option of {schema.__name__}")
-        elif spec.schema is not None and isinstance(value, dict):
-            out += mismatches(value, spec.schema, f"{prefix}{key}.")
-        elif value != spec.default:
-            out.append(f"{prefix}{key}: preset {value!r} != schema default {spec.default!r}")
-    return out
+    return [f"{key}: not an option of {owner.__name__}" if spec is None
+            else f"{key}: preset {value!r} != schema default {spec.default!r}"
+            for key, spec, value, owner in walk(values, schema) if spec is None or value != spec.default]
 
 
-def unknown(values: dict[str, Any], schema: type, prefix: str = "") -> list[str]:
+def unknown(values: dict[str, Any], schema: type) -> list[str]:
     """The keys of ``values`` that ``schema`` does not declare (nested groups included)."""
-    specs = {spec.name: spec for spec in option_specs(schema)}
-    out = []
-    for key, value in values.items():
-        spec = specs.get(key)
-        if spec is None:
-            out.append(f"{prefix}{key}")
-        elif spec.schema is not None and isinstance(value, dict):
-            out += unknown(value, spec.schema, f"{prefix}{key}.")
-    return out
+    return [key for key, spec, _, _ in walk(values, schema) if spec is None]
 
 
 @pytest.mark.parametrize(("group", "preset"), [(g, name) for g in GROUPS for name in g.base],

@@ -105,18 +105,14 @@ def test_a_variant_in_its_own_module_trains_from_its_preset(tmp_path: Path, new_
     ("stage.ipo_margin=-1", r"^stage\.ipo_margin=-1: out of range: expected a number > 0; "
                             r"pass e\.g\. stage\.ipo_margin=0\.5"),
     ("+stage.ipo_margn=1", r"^stage\.ipo_margn=1: unknown option; did you mean stage\.ipo_margin\?"),
+    ("stage.label_smoothing=0.1", r"stage\.label_smoothing=0\.1: applies to the sigmoid loss only"),
+    ("stage.loss_module=no_such_loss_module", r"stage\.loss_module=no_such_loss_module: cannot import it"),
+    ("stage.loss_module=null", r"stage\.loss_type=ipo: expected one of sigmoid, hinge, listwise"),
 ])
-def test_the_variants_own_options_are_checked(tmp_path: Path, new_variant: dict[str, str], override: str,
+def test_the_variants_options_and_module_are_checked(tmp_path: Path, new_variant: dict[str, str], override: str,
                                               message: str) -> None:
     cfg = compose_config(stage2_overrides(tmp_path, new_variant, override), run_dir=tmp_path / "run")
     with pytest.raises(ConfigError, match=message):
-        validate_config(cfg)
-
-
-def test_the_variants_declared_options_are_checked(tmp_path: Path, new_variant: dict[str, str]) -> None:
-    cfg = compose_config(stage2_overrides(tmp_path, new_variant, "stage.label_smoothing=0.1"),
-                         run_dir=tmp_path / "run")
-    with pytest.raises(ConfigError, match=r"stage\.label_smoothing=0\.1: applies to the sigmoid loss only"):
         validate_config(cfg)
 
 
@@ -128,19 +124,6 @@ def test_a_variants_needs_are_checked_with_the_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"stage\.gamma_beta_ratio=0\.5: applies to the sigmoid, hinge and "
                                           r"listwise losses only, but stage\.loss_type=marginless; set "
                                           r"stage\.gamma_beta_ratio=0 or stage\.loss_type=sigmoid"):
-        validate_config(cfg)
-
-
-def test_a_loss_module_that_cannot_be_imported_is_a_config_error(tmp_path: Path, new_variant: dict[str, str]) -> None:
-    cfg = compose_config(stage2_overrides(tmp_path, new_variant, "stage.loss_module=no_such_loss_module"),
-                         run_dir=tmp_path / "run")
-    with pytest.raises(ConfigError, match=r"stage\.loss_module=no_such_loss_module: cannot import it"):
-        validate_config(cfg)
-
-
-def test_without_its_module_the_loss_type_is_unknown(tmp_path: Path, new_variant: dict[str, str]) -> None:
-    cfg = compose_config(stage2_overrides(tmp_path, new_variant, "stage.loss_module=null"), run_dir=tmp_path / "run")
-    with pytest.raises(ConfigError, match=r"stage\.loss_type=ipo: expected one of sigmoid, hinge, listwise"):
         validate_config(cfg)
 
 

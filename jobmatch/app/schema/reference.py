@@ -1,11 +1,17 @@
 """The config reference (``docs/config.md``) rendered from the group schemas: every group and option with its
-type, default, the values it accepts and its doc."""
+type, default, the values it accepts and its doc; after the ``stage`` group the registered loss variants, after
+the ``data`` group the synthetic generator's options (``data.synthetic.overrides``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import re
+from collections.abc import Callable
 
 from jobmatch.app.schema import GROUPS, ROOT_SCHEMA, Group, walk_specs
+from jobmatch.data.synthetic.config import PRESETS, SyntheticConfig
+from jobmatch.losses.registry import NEUTRAL, loss_types, loss_variant
 from jobmatch.utils.option_rules import OptionSpec, show
 
 HEADER = """# Config reference
@@ -16,7 +22,8 @@ edit it by hand (`tests/test_config_reference.py` fails when it is stale). The p
 override these defaults; `docs/extending.md` says how to add an option.
 
 Set an option on the command line as `group.option=value` (`data.batch_size=16`, `stage.optim.lr=1e-5`);
-`validate_config` refuses an unknown option or a value outside "accepts" before anything runs.
+`validate_config` refuses an unknown option or a value outside "accepts" before anything runs. The `stage`
+group ends with the registered loss variants, the `data` group with the synthetic generator's options.
 """
 
 
@@ -61,9 +68,76 @@ def group_section(group: Group) -> list[str]:
     return lines
 
 
+def loss_variants_section() -> list[str]:
+    """The registered stage-2 loss variants: kind, the loss options each rules out or needs, its own options."""
+    neutral = ", ".join(f"`{key}={show(value)}`" for key, value in NEUTRAL.items())
+    lines = ["### Loss variants (`stage.loss_type`)", "",
+             "The variants registered in `jobmatch/losses/` (`register_loss`; a variant in a module of your own is "
+             "named by `stage.loss_module`, see `docs/extending.md`). A variant's *rules out* options must keep "
+             f"their neutral value, its *needs* options must not ({neutral}); its own options are keys of the "
+             "stage preset, checked and passed to the loss.", "",
+             "| `loss_type` | kind | rules out | needs | own options |", "|---|---|---|---|---|"]
+    owned = []
+    for name in loss_types():
+        variant = loss_variant(name)
+        listed = [", ".join(f"`stage.{key}`" for key in keys) or "—"
+                  for keys in (variant.rules_out, variant.needs, variant.option_names())]
+        lines.append(f"| `{name}` | {variant.kind} | {' | '.join(listed)} |")
+        if variant.options is not None:
+            owned.append((name, variant.options))
+    for name, options in owned:
+        lines += ["", f"Own options of `stage.loss_type={name}` ({summary(options)}):", "", *table("stage", options)]
+    return [*lines, ""]
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """The ``Attributes:`` section of ``cls``'s docstring, one line per attribute (``a, b: doc`` documents both)."""
+    text = inspect.getdoc(cls) or ""
+    section = text.split("Attributes:", 1)[1] if "Attributes:" in text else ""
+    docs: dict[str, str] = {}
+    names: list[str] = []
+    for line in section.splitlines():
+        entry = re.match(r"^    (\w+(?:, \w+)*): (.*)$", line)
+        if entry:
+            names = entry.group(1).split(", ")
+            docs.update(dict.fromkeys(names, entry.group(2).strip()))
+        elif line.startswith("        ") and names:
+            docs.update({name: f"{docs[name]} {line.strip()}" for name in names})
+        elif line.strip():
+            break
+    return {name: re.sub(r":\w+:`", "`", doc.replace("``", "`")) for name, doc in docs.items()}
+
+
+def generator_section() -> list[str]:
+    """The synthetic generator's options, settable through ``data.synthetic.overrides``, and what each preset sets."""
+    docs = attribute_docs(SyntheticConfig)
+    fields = [f for f in dataclasses.fields(SyntheticConfig) if f.name != "seed"]
+    lines = ["### Generator options (`data.synthetic.overrides`)", "",
+             "The options of the synthetic market's generator (`SyntheticConfig` in "
+             "`jobmatch/data/synthetic/config.py`), set for a `data=synthetic*` preset as "
+             "`'data.synthetic.overrides={n_talents: 2000, judge_noise: 0.5}'` (the seed is `data.synthetic.seed`). "
+             "The generator checks their values and the application names the option of a bad one.", "",
+             "| option | type | default | doc |", "|---|---|---|---|"]
+    for field in fields:
+        lines.append(f"| `{field.name}` | `{cell(str(field.type))}` | `{cell(show(field.default))}` | "
+                     f"{cell(docs.get(field.name, ''))} |")
+    lines += ["", "What each preset (`data.synthetic.preset`) sets differently from these defaults:", ""]
+    for name, config in PRESETS.items():
+        changed = [f"{f.name}={show(getattr(config, f.name))}" for f in fields
+                   if getattr(config, f.name) != f.default]
+        lines.append(f"- `{name}`: {', '.join(f'`{c}`' for c in changed) or 'nothing'}")
+    return [*lines, ""]
+
+
+# Sections rendered after a group's own (by group name).
+EXTRA_SECTIONS: dict[str, Callable[[], list[str]]] = {"data": generator_section, "stage": loss_variants_section}
+
+
 def render() -> str:
     """The whole reference, as committed in ``docs/config.md``."""
     lines = [HEADER, "## root options", "", summary(ROOT_SCHEMA), "", *table("", ROOT_SCHEMA), ""]
     for group in GROUPS:
         lines += group_section(group)
+        if group.name in EXTRA_SECTIONS:
+            lines += EXTRA_SECTIONS[group.name]()
     return "\n".join(lines).rstrip() + "\n"

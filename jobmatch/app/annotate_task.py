@@ -23,7 +23,7 @@ from jobmatch.annotate.sampling import sample_rank_pairs
 from jobmatch.annotate.sampling_orders import merge_orders, swapped
 from jobmatch.app.builders import build_loggers, container, embedding_cache, encode_settings, log_results
 from jobmatch.app.judge_builder import build_judge
-from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.app.run_dir import check_writable_options, resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.identities import read_identities
@@ -37,7 +37,6 @@ from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.search import build_index, search
 from jobmatch.utils.atomic import write_text_atomic
 from jobmatch.utils.run import write_results
-from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +202,7 @@ def annotate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Annotate into the run directory and write ``results.json``."""
     validate_config(cfg)
-    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
+    check_writable_options({"paths.cache_dir": cfg.paths.cache_dir})  # corpus stores and embeddings are cached there
     pin_launch(cfg, "annotate")
     run_dir = resolve_run_dir(cfg)
     summary = annotate(cfg, run_dir)

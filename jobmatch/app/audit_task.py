@@ -25,7 +25,7 @@ from jobmatch.app.builders import (
     log_results,
 )
 from jobmatch.app.judge_builder import build_judge
-from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.app.run_dir import check_writable_options, resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.identities import CorpusIdentities, read_identities
@@ -43,7 +43,6 @@ from jobmatch.retrieval.fairness_audit import (
 )
 from jobmatch.retrieval.topk import top_k
 from jobmatch.utils.run import write_results
-from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +126,7 @@ def audit_setup(cfg: DictConfig) -> tuple[RetrievalSet, CorpusIdentities]:
 def audit(cfg: DictConfig) -> dict[str, Any]:
     """Audit ``cfg.ckpt`` on the test split; write ``results.json``, ``audit.md``, ``audit.png``."""
     validate_config(cfg)
-    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
+    check_writable_options({"paths.cache_dir": cfg.paths.cache_dir})  # corpus stores and embeddings are cached there
     pin_launch(cfg, "audit")
     run_dir = resolve_run_dir(cfg)
     label = str(cfg.get("ckpt") or "untrained model")

@@ -20,7 +20,7 @@ from jobmatch.app.builders import (
     log_results,
     retrieval_options,
 )
-from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.app.run_dir import check_writable_options, resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch
 from jobmatch.data.retrieval_set import RetrievalSet
@@ -32,7 +32,6 @@ from jobmatch.retrieval.encoder_eval import ModelEncodings, RetrievalResult
 from jobmatch.retrieval.metrics import per_query_metrics, retrieval_metrics
 from jobmatch.utils.bootstrap import PER_QUERY_FILE
 from jobmatch.utils.run import peak_memory_mb, write_results
-from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 TABLE_KEYS = ("ndcg@20", "mrr@10", "recall@100", "ndcg@10", "recall@20")
@@ -79,7 +78,7 @@ def markdown_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...] = TA
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt`` (and the baselines) on the test split; write results, runs and a table."""
     validate_config(cfg)
-    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
+    check_writable_options({"paths.cache_dir": cfg.paths.cache_dir})  # corpus stores and embeddings are cached there
     ckpt = cfg.get("ckpt")
     if ckpt:  # intact, a jobmatch checkpoint, and of the model this run's config records: before any data loads
         check_checkpoint(ckpt, "ckpt", model=container(cfg.model))

@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from jobmatch.app.builders import container, embedding_cache, encode_settings
-from jobmatch.app.run_dir import resolve_run_dir
+from jobmatch.app.run_dir import check_writable_options, resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.data.readers import read_contrastive, write_jsonl
 from jobmatch.data.retrieval_set import build_retrieval_set, open_corpus
@@ -20,7 +20,6 @@ from jobmatch.retrieval.encoder_eval import embed_set
 from jobmatch.retrieval.mining import MiningConfig, mine_negatives
 from jobmatch.retrieval.search import build_index, search
 from jobmatch.utils.run import write_results
-from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def mine_file(
 def mine(cfg: DictConfig) -> dict[str, Any]:
     """Mine with ``cfg.ckpt`` into the run directory (``train_round<k>.jsonl`` and ``results.json``)."""
     validate_config(cfg)
-    check_writable("paths.cache_dir", cfg.paths.cache_dir)  # corpus stores and embeddings are cached there
+    check_writable_options({"paths.cache_dir": cfg.paths.cache_dir})  # corpus stores and embeddings are cached there
     run_dir = resolve_run_dir(cfg)
     result = mine_file(cfg, cfg.get("ckpt"), str(cfg.data.train_file),
                        run_dir / f"train_round{int(cfg.round)}.jsonl", int(cfg.round))

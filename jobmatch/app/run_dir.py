@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jobmatch.app.config_tree import root_nodes
 from jobmatch.app.run_config import check_rerun, record_changes
+from jobmatch.app.schema.names import named_options_in_logs
 from jobmatch.cli.errors import USER_ERRORS, exit_with, full_errors, user_message
 from jobmatch.utils.run import finish_wandb
+from jobmatch.utils.writable import check_writable
 
 log = logging.getLogger(__name__)
 PROVENANCE_DIR = ".hydra"
@@ -64,6 +66,14 @@ def write_provenance(run_dir: Path) -> None:
     _provenance.clear()
 
 
+def check_writable_options(folders: Mapping[str, str | Path | None]) -> None:
+    """Refuse, in one line, the first ``option: folder`` that cannot be written (None: a folder this run does not
+    use); the fix also names ``paths.output_dir``, the root the output and cache folders default to."""
+    for option, folder in folders.items():
+        if folder is not None:
+            check_writable(option, folder, fix=f"set {option} (or paths.output_dir) to a folder you can write")
+
+
 def fix_run_dir(cfg: DictConfig) -> Path:
     """Fix the value of ``paths.run_dir`` (e.g. a timestamp) so that every later read agrees; no writes."""
     with open_dict(cfg):
@@ -87,13 +97,15 @@ def task_wrapper(task: Callable[[DictConfig], dict[str, Any]]) -> Callable[[Dict
     """Log a failing task with its run directory and always close W&B.
 
     A user error then ends the command with one ``error:`` line (status 2); any other error is
-    re-raised, for its traceback to be printed once (see :mod:`jobmatch.cli.errors`).
+    re-raised, for its traceback to be printed once (see :mod:`jobmatch.cli.errors`). The library's warnings
+    during the task name the options that set their arguments (:func:`named_options_in_logs`).
     """
 
     @functools.wraps(task)
     def wrapped(cfg: DictConfig) -> dict[str, Any]:
         try:
-            return task(cfg)
+            with named_options_in_logs():
+                return task(cfg)
         except Exception as error:
             log.error("task failed (%s); run directory: %s", type(error).__name__, cfg.paths.get("run_dir"))
             if isinstance(error, USER_ERRORS) and not full_errors():

@@ -31,7 +31,7 @@ from jobmatch.app.builders import (
 )
 from jobmatch.app.callbacks import build_callbacks
 from jobmatch.app.run_config import check_rerun
-from jobmatch.app.run_dir import fix_run_dir, resolve_run_dir
+from jobmatch.app.run_dir import check_writable_options, fix_run_dir, resolve_run_dir
 from jobmatch.app.validation import validate_config
 from jobmatch.app.wandb_meta import pin_launch, task_config
 from jobmatch.data.datamodule import PairDataModule
@@ -43,7 +43,7 @@ from jobmatch.modules.resume_settings import ConfigOptimizerOnResume
 from jobmatch.retrieval.preference_eval import evaluate_preference_run
 from jobmatch.utils.run import finish_wandb, parameter_counts, peak_memory_mb, to_float, write_results
 from jobmatch.utils.wandb_upload import upload_checkpoints
-from jobmatch.utils.writable import check_writable_folders, populated
+from jobmatch.utils.writable import populated
 
 log = logging.getLogger(__name__)
 INIT_FIX = "set stage.init_ckpt to a stage-1 checkpoint (<run_dir>/checkpoints/best.ckpt), or null for the base model"
@@ -91,7 +91,7 @@ def check_before_loading(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | Non
     from, or a stage-1 ``stage.init_ckpt`` whose weights do not fit ``model``.
 
     Returns the stage-1 checkpoint's model config of a stage-2 run (read here, once; None otherwise)."""
-    check_writable_folders(training_output_folders(cfg, run_dir))
+    check_writable_options(training_output_folders(cfg, run_dir))
     init = cfg.stage.get("init_ckpt")
     stage1 = None
     if init and stage_module_kind(cfg) == "contrastive":  # its weights load into model=...

@@ -12,7 +12,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
-from jobmatch.errors import OptionError
+from jobmatch.errors import OptionError, OptionText
 from jobmatch.model.pooling import POOLINGS, pool
 from jobmatch.model.sources import resolve_model_source
 from jobmatch.model.tokenizer import MARKUP_TOKENS, load_tokenizer
@@ -224,8 +224,8 @@ def keep_fp32_masters(encoder: TextEncoder) -> bool:
     """
     if not any(p.requires_grad and p.dtype in HALF_DTYPES for p in encoder.parameters()):
         return False
-    log.warning("model.dtype=%s with every weight trained: training in float32 weights (bf16 compute under "
-                "bf16-mixed), since bf16 weights keep no fp32 master copy", encoder.cfg.get("dtype"))
+    log.warning(OptionText("{dtype}=%s with every weight trained: training in float32 weights (bf16 compute under "
+                           "bf16-mixed), since bf16 weights keep no fp32 master copy"), encoder.cfg.get("dtype"))
     encoder.float()
     encoder.cfg["dtype"] = "float32"
     return True

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from jobmatch.data.collate import PreferenceBatch, TokenBatch
+from jobmatch.errors import OptionText
 from jobmatch.losses import loss_variant, preference_rewards, sft_loss, validate_preference_options
 from jobmatch.losses.options import PreferenceOptions
 from jobmatch.losses.rankpo import PREFERENCE_OPTION_NAMES
@@ -58,7 +59,9 @@ def stage2_model_config(
     stage1 = dict(stage1) if stage1 is not None else checkpoint_model_config(init_ckpt, fix=INIT_FIX)
     changed = [k for k in ARCHITECTURE_KEYS if k in model_cfg and model_cfg[k] != stage1.get(k)]
     if changed:
-        log.warning("model.%s differ from stage.init_ckpt's; using the checkpoint's", ", model.".join(changed))
+        names = ", ".join(f"{{{key}}}" for key in changed)  # model_cfg's keys, each an argument of the encoder
+        verb = "differs" if len(changed) == 1 else "differ"
+        log.warning(OptionText(f"{names} {verb} from {{init_ckpt}}'s; using the checkpoint's"))
     return {**model_cfg, **{k: stage1[k] for k in ARCHITECTURE_KEYS if k in stage1}}
 
 
@@ -183,7 +186,7 @@ class RankPOModule(L.LightningModule):
         """The module starting from a stage-1 checkpoint (or, without one, from ``model``'s base weights);
         ``stage1_model``: the checkpoint's model config when already read (see :func:`stage2_model_config`)."""
         if not init_ckpt:
-            log.warning("stage.init_ckpt is not set: stage 2 starts from the base model of model=...")
+            log.warning(OptionText("{init_ckpt} is not set: stage 2 starts from the base model of model=..."))
         model = stage2_model_config(init_ckpt, model, stage1_model)
         encoder = stage2_encoder(model, init_ckpt)
         return cls(model=encoder.cfg, init_ckpt=str(init_ckpt) if init_ckpt else None, encoder=encoder, **options)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jobmatch.errors import UserError
+from jobmatch.errors import OptionError
 from jobmatch.retrieval.fairness import FOUR_FIFTHS
 from jobmatch.utils.bootstrap import excludes_zero
 
@@ -222,14 +222,15 @@ def paired_deltas(dirs: list[Path], k: int = 20, n_bootstrap: int = 2000) -> dic
 
 
 def check_same_test_set(path: Path, audit: Any, base_path: Path, base: Any) -> None:
-    """Raise :class:`UserError` unless the two audits (``AuditValues``) ranked the same JDs and talents."""
+    """Raise a :class:`UserError` (an :class:`OptionError` naming the data arguments) unless the two audits
+    (``AuditValues``) ranked the same JDs and talents."""
     jds, base_jds = set(audit.queries), set(base.queries)
     if jds == base_jds and audit.talents == base.talents:
         return
-    raise UserError(
+    raise OptionError(
         f"{path}: audited {len(jds)} test JDs against {audit.talents} talents, {base_path} {len(base_jds)} against "
         f"{base.talents} ({len(jds & base_jds)} JDs in common); paired differences need audits of the same test "
-        "set; fix: audit both checkpoints with the same data (data.test_file, data.corpus_file)")
+        "set; fix: audit both checkpoints with the same data ({test_file}, {corpus_file})")
 
 
 if __name__ == "__main__":  # a command: reports a user error in one line (the command layer's way)

@@ -36,6 +36,7 @@ import torch
 
 from jobmatch.data.records import PreferenceRecord
 from jobmatch.data.retrieval_set import RetrievalSet
+from jobmatch.errors import OptionText
 from jobmatch.model import TextEncoder
 from jobmatch.retrieval.alignment import alignment, intent_wins, judge_ceiling_and_intent, pair_wins
 from jobmatch.retrieval.encode import EmbeddingCache, encode_texts, model_fingerprint
@@ -270,7 +271,7 @@ def evaluate_preference_run(
     and ``delta/test_ood/`` keys.
     """
     if rset is None:
-        log.warning("no rule-based test split (data.test_file): retention is not reported")
+        log.warning(OptionText("no rule-based test split ({test_file}): retention is not reported"))
     if not pairs:
         log.warning("no held-out judged pairs: alignment is not reported")
     kwargs: dict[str, Any] = {"k": k, "cutoffs": tuple(cutoffs), "index_kind": index_kind}

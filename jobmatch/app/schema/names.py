@@ -1,14 +1,17 @@
 """Which option sets a library argument: how the application names the arguments that a library
-:class:`~jobmatch.errors.OptionError` names (``{beta}=0: ...`` reads ``stage.beta=0: ...``)."""
+:class:`~jobmatch.errors.OptionError` names (``{beta}=0: ...`` reads ``stage.beta=0: ...``), and those of the
+:class:`~jobmatch.errors.OptionText` warnings the library logs during a task (:func:`named_options_in_logs`)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from jobmatch.app.schema import GROUPS, walk_specs
-from jobmatch.errors import ConfigError, OptionError
+from jobmatch.errors import ArgumentTemplate, ConfigError, OptionError, OptionText
 
 # Arguments whose option has another name, or that more than one group declares and one of them sets.
 ARGUMENT_OPTIONS: dict[str, str] = {"lora_enabled": "model.lora.enabled"}
@@ -52,8 +55,8 @@ def option_name(argument: str, node: str | None = None) -> str:
     return elsewhere
 
 
-def option_message(error: OptionError, node: str | None = None) -> str:
-    """``error``'s message with its arguments named as options."""
+def option_message(error: ArgumentTemplate, node: str | None = None) -> str:
+    """``error``'s message (an :class:`OptionError` or :class:`OptionText`) with its arguments named as options."""
     name: Callable[[str], str] = functools.partial(option_name, node=node)
     return error.named(name)
 
@@ -66,3 +69,22 @@ def named_options(node: str) -> Iterator[None]:
         yield
     except OptionError as error:
         raise ConfigError(option_message(error, node)) from None
+
+
+@contextlib.contextmanager
+def named_options_in_logs() -> Iterator[None]:
+    """Log each library :class:`OptionText` message of the block with its arguments named as the options that set
+    them (``{dtype}=%s ...`` is logged as ``model.dtype=%s ...``), whichever handlers the records reach."""
+    make_record = logging.getLogRecordFactory()
+
+    def named_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if isinstance(record.msg, OptionText):
+            record.msg = option_message(record.msg)
+        return record
+
+    logging.setLogRecordFactory(named_record)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(make_record)

@@ -3,6 +3,7 @@ shards only, and two DDP processes (gloo, CPU) write the shards one process writ
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -128,8 +129,12 @@ def _rank(rank: int, port: int, export: str, store: str, out: str, errors) -> No
         trainer = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}
         original = shard_encode.encode_tokens
 
+        calls = itertools.count()
+
         def logged(enc, tokens, *args, **kwargs):  # type: ignore[no-untyped-def]
-            (Path(out) / f"rank{rank}-{len(tokens)}-{os.getpid()}-{id(tokens)}").touch()
+            # a file per call, named by a counter: id(tokens) repeats once a shard's tokens are freed, and two
+            # shards of equal length then touched one file (seen on a loaded machine: 4 logs for 5 shards)
+            (Path(out) / f"rank{rank}-{len(tokens)}-{os.getpid()}-{next(calls)}").touch()
             return original(enc, tokens, *args, **kwargs)
 
         shard_encode.encode_tokens = logged

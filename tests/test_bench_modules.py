@@ -185,6 +185,8 @@ def test_scale_threads_and_given_markets(tmp_path) -> None:
         assert not any(a.startswith("threads=") for a in argv)
     (argv,) = scale.step_commands("evaluate", market, run, threads=1)
     assert f"paths.cache_dir={run / 'cache'}" in argv
+    (argv,) = scale.step_commands("export", market, run, threads=1)
+    assert not any(a.startswith("trainer.") for a in argv)  # export's root composes no trainer
     assert scale.parse_markets([f"real:100_000={market}"]) == {("real", 100_000): market}
     with pytest.raises(SystemExit):
         scale.parse_markets([f"long:10={market}"])

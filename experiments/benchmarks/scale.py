@@ -274,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     threads = args.threads or None
     given = parse_markets(args.market)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent).stdout.strip() or None
     sizes = sorted(args.sizes)
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.json"
@@ -306,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shutil.rmtree(run / leftover, ignore_errors=True)
             for i, command in enumerate(step_commands(step, market, run, threads)):
                 rows[key] = {**timed(command, args.out / "logs" / f"{length}-{n}-{step}-{i}.log", env),
-                             "threads": threads}
+                             "threads": threads, "commit": head}
             print(f"{length:5s} {n:>9,} {step:9s} {rows[key]['status']:8s} cpu {rows[key]['cpu_s']:8.1f} s  "
                   f"rss {rows[key]['peak_rss_mb']:8.0f} MB", flush=True)
             save()

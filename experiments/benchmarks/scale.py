@@ -296,7 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if rows[f"{length}/{n}/generate"]["status"] not in ("ok", "reused"):
             print(f"{length} {n}: generation failed, see {rows[f'{length}/{n}/generate']['log']}", file=sys.stderr)
             continue
-        rows.setdefault(f"{length}/{n}/corpus", corpus_tokens(market))
+        if f"{length}/{n}/corpus" not in rows:  # reads the whole corpus file: once per market
+            rows[f"{length}/{n}/corpus"] = corpus_tokens(market)
         run = args.out / "runs" / f"{length}-{n}"
         run.mkdir(parents=True, exist_ok=True)
         write_rank_jds(market, run / "rank_jds.txt")

@@ -165,3 +165,37 @@ def test_index_scale_rows_and_keep(tmp_path, monkeypatch) -> None:
     assert [(r["n"], r["index"]) for r in rows] == [(500, "flat"), (500, "hnsw"), (800, "flat"), (800, "hnsw")]
     assert all(r["recall@100"] == 1.0 for r in rows if r["index"] == "flat")
     assert all(r["serve_ms_p50"] > 0 and r["build_s"] >= 0 and r["auto"] == (r["index"] == "flat") for r in rows)
+
+
+def test_scale_threads_and_given_markets(tmp_path) -> None:
+    """``--threads`` reaches every step (environment, and ``threads=`` where a step has it); ``--market`` reuses."""
+    from experiments.benchmarks import scale
+
+    env = scale.thread_env({"PATH": "/bin"}, 1)
+    assert {env[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")} == {"1"}
+    assert scale.thread_env({"PATH": "/bin"}, None) == {"PATH": "/bin"}
+    market = tmp_path / "m"
+    market.mkdir()
+    (market / "manifest.json").write_text(json.dumps({"generator": "jobmatch.data.synthetic.tile"}))
+    run = tmp_path / "run"
+    for step in ("index", "rank"):
+        (argv,) = scale.step_commands(step, market, run, threads=1)
+        assert "threads=1" in argv
+        (argv,) = scale.step_commands(step, market, run)
+        assert not any(a.startswith("threads=") for a in argv)
+    (argv,) = scale.step_commands("evaluate", market, run, threads=1)
+    assert f"paths.cache_dir={run / 'cache'}" in argv
+    (argv,) = scale.step_commands("export", market, run, threads=1)
+    assert not any(a.startswith("trainer.") for a in argv)  # export's root composes no trainer
+    assert scale.parse_markets([f"real:100_000={market}"]) == {("real", 100_000): market}
+    with pytest.raises(SystemExit):
+        scale.parse_markets([f"long:10={market}"])
+    with pytest.raises(SystemExit):
+        scale.parse_markets([f"real:10={tmp_path}"])
+    rows: dict[str, Any] = {}
+    assert scale.make_market("real", 10, tmp_path / "out", 10, {}, rows, given=market) == market
+    assert rows["real/10/generate"]["status"] == "reused"
+    table = scale.summarise(rows, [10], ["real"], ["generate"])
+    assert table[0]["cpu_exponent"] is None
+    text = scale.markdown(table, [10], "cpu", threads=1)
+    assert "reused" in text and "threads=1" in text

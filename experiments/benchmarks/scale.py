@@ -11,7 +11,15 @@ generated market tiled with unique ids (``jobmatch.data.synthetic.tile``), as it
 For each step and length it fits the growth exponent of CPU time against talents (least squares on logs) and
 reports peak RSS per talent and per corpus token (tokens counted on a sample of the corpus with the model's
 tokenizer, untruncated, and scaled to the corpus: an estimate, so labelled). ``results.json`` and ``results.md``
-land in ``--out``; a rerun skips the (size, length, step) cells already measured there.
+land in ``--out``; a rerun skips the (size, length, step) cells already measured there with the same ``--threads``.
+
+``--threads`` (default 1) caps every step's CPU threads: ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``/
+``OPENBLAS_NUM_THREADS`` in its environment (torch and FAISS read them at start-up) and ``threads=`` for the steps
+that have that option (index, rank). On a shared machine a multi-threaded step's waiting OpenMP threads spin and
+count as CPU seconds; single-threaded, a step's CPU seconds hardly move with the machine's load.
+``--market length:size=DIR`` measures an existing market (a generated one with a manifest, or a tiled one) instead
+of generating it; it is only read, and its ``generate`` cell says ``reused`` (no figures). Each market's caches (text
+and token stores, embeddings) live in its run folder, so a fresh ``--out`` measures every step from nothing.
 """
 
 from __future__ import annotations
@@ -79,10 +87,14 @@ def data_options(market: Path) -> list[str]:
             *([sizes] if sizes else [])]
 
 
-def step_commands(step: str, market: Path, run: Path) -> list[list[str]]:
-    """The command(s) of one step on one market; later steps read what earlier ones wrote under ``run``."""
+def step_commands(step: str, market: Path, run: Path, threads: int | None = None) -> list[list[str]]:
+    """The command(s) of one step on one market; later steps read what earlier ones wrote under ``run``.
+
+    Every step's caches go to ``run/cache``; ``threads`` (None: the step's default) is passed to the steps that
+    take a ``threads=`` option (the others read ``OMP_NUM_THREADS`` from :func:`thread_env`)."""
     py = [sys.executable, "-m"]
-    data = data_options(market)
+    data = [*data_options(market), f"paths.cache_dir={run / 'cache'}"]
+    thread_opt = [] if threads is None else [f"threads={threads}"]
     ckpt = f"ckpt={run / 'train' / 'checkpoints' / 'last.ckpt'}"
     prefs = run / "annotate"
     small_annotation = ["annotate.top_k=20", "annotate.pairs_per_query=1", "annotate.test_pairs_per_query=1"]
@@ -99,13 +111,36 @@ def step_commands(step: str, market: Path, run: Path) -> list[list[str]]:
                     f"data.preference_test_file={prefs / 'preferences_test.jsonl'}",
                     f"paths.run_dir={run / 'stage2'}"]],
         "audit": [[*py, "jobmatch.audit", *COMMON, *data, ckpt, f"paths.run_dir={run / 'audit'}"]],
-        "export": [[*py, "jobmatch.export", *COMMON, ckpt, f"out={run / 'export'}", "overwrite=true"]],
+        "export": [[*py, "jobmatch.export", *(c for c in COMMON if not c.startswith("trainer.")), ckpt,
+                    f"out={run / 'export'}", "overwrite=true",
+                    f"paths.cache_dir={run / 'cache'}"]],
         "index": [[*py, "jobmatch.index", f"model_dir={run / 'export'}", f"corpus={market / 'corpus.jsonl'}",
-                   f"out={run / 'index'}", f"paths.run_dir={run / 'index_run'}"]],
+                   f"out={run / 'index'}", f"paths.run_dir={run / 'index_run'}", *thread_opt]],
         "rank": [[*py, "jobmatch.rank", f"index={run / 'index'}", f"jd={run / 'rank_jds.txt'}", "k=20",
-                  "format=json"]],
+                  "format=json", *thread_opt]],
     }
     return commands[step]
+
+
+def thread_env(env: dict[str, str], threads: int | None) -> dict[str, str]:
+    """``env`` with the OpenMP/MKL/OpenBLAS thread counts set to ``threads`` (None: ``env`` unchanged)."""
+    if threads is None:
+        return dict(env)
+    return {**env, **{name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+
+
+def parse_markets(specs: Sequence[str]) -> dict[tuple[str, int], Path]:
+    """``length:size=DIR`` options as {(length, size): DIR}; each DIR must hold a ``manifest.json``."""
+    markets = {}
+    for spec in specs:
+        m = re.fullmatch(r"(short|real):([0-9_]+)=(.+)", spec)
+        if not m:
+            raise SystemExit(f"--market {spec!r}: expected length:size=DIR, e.g. real:100000=/data/real-100000")
+        market = Path(m.group(3))
+        if not (market / "manifest.json").is_file():
+            raise SystemExit(f"--market {spec!r}: {market} has no manifest.json")
+        markets[(m.group(1), int(m.group(2)))] = market
+    return markets
 
 
 def write_rank_jds(market: Path, out: Path, n: int = RANK_JDS) -> None:
@@ -134,10 +169,15 @@ def corpus_tokens(market: Path, sample: int = 2000) -> dict[str, float]:
 
 
 def make_market(length: str, n: int, root: Path, generate_up_to: int, env: dict[str, str],
-                rows: dict[str, Any]) -> Path:
-    """Generate (or tile) the market of one cell; its generation row is recorded under ``generate``."""
-    market = root / "data" / f"{length}-{n}"
+                rows: dict[str, Any], given: Path | None = None) -> Path:
+    """Generate (or tile) the market of one cell; its generation row is recorded under ``generate``.
+
+    ``given``: an existing market to measure instead (read only); its ``generate`` row says ``reused``."""
     key = f"{length}/{n}/generate"
+    if given is not None:
+        rows[key] = {"status": "reused", "market": str(given)}
+        return given
+    market = root / "data" / f"{length}-{n}"
     if (market / "corpus.jsonl").exists() and rows.get(key, {}).get("status") == "ok":
         return market
     if n <= generate_up_to:
@@ -190,11 +230,13 @@ def summarise(rows: dict[str, Any], sizes: Sequence[int], lengths: Sequence[str]
     return table
 
 
-def markdown(table: list[dict], sizes: Sequence[int], machine: str) -> str:
+def markdown(table: list[dict], sizes: Sequence[int], machine: str, threads: int | None = None) -> str:
     """The results table: CPU seconds and peak RSS per size, exponents, bytes held per talent and token."""
     head = "| length | step | " + " | ".join(f"{n:,}: CPU s / RSS MB" for n in sizes) + \
         " | CPU exponent | RSS exponent | bytes/talent | bytes/token (est.) |"
-    lines = [f"Machine: {machine}. CPU s = user + system of the step's process; RSS = its peak.", "", head,
+    thread_note = "default thread counts" if threads is None else f"threads={threads} (OMP/MKL/torch/FAISS)"
+    lines = [f"Machine: {machine}; {thread_note}. CPU s = user + system of the step's process; RSS = its peak.",
+             "", head,
              "|" + "---|" * (len(sizes) + 6)]
     for row in table:
         cells = []
@@ -225,38 +267,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--generate-up-to", type=int, default=100_000,
                         help="larger sizes tile the largest generated market")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/scale"))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads of every step (OMP/MKL/OpenBLAS and threads=); 0: the steps' defaults")
+    parser.add_argument("--market", action="append", default=[], metavar="LENGTH:SIZE=DIR",
+                        help="measure an existing market for that cell instead of generating it (repeatable)")
     args = parser.parse_args(argv)
+    threads = args.threads or None
+    given = parse_markets(args.market)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent).stdout.strip() or None
     sizes = sorted(args.sizes)
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.json"
     rows: dict[str, Any] = json.loads(results_file.read_text())["rows"] if results_file.exists() else {}
-    env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+    env = thread_env({**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                      "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                     os.environ.get("PYTHONPATH", "")])}, threads)
 
     def save() -> None:
         table = summarise(rows, sizes, args.lengths, [s for s in STEPS if s in args.steps])
-        results_file.write_text(json.dumps({"machine": machine(), "sizes": sizes, "rows": rows, "table": table},
-                                           indent=1))
-        (args.out / "results.md").write_text(markdown(table, sizes, machine()))
+        results_file.write_text(json.dumps({"machine": machine(), "threads": threads, "sizes": sizes, "rows": rows,
+                                            "table": table}, indent=1))
+        (args.out / "results.md").write_text(markdown(table, sizes, machine(), threads))
 
     for length, n in itertools.product(args.lengths, sizes):
-        market = make_market(length, n, args.out, args.generate_up_to, env, rows)
+        market = make_market(length, n, args.out, args.generate_up_to, env, rows, given.get((length, n)))
         save()
-        if rows[f"{length}/{n}/generate"]["status"] != "ok":
+        if rows[f"{length}/{n}/generate"]["status"] not in ("ok", "reused"):
             print(f"{length} {n}: generation failed, see {rows[f'{length}/{n}/generate']['log']}", file=sys.stderr)
             continue
-        rows.setdefault(f"{length}/{n}/corpus", corpus_tokens(market))
+        if f"{length}/{n}/corpus" not in rows:  # reads the whole corpus file: once per market
+            rows[f"{length}/{n}/corpus"] = corpus_tokens(market)
         run = args.out / "runs" / f"{length}-{n}"
         run.mkdir(parents=True, exist_ok=True)
         write_rank_jds(market, run / "rank_jds.txt")
         for step in (s for s in STEPS if s in args.steps and s != "generate"):
             key = f"{length}/{n}/{step}"
-            if rows.get(key, {}).get("status") == "ok":
+            if rows.get(key, {}).get("status") == "ok" and rows[key].get("threads") == threads:
                 continue
             for leftover in STEP_DIRS.get(step, (step,)):  # a failed earlier try's outputs: measure afresh
                 shutil.rmtree(run / leftover, ignore_errors=True)
-            for i, command in enumerate(step_commands(step, market, run)):
-                rows[key] = timed(command, args.out / "logs" / f"{length}-{n}-{step}-{i}.log", env)
+            for i, command in enumerate(step_commands(step, market, run, threads)):
+                rows[key] = {**timed(command, args.out / "logs" / f"{length}-{n}-{step}-{i}.log", env),
+                             "threads": threads, "commit": head}
             print(f"{length:5s} {n:>9,} {step:9s} {rows[key]['status']:8s} cpu {rows[key]['cpu_s']:8.1f} s  "
                   f"rss {rows[key]['peak_rss_mb']:8.0f} MB", flush=True)
             save()

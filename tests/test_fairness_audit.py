@@ -60,10 +60,19 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", strip_identity(text).lower()))
 
 
+def _dyadic(x: float) -> float:
+    """``x`` rounded to a multiple of 2^-16 (exact in float32, and so are sums of a few hundred of them below 2)."""
+    return round(x * 65536) / 65536
+
+
 def word_embeddings(queries: list[str], bias: float = 0.0) -> Callable[[list[str]], np.ndarray]:
     """A bag-of-words model, name-blind: score = (JD words shared) / (1 + the talent's distinct words), plus
     ``bias`` for profiles marked she/her (one more dimension). Returns the talent embedder; row 0 of
-    ``embed.queries`` holds the JD embeddings."""
+    ``embed.queries`` holds the JD embeddings.
+
+    Weights and bias are rounded to multiples of 2^-16, so every score is a sum of float32 values that adds up
+    exactly in any order: a matrix product gives the same scores whatever its shape or the CPU's kernels (on
+    AVX2, a 7-row chunk and the whole matrix rounded two tied scores differently and broke the tie otherwise)."""
     vocab = sorted(set().union(*(_words(q) for q in queries)))
     column = {w: i for i, w in enumerate(vocab)}
 
@@ -71,8 +80,8 @@ def word_embeddings(queries: list[str], bias: float = 0.0) -> Callable[[list[str
         out = np.zeros((len(texts), len(vocab) + 1), dtype=np.float32)
         for i, text in enumerate(texts):
             words = _words(text)
-            out[i, [column[w] for w in words if w in column]] = 1.0 / (1 + len(words))
-            out[i, -1] = bias * (text.startswith("Name: ") and "(she/her)" in text.split("\n", 1)[0])
+            out[i, [column[w] for w in words if w in column]] = _dyadic(1.0 / (1 + len(words)))
+            out[i, -1] = _dyadic(bias) * (text.startswith("Name: ") and "(she/her)" in text.split("\n", 1)[0])
         return out
 
     jds = np.zeros((len(queries), len(vocab) + 1), dtype=np.float32)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, excludes_zero, paired_bootstrap, paired_diffs
+from jobmatch.utils.bootstrap import PER_QUERY_FILE, PerJD, excludes_zero, jd_weights, paired_bootstrap, paired_diffs
 
 METRICS = (("ndcg@20", "nDCG@20"), ("alignment", "alignment"), ("alignment_intent", "intent"),
            ("ood_ndcg@20", "OOD nDCG@20"))
@@ -35,11 +35,8 @@ def read_runs(specs: list[str]) -> tuple[dict[int, PerJD], dict[int, PerJD]]:
 
 def mean_value(values: PerJD, metric: str) -> float:
     """The run's figure: the mean over JDs (alignment: weighted by the JD's pairs, i.e. the pair share)."""
-    per_jd = values[metric]
-    if metric.startswith("alignment") and "n_pairs" in values:
-        weights = values["n_pairs"]
-        return sum(per_jd[j] * weights[j] for j in per_jd) / sum(weights[j] for j in per_jd)
-    return float(np.mean(list(per_jd.values())))
+    jds = list(values[metric])
+    return float(np.average([values[metric][j] for j in jds], weights=jd_weights(values, metric, jds)))
 
 
 def interval(a: dict[int, PerJD], b: dict[int, PerJD], metric: str) -> str:

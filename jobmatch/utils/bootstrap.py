@@ -47,6 +47,11 @@ def paired_diffs(a: dict[int, PerJD], b: dict[int, PerJD], metric: str) -> tuple
                                                        strict=False))
     jds = sorted(set.intersection(*(set(x[metric]) & set(y[metric]) for x, y in pairs)))
     diffs = np.array([[x[metric][j] - y[metric][j] for j in jds] for x, y in pairs])  # [S, J]
-    counts = pairs[0][0].get("n_pairs")
-    weights = np.array([counts[j] for j in jds]) if metric.startswith("alignment") and counts else None
-    return diffs, weights
+    return diffs, jd_weights(pairs[0][0], metric, jds)
+
+
+def jd_weights(values: PerJD, metric: str, jds: list[str]) -> np.ndarray | None:
+    """[J] the JDs' pair counts for the pair-share metrics (``alignment``, ``alignment_intent``), else None (equal
+    weights, as for nDCG)."""
+    counts = values.get("n_pairs")
+    return np.array([counts[j] for j in jds]) if metric.startswith("alignment") and counts else None
